@@ -1,0 +1,87 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"esign/access"
+	"esign/signer"
+)
+
+// ErrUnknownCredential reports a signer credential that does not exist.
+var ErrUnknownCredential = errors.New("api: unknown signer credential")
+
+// errRequestTooLarge reports an upload over the limit.
+var errRequestTooLarge = errors.New("api: request body too large")
+
+// errBadRequest reports a malformed request.
+var errBadRequest = errors.New("api: bad request")
+
+// errShuttingDown reports a request that arrived during shutdown.
+var errShuttingDown = errors.New("api: the service is shutting down")
+
+// errBusy reports a saturated HSM queue.
+var errBusy = errors.New("api: the HSM is busy")
+
+// apiError is the one error shape every endpoint returns:
+// {"error":{"code":"…","message":"…"}}.
+type apiError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// statusOf maps an error to its HTTP status and stable code. It is the
+// only place that does, so every endpoint answers alike.
+func statusOf(err error) (int, string) {
+	switch {
+	case errors.Is(err, access.ErrUnauthenticated):
+		return http.StatusUnauthorized, "unauthenticated"
+	case errors.Is(err, access.ErrForbidden):
+		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, ErrUnknownCredential):
+		return http.StatusNotFound, "unknown_signer"
+	case errors.Is(err, errRequestTooLarge):
+		return http.StatusRequestEntityTooLarge, "too_large"
+	case errors.Is(err, errBadRequest), errors.Is(err, signer.ErrBadOptions):
+		return http.StatusBadRequest, "bad_request"
+	case errors.Is(err, signer.ErrInvalidPDF):
+		return http.StatusUnprocessableEntity, "invalid_pdf"
+	case errors.Is(err, signer.ErrEncrypted):
+		return http.StatusUnprocessableEntity, "encrypted_pdf"
+	case errors.Is(err, signer.ErrDocMDPForbids):
+		return http.StatusConflict, "certified_no_changes"
+	case errors.Is(err, signer.ErrCertifyNotFirst):
+		return http.StatusConflict, "certify_not_first"
+	case errors.Is(err, signer.ErrFieldSigned):
+		return http.StatusConflict, "field_signed"
+	case errors.Is(err, signer.ErrCertificate):
+		return http.StatusUnprocessableEntity, "certificate_unusable"
+	case errors.Is(err, signer.ErrUnavailable):
+		return http.StatusServiceUnavailable, "dependency_unavailable"
+	case errors.Is(err, errBusy):
+		return http.StatusServiceUnavailable, "busy"
+	case errors.Is(err, errShuttingDown):
+		return http.StatusServiceUnavailable, "shutting_down"
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusServiceUnavailable, "timeout"
+	}
+	return http.StatusInternalServerError, "internal"
+}
+
+// abort answers with the error JSON. 5xx messages stay generic, because
+// they may carry internal detail; the log has the whole error.
+func abort(c *gin.Context, err error) {
+	status, code := statusOf(err)
+	msg := err.Error()
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		msg = "internal error"
+	}
+	if status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "30")
+	}
+	_ = c.Error(err)
+	c.AbortWithStatusJSON(status, gin.H{"error": apiError{Code: code, Message: msg}})
+}

@@ -1,0 +1,285 @@
+// Package api is the signing service's HTTP interface. It turns requests
+// into calls on package signer and maps errors to statuses in one place.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"esign/access"
+	"esign/signer"
+)
+
+// Credentials finds signer credentials by name.
+type Credentials interface {
+	Credential(ctx context.Context, name string) (signer.Credential, error)
+}
+
+// CredentialMap is a fixed set of credentials.
+type CredentialMap map[string]signer.Credential
+
+// Credential implements Credentials.
+func (m CredentialMap) Credential(_ context.Context, name string) (signer.Credential, error) {
+	c, ok := m[name]
+	if !ok {
+		return signer.Credential{}, fmt.Errorf("%w: %q", ErrUnknownCredential, name)
+	}
+	return c, nil
+}
+
+// Config configures the signing API. Zero values take the documented
+// defaults.
+type Config struct {
+	Signer      *signer.Signer
+	Credentials Credentials
+	Clients     *access.Store
+	Logger      *slog.Logger // default: discard
+	// MaxUpload caps the uploaded PDF. Default 50 MB.
+	MaxUpload int64
+	// HSMConcurrency is how many signatures may run at once; more wait.
+	// Default 8.
+	HSMConcurrency int
+	// QueueWait is how long a request may wait for the HSM before it gets
+	// 503 with Retry-After. Default 10s.
+	QueueWait time.Duration
+	// Ready reports whether the service can take requests (for /healthz).
+	Ready func() bool
+	// Mount adds further handlers, such as the development PKI services.
+	Mount map[string]http.Handler
+}
+
+// Server is the signing API.
+type Server struct {
+	cfg      Config
+	slots    chan struct{}
+	draining atomic.Bool
+}
+
+// New makes a Server.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = 50 << 20
+	}
+	if cfg.HSMConcurrency <= 0 {
+		cfg.HSMConcurrency = 8
+	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = 10 * time.Second
+	}
+	return &Server{cfg: cfg, slots: make(chan struct{}, cfg.HSMConcurrency)}
+}
+
+// Handler returns the HTTP handler of every route.
+func (s *Server) Handler() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.CustomRecovery(func(c *gin.Context, rec any) {
+		abort(c, fmt.Errorf("panic: %v", rec))
+	}))
+	r.Use(s.logRequests, s.refuseWhileDraining)
+	r.GET("/healthz", s.healthz)
+	v1 := r.Group("/api/v1", s.authenticate)
+	v1.POST("/sign", s.sign)
+	for prefix, h := range s.cfg.Mount {
+		r.Any(strings.TrimSuffix(prefix, "/")+"/*path", gin.WrapH(h))
+	}
+	r.NoRoute(func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, gin.H{"error": apiError{Code: "not_found", Message: "no such endpoint"}})
+	})
+	return r
+}
+
+// refuseWhileDraining answers 503 to requests that arrive during a
+// graceful shutdown; http.Server.Shutdown lets those in flight finish.
+func (s *Server) refuseWhileDraining(c *gin.Context) {
+	if s.draining.Load() {
+		c.Header("Connection", "close")
+		abort(c, errShuttingDown)
+		return
+	}
+	c.Next()
+}
+
+func (s *Server) healthz(c *gin.Context) {
+	if s.cfg.Ready != nil && !s.cfg.Ready() {
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "starting"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// logRequests writes one structured line per request. Form values are
+// never logged: they may hold activation data.
+func (s *Server) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	attrs := []any{
+		"method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(),
+		"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "remote", c.ClientIP(),
+	}
+	if cl, ok := c.Get("client"); ok {
+		attrs = append(attrs, "client", cl.(*access.Client).Name)
+	}
+	if len(c.Errors) > 0 {
+		attrs = append(attrs, "error", c.Errors.Last().Error())
+	}
+	level := slog.LevelInfo
+	if c.Writer.Status() >= 500 {
+		level = slog.LevelError
+	}
+	s.cfg.Logger.Log(c.Request.Context(), level, "request", attrs...)
+}
+
+func (s *Server) authenticate(c *gin.Context) {
+	h := c.GetHeader("Authorization")
+	key, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok {
+		c.Header("WWW-Authenticate", `Bearer realm="esign"`)
+		abort(c, access.ErrUnauthenticated)
+		return
+	}
+	cl, err := s.cfg.Clients.Authenticate(strings.TrimSpace(key))
+	if err != nil {
+		c.Header("WWW-Authenticate", `Bearer realm="esign", error="invalid_token"`)
+		abort(c, err)
+		return
+	}
+	c.Set("client", cl)
+	c.Next()
+}
+
+// acquire waits for an HSM slot, or fails when the queue is saturated.
+func (s *Server) acquire(ctx context.Context) (func(), error) {
+	t := time.NewTimer(s.cfg.QueueWait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots }, nil
+	case <-t.C:
+		return nil, errBusy
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// signRequest is the parsed form of POST /api/v1/sign.
+type signRequest struct {
+	file    multipart.File
+	size    int64
+	name    string
+	signer  string
+	options signer.Options
+}
+
+func (s *Server) parseSign(c *gin.Context) (*signRequest, error) {
+	// The form fields beside the file are small; allow a little over the
+	// file limit for them and the multipart framing.
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUpload+64<<10)
+	if err := c.Request.ParseMultipartForm(8 << 20); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, fmt.Errorf("%w: the limit is %d bytes", errRequestTooLarge, s.cfg.MaxUpload)
+		}
+		return nil, fmt.Errorf("%w: want multipart/form-data: %v", errBadRequest, err)
+	}
+	fh, err := c.FormFile("file")
+	if err != nil {
+		return nil, fmt.Errorf("%w: missing form field \"file\"", errBadRequest)
+	}
+	if fh.Size > s.cfg.MaxUpload {
+		return nil, fmt.Errorf("%w: the limit is %d bytes", errRequestTooLarge, s.cfg.MaxUpload)
+	}
+	req := &signRequest{size: fh.Size, name: fh.Filename, signer: c.PostForm("signer")}
+	if req.signer == "" {
+		return nil, fmt.Errorf("%w: missing form field \"signer\"", errBadRequest)
+	}
+	level := c.DefaultPostForm("level", string(signer.LevelLT))
+	if req.options.Level, err = signer.ParseLevel(level); err != nil {
+		return nil, err
+	}
+	switch v := c.DefaultPostForm("certify", "none"); v {
+	case "none", "":
+	case "1", "2", "3":
+		req.options.Certify, _ = strconv.Atoi(v)
+	default:
+		return nil, fmt.Errorf("%w: certify %q (want none, 1, 2 or 3)", errBadRequest, v)
+	}
+	req.options.Reason = c.PostForm("reason")
+	req.options.Location = c.PostForm("location")
+	req.options.ContactInfo = c.PostForm("contact")
+	req.options.Field = c.PostForm("field")
+	for _, v := range []string{req.options.Reason, req.options.Location, req.options.ContactInfo, req.options.Field} {
+		if len(v) > 1024 {
+			return nil, fmt.Errorf("%w: a text field is longer than 1024 bytes", errBadRequest)
+		}
+	}
+	if req.file, err = fh.Open(); err != nil {
+		return nil, fmt.Errorf("open upload: %w", err)
+	}
+	return req, nil
+}
+
+func (s *Server) sign(c *gin.Context) {
+	ctx := c.Request.Context()
+	defer func() {
+		if c.Request.MultipartForm != nil {
+			_ = c.Request.MultipartForm.RemoveAll()
+		}
+	}()
+	req, err := s.parseSign(c)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	defer req.file.Close()
+	client := c.MustGet("client").(*access.Client)
+	if !client.MayUse(req.signer) {
+		abort(c, fmt.Errorf("%w: %q", access.ErrForbidden, req.signer))
+		return
+	}
+	cred, err := s.cfg.Credentials.Credential(ctx, req.signer)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	release, err := s.acquire(ctx)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	res, err := s.cfg.Signer.Sign(ctx, req.file, req.size, cred, req.options)
+	release()
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	c.Header("Content-Type", "application/pdf")
+	c.Header("Content-Length", strconv.FormatInt(res.Size(), 10))
+	c.Header("Content-Disposition", `attachment; filename="signed.pdf"`)
+	c.Header("X-Esign-Field", res.Field)
+	c.Header("X-Esign-Level", string(res.Level))
+	c.Status(http.StatusOK)
+	if _, err := res.Write(c.Writer, req.file); err != nil {
+		// The status is sent; all that is left is to log it. The client
+		// sees a short body against Content-Length, never a valid-looking
+		// half file.
+		_ = c.Error(fmt.Errorf("stream signed file: %w", err))
+	}
+}
+
+// Drain makes new signing requests fail with 503 while those in flight
+// finish; call it before http.Server.Shutdown.
+func (s *Server) Drain() { s.draining.Store(true) }

@@ -1,0 +1,62 @@
+// Command esign is the operators' command-line tool.
+//
+//	esign sign    [flags] IN.pdf OUT.pdf   sign locally with the service's configuration
+//	esign keys    generate|csr|import-cert|list
+//	esign dev     init
+//
+// Configuration comes from the environment, as for esignd; PINs and keys
+// are never taken from arguments.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage: esign <command> [arguments]
+
+commands:
+  sign     sign a PDF locally (esign sign -h for flags)
+  keys     manage HSM keys: generate, csr, import-cert, list
+  dev      development stack: init
+`
+
+// errUsage marks errors that come with the usage text already printed.
+var errUsage = errors.New("usage")
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
+	stop()
+	if err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "esign:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	switch args[0] {
+	case "sign":
+		return cmdSign(ctx, args[1:], stdout, stderr, getenv)
+	case "keys":
+		return cmdKeys(ctx, args[1:], stdout, stderr, getenv)
+	case "dev":
+		return cmdDev(ctx, args[1:], stdout, stderr, getenv)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "esign: unknown command %q\n%s", args[0], usage)
+	return errUsage
+}

@@ -1,0 +1,88 @@
+// Command esignd is the signing service.
+//
+//	esignd -dev   # development mode: SoftHSM2 token, dev PKI, built-in TSA/OCSP/CRL
+//
+// Configuration comes from the environment; see the README.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"esign/config"
+	"esign/service"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "esignd:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	dev := flag.Bool("dev", false, "run the embedded development stack (SoftHSM2 token, development PKI, TSA, OCSP, CRL)")
+	flag.Parse()
+	cfg, err := config.FromEnv(os.Getenv)
+	if err != nil {
+		return err
+	}
+	cfg.Dev = cfg.Dev || *dev
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if cfg.Dev {
+		// SoftHSM reads its configuration once per process, before the
+		// module is first loaded; keep the development token in DataDir.
+		conf, err := service.PrepareDev(cfg.DataDir)
+		if err != nil {
+			return err
+		}
+		os.Setenv("SOFTHSM2_CONF", conf)
+	}
+	svc, err := service.Open(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           svc.API.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	logger.Info("signing API ready", "addr", ln.Addr().String(), "dev", cfg.Dev, "data_dir", cfg.DataDir)
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down: finishing requests in flight")
+	svc.API.Drain()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+

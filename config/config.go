@@ -1,0 +1,130 @@
+// Package config reads the service's configuration from the environment.
+// Every setting has one variable; the README lists them all.
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the whole configuration of esignd and the CLI.
+type Config struct {
+	// Dev runs the embedded development stack: SoftHSM2 token, PKI, TSA,
+	// OCSP and CRL services, all under DataDir.
+	Dev bool
+	// Addr is the signing API's listen address. ESIGN_ADDR, default
+	// 127.0.0.1:8080.
+	Addr string
+	// VerifyAddr is the public verifier's address. ESIGN_VERIFY_ADDR,
+	// default 127.0.0.1:8081.
+	VerifyAddr string
+	// DataDir holds all state. ESIGN_DATA_DIR, default .esign-dev.
+	DataDir string
+
+	// PKCS#11: ESIGN_PKCS11_MODULE (default Debian's SoftHSM2),
+	// ESIGN_PKCS11_TOKEN (label), ESIGN_PKCS11_TOKEN_SERIAL, and the PIN's
+	// source ESIGN_PKCS11_PIN_FILE (file:) or ESIGN_PKCS11_PIN (env:).
+	PKCS11Module      string
+	PKCS11Token       string
+	PKCS11TokenSerial string
+	PKCS11PINSource   string
+
+	// TSA: ESIGN_TSA_URL replaces the built-in TSA; ESIGN_TSA_USER and
+	// ESIGN_TSA_PASSWORD_FILE give basic auth; ESIGN_TSA_CLIENT_CERT and
+	// ESIGN_TSA_CLIENT_KEY (PEM files) give TLS client authentication.
+	TSAURL          string
+	TSAUser         string
+	TSAPasswordFile string
+	TSAClientCert   string
+	TSAClientKey    string
+
+	// Trust lists PEM files of extra trust anchors (ESIGN_TRUST,
+	// comma-separated); TrustDir is a directory of them (ESIGN_TRUST_DIR).
+	Trust    []string
+	TrustDir string
+
+	// Credentials is a JSON file naming the production signer credentials
+	// (ESIGN_CREDENTIALS); development mode makes its own.
+	Credentials string
+	// Clients is the JSON file of API clients (ESIGN_CLIENTS, default
+	// $ESIGN_DATA_DIR/clients.json).
+	Clients string
+
+	// MaxUpload caps uploads (ESIGN_MAX_UPLOAD_MB, default 50).
+	MaxUpload int64
+	// HSMConcurrency caps concurrent signatures (ESIGN_HSM_CONCURRENCY,
+	// default 2×CPUs+2, the HSM session pool's size).
+	HSMConcurrency int
+	// OutboundTimeout bounds every call to a TSA, OCSP responder or CRL
+	// server (ESIGN_OUTBOUND_TIMEOUT, default 15s).
+	OutboundTimeout time.Duration
+}
+
+// FromEnv reads the configuration through getenv (os.Getenv in main).
+func FromEnv(getenv func(string) string) (Config, error) {
+	str := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := Config{
+		Dev:               str("ESIGN_MODE", "") == "dev",
+		Addr:              str("ESIGN_ADDR", "127.0.0.1:8080"),
+		VerifyAddr:        str("ESIGN_VERIFY_ADDR", "127.0.0.1:8081"),
+		DataDir:           str("ESIGN_DATA_DIR", ".esign-dev"),
+		PKCS11Module:      str("ESIGN_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so"),
+		PKCS11Token:       str("ESIGN_PKCS11_TOKEN", ""),
+		PKCS11TokenSerial: str("ESIGN_PKCS11_TOKEN_SERIAL", ""),
+		TSAURL:            str("ESIGN_TSA_URL", ""),
+		TSAUser:           str("ESIGN_TSA_USER", ""),
+		TSAPasswordFile:   str("ESIGN_TSA_PASSWORD_FILE", ""),
+		TSAClientCert:     str("ESIGN_TSA_CLIENT_CERT", ""),
+		TSAClientKey:      str("ESIGN_TSA_CLIENT_KEY", ""),
+		TrustDir:          str("ESIGN_TRUST_DIR", ""),
+		Credentials:       str("ESIGN_CREDENTIALS", ""),
+		Clients:           str("ESIGN_CLIENTS", ""),
+	}
+	switch {
+	case getenv("ESIGN_PKCS11_PIN_FILE") != "":
+		c.PKCS11PINSource = "file:" + getenv("ESIGN_PKCS11_PIN_FILE")
+	case getenv("ESIGN_PKCS11_PIN") != "":
+		c.PKCS11PINSource = "env:ESIGN_PKCS11_PIN"
+	}
+	for _, f := range strings.Split(getenv("ESIGN_TRUST"), ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			c.Trust = append(c.Trust, f)
+		}
+	}
+	mb, err := intVar(getenv, "ESIGN_MAX_UPLOAD_MB", 50)
+	if err != nil {
+		return c, err
+	}
+	c.MaxUpload = int64(mb) << 20
+	if c.HSMConcurrency, err = intVar(getenv, "ESIGN_HSM_CONCURRENCY", 0); err != nil {
+		return c, err
+	}
+	c.OutboundTimeout = 15 * time.Second
+	if v := getenv("ESIGN_OUTBOUND_TIMEOUT"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return c, fmt.Errorf("ESIGN_OUTBOUND_TIMEOUT %q: want a duration such as 10s", v)
+		}
+		c.OutboundTimeout = d
+	}
+	return c, nil
+}
+
+func intVar(getenv func(string) string, key string, def int) (int, error) {
+	v := strings.TrimSpace(getenv(key))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%s %q: want a non-negative whole number", key, v)
+	}
+	return n, nil
+}

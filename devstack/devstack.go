@@ -1,0 +1,212 @@
+// Package devstack sets up the embedded development environment under one
+// data directory: a SoftHSM2 token, the development PKI whose keys live in
+// it, the API clients the acceptance checks use, and the services (TSA,
+// OCSP, CRL) the development certificates point at.
+//
+// Nothing here is used in production; production names a real HSM, real
+// CAs and a real TSA through configuration.
+package devstack
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"esign/access"
+	"esign/devpki"
+	"esign/hsm"
+	"esign/internal/atomicfile"
+	"esign/signer"
+)
+
+// TokenLabel is the development token's label.
+const TokenLabel = "esign-dev"
+
+// SignerNames are the development signer credentials.
+var SignerNames = []string{"dev-official", "dev-registrar", "dev-director"}
+
+// Stack is the opened development environment.
+type Stack struct {
+	DataDir     string
+	Keys        *hsm.KeyManager
+	PKI         *devpki.PKI
+	Credentials map[string]signer.Credential
+	Clients     *access.Store
+}
+
+// SoftHSMConfig writes the SoftHSM2 configuration that keeps the token
+// under dataDir and returns its path. The caller exports it as
+// SOFTHSM2_CONF before anything loads the PKCS#11 module, because SoftHSM
+// reads it once per process.
+func SoftHSMConfig(dataDir string) (string, error) {
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		return "", err
+	}
+	tokens := filepath.Join(abs, "softhsm", "tokens")
+	if err := os.MkdirAll(tokens, 0o700); err != nil {
+		return "", fmt.Errorf("make token directory: %w", err)
+	}
+	conf := filepath.Join(abs, "softhsm", "softhsm2.conf")
+	want := fmt.Sprintf("directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n", tokens)
+	if cur, err := os.ReadFile(conf); err == nil && string(cur) == want {
+		return conf, nil
+	}
+	if err := atomicfile.Write(conf, []byte(want), 0o600); err != nil {
+		return "", err
+	}
+	return conf, nil
+}
+
+// secret returns the secret stored in dataDir/secrets/name, making a
+// random one on first use. Secrets live in files, never in arguments.
+func secret(dataDir, name string) (string, error) {
+	dir := filepath.Join(dataDir, "secrets")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, name)
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	s := hex.EncodeToString(b)
+	if err := atomicfile.Write(path, []byte(s+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// PINFile is where the development token's user PIN is kept.
+func PINFile(dataDir string) string { return filepath.Join(dataDir, "secrets", "user-pin") }
+
+// OpenToken opens the development token, initialising it on first use.
+func OpenToken(ctx context.Context, dataDir, modulePath string) (*hsm.KeyManager, error) {
+	userPIN, err := secret(dataDir, "user-pin")
+	if err != nil {
+		return nil, fmt.Errorf("user PIN: %w", err)
+	}
+	cfg := hsm.Config{ModulePath: modulePath, TokenLabel: TokenLabel, PIN: userPIN}
+	km, err := hsm.Open(ctx, cfg)
+	if err == nil {
+		return km, nil
+	}
+	if !errors.Is(err, hsm.ErrNotFound) {
+		return nil, fmt.Errorf("open development token: %w", err)
+	}
+	soPIN, err := secret(dataDir, "so-pin")
+	if err != nil {
+		return nil, fmt.Errorf("SO PIN: %w", err)
+	}
+	if err := hsm.InitToken(ctx, modulePath, TokenLabel, soPIN, userPIN); err != nil {
+		return nil, fmt.Errorf("initialise development token: %w", err)
+	}
+	km, err = hsm.Open(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open development token: %w", err)
+	}
+	return km, nil
+}
+
+// keyStore gets or creates keys on the token for the PKI.
+type keyStore struct{ km *hsm.KeyManager }
+
+func (k keyStore) Key(ctx context.Context, label, alg string) (crypto.Signer, error) {
+	s, err := k.km.Signer(ctx, hsm.KeyRef{Label: label})
+	if err == nil {
+		return s, nil
+	}
+	if !errors.Is(err, hsm.ErrNotFound) {
+		return nil, err
+	}
+	return k.km.CreateKey(ctx, label, hsm.Algorithm(alg))
+}
+
+// Open brings up the development environment in dataDir. baseURL is where
+// the running service answers, which the certificates' AIA and CRL
+// distribution point URLs name.
+func Open(ctx context.Context, dataDir, modulePath, baseURL string) (*Stack, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("make data directory: %w", err)
+	}
+	km, err := OpenToken(ctx, dataDir, modulePath)
+	if err != nil {
+		return nil, err
+	}
+	st := &Stack{DataDir: dataDir, Keys: km, Credentials: map[string]signer.Credential{}}
+	st.PKI, err = devpki.Ensure(ctx, keyStore{km}, filepath.Join(dataDir, "pki"), devpki.Options{BaseURL: baseURL})
+	if err != nil {
+		km.Close()
+		return nil, fmt.Errorf("development PKI: %w", err)
+	}
+	for _, name := range SignerNames {
+		c, ok := st.PKI.Credentials[name]
+		if !ok {
+			km.Close()
+			return nil, fmt.Errorf("development PKI has no credential %q", name)
+		}
+		st.Credentials[name] = signer.Credential{Signer: c.Signer, Chain: c.Chain}
+		// Keep the certificate on the token beside its key, as an
+		// operator would with `esign keys import-cert`.
+		if _, err := km.Certificate(ctx, hsm.KeyRef{Label: name}); errors.Is(err, hsm.ErrNotFound) {
+			if err := km.ImportCertificate(ctx, hsm.KeyRef{Label: name}, c.Chain[0]); err != nil && !errors.Is(err, hsm.ErrAlreadyExists) {
+				km.Close()
+				return nil, fmt.Errorf("store certificate of %s: %w", name, err)
+			}
+		}
+	}
+	if st.Clients, err = devClients(dataDir); err != nil {
+		km.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+// Close releases the token.
+func (s *Stack) Close() error { return s.Keys.Close() }
+
+// devClients makes (once) the two development API clients: the first may
+// use every development credential, the second only dev-registrar.
+func devClients(dataDir string) (*access.Store, error) {
+	path := filepath.Join(dataDir, "clients.json")
+	if _, err := os.Stat(path); err == nil {
+		return access.Load(path)
+	}
+	var clients []access.Client
+	for _, c := range []struct {
+		name, file string
+		creds      []string
+	}{
+		{"dev-client", "dev-api-key", []string{"*"}},
+		{"dev-client-2", "dev-api-key-2", []string{"dev-registrar"}},
+	} {
+		key, err := access.NewKey()
+		if err != nil {
+			return nil, err
+		}
+		if err := atomicfile.Write(filepath.Join(dataDir, c.file), []byte(key), 0o600); err != nil {
+			return nil, fmt.Errorf("write %s: %w", c.file, err)
+		}
+		clients = append(clients, access.Client{Name: c.name, KeyHash: access.HashKey(key), Credentials: c.creds})
+	}
+	b, err := json.MarshalIndent(clients, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
+		return nil, err
+	}
+	return access.NewStore(clients), nil
+}

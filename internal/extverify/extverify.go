@@ -1,0 +1,224 @@
+// Package extverify runs verifiers this project did not write (poppler's
+// pdfsig, qpdf, OpenSSL) over signed files, for tests. Agreement with them
+// is the evidence that our signatures are right.
+package extverify
+
+import (
+	"bytes"
+	"crypto"
+	"encoding/hex"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"crypto/x509"
+)
+
+// NSSDB makes an NSS database in a temporary directory that trusts roots,
+// for pdfsig -nssdir. It returns the "sql:DIR" name.
+func NSSDB(t testing.TB, roots ...*x509.Certificate) string {
+	t.Helper()
+	dir := t.TempDir()
+	run(t, "certutil", "-N", "-d", "sql:"+dir, "--empty-password")
+	for i, r := range roots {
+		p := filepath.Join(dir, fmt.Sprintf("root%d.pem", i))
+		WritePEM(t, p, r)
+		run(t, "certutil", "-A", "-d", "sql:"+dir, "-n", fmt.Sprintf("root%d", i), "-t", "CT,C,C", "-i", p)
+	}
+	return "sql:" + dir
+}
+
+// WritePEM writes certificates to path as PEM.
+func WritePEM(t testing.TB, path string, certs ...*x509.Certificate) {
+	t.Helper()
+	var b bytes.Buffer
+	for _, c := range certs {
+		pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// PDFSigSignature is one signature as pdfsig reports it.
+type PDFSigSignature struct {
+	Field         string
+	CommonName    string
+	SubFilter     string
+	Valid         bool   // "Signature is Valid."
+	Trusted       bool   // "Certificate is Trusted."
+	TotalDocument bool   // "Total document signed"
+	Validation    string // the raw validation line
+	CertStatus    string // the raw certificate line
+}
+
+var sigHeader = regexp.MustCompile(`(?m)^Signature #\d+:`)
+
+// PDFSig runs pdfsig and parses its report. It does not fail the test on
+// an invalid signature: callers assert what they expect.
+func PDFSig(t testing.TB, nssdir, path string) []PDFSigSignature {
+	t.Helper()
+	out, err := exec.Command("pdfsig", "-nssdir", nssdir, path).CombinedOutput()
+	text := string(out)
+	if err != nil && !strings.Contains(text, "Signature #") {
+		// pdfsig exits non-zero for invalid signatures but still reports.
+		t.Logf("pdfsig: %v\n%s", err, text)
+	}
+	var sigs []PDFSigSignature
+	idx := sigHeader.FindAllStringIndex(text, -1)
+	for i, loc := range idx {
+		end := len(text)
+		if i+1 < len(idx) {
+			end = idx[i+1][0]
+		}
+		block := text[loc[0]:end]
+		s := PDFSigSignature{
+			Field:         field(block, "Signature Field Name"),
+			CommonName:    field(block, "Signer Certificate Common Name"),
+			SubFilter:     field(block, "Signature Type"),
+			Validation:    field(block, "Signature Validation"),
+			CertStatus:    field(block, "Certificate Validation"),
+			TotalDocument: strings.Contains(block, "- Total document signed"),
+		}
+		s.Valid = s.Validation == "Signature is Valid."
+		s.Trusted = s.CertStatus == "Certificate is Trusted."
+		sigs = append(sigs, s)
+	}
+	return sigs
+}
+
+func field(block, name string) string {
+	for _, line := range strings.Split(block, "\n") {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "- "+name+": "); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// QPDFCheck runs qpdf --check and returns its error with the output.
+func QPDFCheck(path string) error {
+	out, err := exec.Command("qpdf", "--check", path).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("qpdf --check: %v\n%s", err, out)
+	}
+	if bytes.Contains(out, []byte("WARNING")) {
+		return fmt.Errorf("qpdf --check warns:\n%s", out)
+	}
+	return nil
+}
+
+// Signature is one signature dictionary's /ByteRange and /Contents, found
+// by a plain scan of the file so the extraction does not depend on our
+// PDF reader.
+type Signature struct {
+	ByteRange [4]int64
+	Contents  []byte // DER, trailing zero padding removed
+	Signed    []byte // the bytes the ByteRange covers
+	DocTS     bool   // /SubFilter /ETSI.RFC3161
+}
+
+var byteRangeRE = regexp.MustCompile(`/ByteRange\s*\[\s*(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*\]`)
+
+// Signatures finds every signature in a file by its /ByteRange.
+func Signatures(t testing.TB, data []byte) []Signature {
+	t.Helper()
+	var out []Signature
+	for _, m := range byteRangeRE.FindAllSubmatchIndex(data, -1) {
+		var br [4]int64
+		for i := range 4 {
+			br[i], _ = strconv.ParseInt(string(data[m[2+2*i]:m[3+2*i]]), 10, 64)
+		}
+		if br[0] != 0 || br[1] <= 0 || br[2] <= br[1] || br[2]+br[3] > int64(len(data)) {
+			t.Fatalf("implausible /ByteRange %v", br)
+		}
+		hexPart := data[br[1]+1 : br[2]-1]
+		der := make([]byte, len(hexPart)/2)
+		if _, err := hex.Decode(der, hexPart); err != nil {
+			t.Fatalf("/Contents is not hex: %v", err)
+		}
+		der = trimDER(der)
+		signed := append(append([]byte(nil), data[:br[1]]...), data[br[2]:br[2]+br[3]]...)
+		// The dictionary around this ByteRange says which kind it is.
+		start := max(0, m[0]-400)
+		end := min(len(data), m[1]+400)
+		ctx := data[start:end]
+		docTS := bytes.Contains(ctx, []byte("/ETSI.RFC3161")) && !bytes.Contains(ctx, []byte("/ETSI.CAdES.detached"))
+		out = append(out, Signature{ByteRange: br, Contents: der, Signed: signed, DocTS: docTS})
+	}
+	return out
+}
+
+// trimDER cuts a DER value to its encoded length, dropping zero padding.
+func trimDER(b []byte) []byte {
+	if len(b) < 2 {
+		return b
+	}
+	l := int(b[1])
+	hdr := 2
+	if l&0x80 != 0 {
+		n := l & 0x7f
+		if n == 0 || n > 4 || len(b) < 2+n {
+			return b
+		}
+		l = 0
+		for _, c := range b[2 : 2+n] {
+			l = l<<8 | int(c)
+		}
+		hdr += n
+	}
+	if hdr+l > len(b) {
+		return b
+	}
+	return b[:hdr+l]
+}
+
+// OpenSSLCMSVerify checks a detached CMS signature over content with
+// openssl cms -verify against the CA file.
+func OpenSSLCMSVerify(t testing.TB, der, content []byte, caFile string) error {
+	t.Helper()
+	dir := t.TempDir()
+	sig, data := filepath.Join(dir, "sig.der"), filepath.Join(dir, "data.bin")
+	os.WriteFile(sig, der, 0o644)
+	os.WriteFile(data, content, 0o644)
+	out, err := exec.Command("openssl", "cms", "-verify", "-binary", "-inform", "DER", "-in", sig,
+		"-content", data, "-CAfile", caFile, "-purpose", "any", "-out", os.DevNull).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("openssl cms -verify: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// OpenSSLTSVerify checks an RFC 3161 token against a digest with openssl
+// ts -verify; untrusted holds the TSA's intermediates.
+func OpenSSLTSVerify(t testing.TB, token []byte, h crypto.Hash, digest []byte, caFile, untrusted string) error {
+	t.Helper()
+	dir := t.TempDir()
+	tok := filepath.Join(dir, "token.der")
+	os.WriteFile(tok, token, 0o644)
+	args := []string{"ts", "-verify", "-token_in", "-in", tok, "-digest", hex.EncodeToString(digest), "-CAfile", caFile}
+	if untrusted != "" {
+		args = append(args, "-untrusted", untrusted)
+	}
+	out, err := exec.Command("openssl", args...).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("Verification: OK")) {
+		return fmt.Errorf("openssl ts -verify (%v): %v\n%s", h, err, out)
+	}
+	return nil
+}

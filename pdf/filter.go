@@ -1,0 +1,229 @@
+package pdf
+
+import (
+	"bytes"
+	"compress/zlib"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// ErrTooLarge reports decoded data over the reader's budget: the defence
+// against decompression bombs.
+var ErrTooLarge = errors.New("pdf: decoded data exceeds limit")
+
+// ErrUnsupportedFilter reports a stream filter the reader does not decode.
+var ErrUnsupportedFilter = errors.New("pdf: unsupported stream filter")
+
+// decode applies the stream's filters to raw, producing at most limit bytes.
+func decode(d Dict, raw []byte, limit int64, resolve func(Object) (Object, error)) ([]byte, error) {
+	fo, err := resolve(d["Filter"])
+	if err != nil {
+		return nil, err
+	}
+	po, err := resolve(d["DecodeParms"])
+	if err != nil {
+		return nil, err
+	}
+	var filters []Name
+	var params []Object
+	switch f := fo.(type) {
+	case nil:
+		if int64(len(raw)) > limit {
+			return nil, ErrTooLarge
+		}
+		return raw, nil
+	case Name:
+		filters = []Name{f}
+		params = []Object{po}
+	case Array:
+		for _, x := range f {
+			n, ok := x.(Name)
+			if !ok {
+				return nil, fmt.Errorf("%w: filter array holds %T", ErrSyntax, x)
+			}
+			filters = append(filters, n)
+		}
+		if pa, ok := po.(Array); ok {
+			params = pa
+		}
+	default:
+		return nil, fmt.Errorf("%w: /Filter is %T", ErrSyntax, fo)
+	}
+	data := raw
+	for i, f := range filters {
+		var p Dict
+		if i < len(params) {
+			pp, err := resolve(params[i])
+			if err != nil {
+				return nil, err
+			}
+			p, _ = pp.(Dict)
+		}
+		switch f {
+		case "FlateDecode", "Fl":
+			data, err = inflate(data, limit)
+			if err != nil {
+				return nil, err
+			}
+			data, err = unpredict(data, p)
+			if err != nil {
+				return nil, err
+			}
+		case "ASCIIHexDecode", "AHx":
+			data, err = asciiHex(data)
+			if err != nil {
+				return nil, err
+			}
+		default:
+			return nil, fmt.Errorf("%w: %s", ErrUnsupportedFilter, f)
+		}
+	}
+	if int64(len(data)) > limit {
+		return nil, ErrTooLarge
+	}
+	return data, nil
+}
+
+func inflate(raw []byte, limit int64) ([]byte, error) {
+	zr, err := zlib.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, fmt.Errorf("flate: %w", err)
+	}
+	defer zr.Close()
+	var buf bytes.Buffer
+	n, err := io.Copy(&buf, io.LimitReader(zr, limit+1))
+	if n > limit {
+		return nil, ErrTooLarge
+	}
+	// Many producers end streams without the zlib checksum; keep what
+	// decoded, as other readers do.
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && buf.Len() == 0 {
+		return nil, fmt.Errorf("flate: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func asciiHex(raw []byte) ([]byte, error) {
+	out := make([]byte, 0, len(raw)/2)
+	var hi byte
+	half := false
+	for _, c := range raw {
+		if c == '>' {
+			break
+		}
+		if isWhite(c) {
+			continue
+		}
+		v, ok := unhex(c)
+		if !ok {
+			return nil, fmt.Errorf("%w: bad ASCIIHex digit", ErrSyntax)
+		}
+		if half {
+			out = append(out, hi<<4|v)
+		} else {
+			hi = v
+		}
+		half = !half
+	}
+	if half {
+		out = append(out, hi<<4)
+	}
+	return out, nil
+}
+
+// unpredict reverses the PNG and TIFF predictors (§7.4.4.4) that xref and
+// object streams commonly use.
+func unpredict(data []byte, p Dict) ([]byte, error) {
+	pred := intOr(p["Predictor"], 1)
+	if pred <= 1 {
+		return data, nil
+	}
+	colors := intOr(p["Colors"], 1)
+	bpc := intOr(p["BitsPerComponent"], 8)
+	columns := intOr(p["Columns"], 1)
+	if colors < 1 || colors > 32 || columns < 1 || columns > 1<<20 || (bpc != 1 && bpc != 2 && bpc != 4 && bpc != 8 && bpc != 16) {
+		return nil, fmt.Errorf("%w: bad predictor parameters", ErrSyntax)
+	}
+	bpp := (colors*bpc + 7) / 8
+	rowLen := (colors*bpc*columns + 7) / 8
+	if pred == 2 {
+		if bpc != 8 {
+			return nil, fmt.Errorf("%w: TIFF predictor with %d bits", ErrUnsupportedFilter, bpc)
+		}
+		out := append([]byte(nil), data...)
+		for r := 0; r+rowLen <= len(out); r += rowLen {
+			for i := bpp; i < rowLen; i++ {
+				out[r+i] += out[r+i-bpp]
+			}
+		}
+		return out, nil
+	}
+	if pred < 10 {
+		return nil, fmt.Errorf("%w: predictor %d", ErrUnsupportedFilter, pred)
+	}
+	out := make([]byte, 0, len(data)/(rowLen+1)*rowLen)
+	prev := make([]byte, rowLen)
+	for r := 0; r < len(data); r += rowLen + 1 {
+		if r+1 > len(data) {
+			break
+		}
+		typ := data[r]
+		end := r + 1 + rowLen
+		if end > len(data) {
+			end = len(data)
+		}
+		row := make([]byte, rowLen)
+		copy(row, data[r+1:end])
+		for i := 0; i < rowLen; i++ {
+			var left, up, upLeft byte
+			if i >= bpp {
+				left = row[i-bpp]
+				upLeft = prev[i-bpp]
+			}
+			up = prev[i]
+			switch typ {
+			case 0:
+			case 1:
+				row[i] += left
+			case 2:
+				row[i] += up
+			case 3:
+				row[i] += byte((int(left) + int(up)) / 2)
+			case 4:
+				row[i] += paeth(left, up, upLeft)
+			default:
+				return nil, fmt.Errorf("%w: PNG filter type %d", ErrSyntax, typ)
+			}
+		}
+		out = append(out, row...)
+		prev = row
+	}
+	return out, nil
+}
+
+func paeth(a, b, c byte) byte {
+	p := int(a) + int(b) - int(c)
+	pa, pb, pc := abs(p-int(a)), abs(p-int(b)), abs(p-int(c))
+	switch {
+	case pa <= pb && pa <= pc:
+		return a
+	case pb <= pc:
+		return b
+	}
+	return c
+}
+
+func abs(x int) int {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+func intOr(o Object, def int) int {
+	if i, ok := o.(Integer); ok && i >= -1<<31 && i <= 1<<31-1 {
+		return int(i)
+	}
+	return def
+}
