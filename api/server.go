@@ -93,13 +93,23 @@ func (s *Server) Handler() http.Handler {
 	r.GET("/healthz", s.healthz)
 	v1 := r.Group("/api/v1", s.authenticate)
 	v1.POST("/sign", s.sign)
-	for prefix, h := range s.cfg.Mount {
-		r.Any(strings.TrimSuffix(prefix, "/")+"/*path", gin.WrapH(h))
-	}
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": apiError{Code: "not_found", Message: "no such endpoint"}})
 	})
-	return r
+	if len(s.cfg.Mount) == 0 {
+		return r
+	}
+	// Mounted services get the request untouched: gin would clean or
+	// redirect paths such as OCSP GET requests whose base64 holds "//".
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		for prefix, h := range s.cfg.Mount {
+			if req.URL.Path == prefix || strings.HasPrefix(req.URL.Path, prefix+"/") {
+				h.ServeHTTP(w, req)
+				return
+			}
+		}
+		r.ServeHTTP(w, req)
+	})
 }
 
 // refuseWhileDraining answers 503 to requests that arrive during a

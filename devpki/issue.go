@@ -15,9 +15,9 @@ import (
 )
 
 var (
-	oidExtKeyUsage  = asn1.ObjectIdentifier{2, 5, 29, 37}
-	oidOCSPNoCheck  = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
-	oidTitle        = asn1.ObjectIdentifier{2, 5, 4, 12}
+	oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}
+	oidOCSPNoCheck = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 5}
+	oidTitle       = asn1.ObjectIdentifier{2, 5, 4, 12}
 )
 
 // ekuOIDs maps the x509 key purposes this package issues to their OIDs;

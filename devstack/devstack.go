@@ -120,18 +120,20 @@ func OpenToken(ctx context.Context, dataDir, modulePath string) (*hsm.KeyManager
 	return km, nil
 }
 
-// keyStore gets or creates keys on the token for the PKI.
-type keyStore struct{ km *hsm.KeyManager }
+// KeyStore adapts a token to devpki.KeyStore: keys are found by label,
+// or made inside the token on first use.
+type KeyStore struct{ KM *hsm.KeyManager }
 
-func (k keyStore) Key(ctx context.Context, label, alg string) (crypto.Signer, error) {
-	s, err := k.km.Signer(ctx, hsm.KeyRef{Label: label})
+// Key implements devpki.KeyStore.
+func (k KeyStore) Key(ctx context.Context, label, alg string) (crypto.Signer, error) {
+	s, err := k.KM.Signer(ctx, hsm.KeyRef{Label: label})
 	if err == nil {
 		return s, nil
 	}
 	if !errors.Is(err, hsm.ErrNotFound) {
 		return nil, err
 	}
-	return k.km.CreateKey(ctx, label, hsm.Algorithm(alg))
+	return k.KM.CreateKey(ctx, label, hsm.Algorithm(alg))
 }
 
 // Open brings up the development environment in dataDir. baseURL is where
@@ -146,7 +148,7 @@ func Open(ctx context.Context, dataDir, modulePath, baseURL string) (*Stack, err
 		return nil, err
 	}
 	st := &Stack{DataDir: dataDir, Keys: km, Credentials: map[string]signer.Credential{}}
-	st.PKI, err = devpki.Ensure(ctx, keyStore{km}, filepath.Join(dataDir, "pki"), devpki.Options{BaseURL: baseURL})
+	st.PKI, err = devpki.Ensure(ctx, KeyStore{km}, filepath.Join(dataDir, "pki"), devpki.Options{BaseURL: baseURL})
 	if err != nil {
 		km.Close()
 		return nil, fmt.Errorf("development PKI: %w", err)

@@ -61,7 +61,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Service
 		s.Credentials = api.CredentialMap(st.Credentials)
 		clients = st.Clients
 		roots.AddCert(st.PKI.Root)
-		h := st.PKI.Handler(filepath.Join(cfg.DataDir, "pki", "revoked.json"))
+		h := st.PKI.Handler("")
 		mounts["/pki"] = h
 		mounts["/tsa"] = h
 	} else {

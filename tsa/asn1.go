@@ -18,7 +18,6 @@ var (
 	oidSigningCertV2 = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
 	oidExtKeyUsage   = asn1.ObjectIdentifier{2, 5, 29, 37}
 
-	oidSHA1   = asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}
 	oidSHA256 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}
 	oidSHA384 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}
 	oidSHA512 = asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}
@@ -82,7 +81,7 @@ func nullOrAbsent(p asn1.RawValue) bool {
 // RFC 3161 section 2.4.1.
 type timeStampReq struct {
 	Version        int
-	MessageImprint asn1.RawValue // kept raw so the server can echo it byte for byte
+	MessageImprint asn1.RawValue         // kept raw so the server can echo it byte for byte
 	ReqPolicy      asn1.ObjectIdentifier `asn1:"optional"`
 	Nonce          *big.Int              `asn1:"optional"`
 	CertReq        bool                  `asn1:"optional"`

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"crypto/x509"
 	"encoding/asn1"
 	"errors"
 	"io"
@@ -194,21 +193,21 @@ func TestClientRejects(t *testing.T) {
 		{
 			name: "HTTP 500",
 			handler: func(*testing.T) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) })
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", http.StatusInternalServerError) })
 			},
 			want: ErrUnavailable,
 		},
 		{
 			name: "HTTP 429",
 			handler: func(*testing.T) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "slow down", 429) })
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "slow down", http.StatusTooManyRequests) })
 			},
 			want: ErrUnavailable,
 		},
 		{
 			name: "HTTP 403",
 			handler: func(*testing.T) http.Handler {
-				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 403) })
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", http.StatusForbidden) })
 			},
 			want: ErrBadResponse, msg: "403",
 		},
@@ -344,13 +343,4 @@ func TestClientArgumentErrors(t *testing.T) {
 	if _, err := (&Client{}).Timestamp(context.Background(), digestOf(crypto.SHA256, "x"), crypto.SHA256); err == nil {
 		t.Errorf("empty URL accepted")
 	}
-}
-
-// certPool is a helper for tests that need a pool from certificates.
-func certPool(certs ...*x509.Certificate) *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, c := range certs {
-		p.AddCert(c)
-	}
-	return p
 }

@@ -27,7 +27,7 @@ var rsaKey = sync.OnceValue(func() *rsa.PrivateKey {
 	return k
 })
 
-func ecKey(t *testing.T) *ecdsa.PrivateKey {
+func ecKey(t testing.TB) *ecdsa.PrivateKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -52,13 +52,13 @@ var certAt = time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
 type tsaProfile int
 
 const (
-	profileTSA          tsaProfile = iota // critical EKU timeStamping
-	profileNoEKU                          // no extendedKeyUsage at all
-	profileNonCritical                    // timeStamping, not critical
-	profileExtraEKU                       // timeStamping + serverAuth, critical
+	profileTSA         tsaProfile = iota // critical EKU timeStamping
+	profileNoEKU                         // no extendedKeyUsage at all
+	profileNonCritical                   // timeStamping, not critical
+	profileExtraEKU                      // timeStamping + serverAuth, critical
 )
 
-func ekuExtension(t *testing.T, critical bool, oids ...asn1.ObjectIdentifier) pkix.Extension {
+func ekuExtension(t testing.TB, critical bool, oids ...asn1.ObjectIdentifier) pkix.Extension {
 	t.Helper()
 	v, err := asn1.Marshal(oids)
 	if err != nil {
@@ -72,7 +72,7 @@ var (
 	oidKPServerAuth   = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 1}
 )
 
-func issue(t *testing.T, tmpl *x509.Certificate, pub crypto.PublicKey, parent *x509.Certificate, parentKey crypto.Signer) *x509.Certificate {
+func issue(t testing.TB, tmpl *x509.Certificate, pub crypto.PublicKey, parent *x509.Certificate, parentKey crypto.Signer) *x509.Certificate {
 	t.Helper()
 	if tmpl.SerialNumber == nil {
 		s, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120))
@@ -99,7 +99,7 @@ func issue(t *testing.T, tmpl *x509.Certificate, pub crypto.PublicKey, parent *x
 	return c
 }
 
-func newTestPKI(t *testing.T, tsaKey crypto.Signer, profile tsaProfile) *testPKI {
+func newTestPKI(t testing.TB, tsaKey crypto.Signer, profile tsaProfile) *testPKI {
 	t.Helper()
 	p := &testPKI{rootKey: ecKey(t), issKey: ecKey(t), tsaKey: tsaKey, dir: t.TempDir()}
 	p.root = issue(t, &x509.Certificate{
@@ -151,7 +151,7 @@ func (p *testPKI) roots() *x509.CertPool {
 	return pool
 }
 
-func writePEM(t *testing.T, path string, certs ...*x509.Certificate) {
+func writePEM(t testing.TB, path string, certs ...*x509.Certificate) {
 	t.Helper()
 	var out []byte
 	for _, c := range certs {

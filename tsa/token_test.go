@@ -9,9 +9,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -159,5 +161,29 @@ func FuzzParseToken(f *testing.F) {
 		if tok.Certificate == nil || tok.SerialNumber == nil || len(tok.HashedMessage) != tok.Hash.Size() {
 			t.Fatalf("accepted token lacks fields: %+v", tok)
 		}
+	})
+}
+
+// FuzzServerRespond feeds the server arbitrary request bodies: every answer
+// must be a TimeStampResp, granted only with a token that parses, and the
+// client's response check must not panic on it either.
+func FuzzServerRespond(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("testdata", "request.tsq")); err == nil {
+		f.Add(b)
+	}
+	f.Add([]byte{0x30, 0x00})
+	s := newTestPKI(f, ecKey(f), profileTSA).server()
+	f.Fuzz(func(t *testing.T, der []byte) {
+		resp := s.respond(der)
+		st := statusOf(t, resp)
+		if st.Status == statusGranted {
+			var r timeStampResp
+			_ = unmarshalExact(resp, &r)
+			if _, err := ParseToken(r.TimeStampToken.FullBytes); err != nil && !strings.Contains(err.Error(), "not in the token") {
+				t.Fatalf("granted token does not parse: %v", err)
+			}
+		}
+		c := &Client{}
+		_, _ = c.checkResponse(der, make([]byte, 32), crypto.SHA256, big.NewInt(1))
 	})
 }

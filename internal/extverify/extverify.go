@@ -155,11 +155,13 @@ func Signatures(t testing.TB, data []byte) []Signature {
 		}
 		der = trimDER(der)
 		signed := append(append([]byte(nil), data[:br[1]]...), data[br[2]:br[2]+br[3]]...)
-		// The dictionary around this ByteRange says which kind it is.
-		start := max(0, m[0]-400)
-		end := min(len(data), m[1]+400)
-		ctx := data[start:end]
-		docTS := bytes.Contains(ctx, []byte("/ETSI.RFC3161")) && !bytes.Contains(ctx, []byte("/ETSI.CAdES.detached"))
+		// The dictionary around this ByteRange says which kind it is: look
+		// before /ByteRange and after the /Contents string.
+		ctx := append(append([]byte(nil), data[max(0, m[0]-300):m[1]]...), data[br[2]:min(len(data), int(br[2])+300)]...)
+		if i := bytes.Index(ctx[m[1]-max(0, m[0]-300):], []byte("endobj")); i >= 0 {
+			ctx = ctx[:m[1]-max(0, m[0]-300)+i]
+		}
+		docTS := bytes.Contains(ctx, []byte("/ETSI.RFC3161"))
 		out = append(out, Signature{ByteRange: br, Contents: der, Signed: signed, DocTS: docTS})
 	}
 	return out

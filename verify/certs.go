@@ -1,0 +1,272 @@
+package verify
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"esign/cades"
+)
+
+// maxPoolCertificates bounds the certificates gathered from one document.
+const maxPoolCertificates = 2000
+
+// certCache holds every certificate found in the document (CMS, tokens,
+// DSS), the untrusted intermediates of path building.
+type certCache struct {
+	all  []*x509.Certificate
+	seen map[string]bool
+	dss  map[string]bool // certificates the DSS holds
+	pool *x509.CertPool
+}
+
+func newCertCache() *certCache {
+	return &certCache{seen: map[string]bool{}, dss: map[string]bool{}, pool: x509.NewCertPool()}
+}
+
+func (c *certCache) add(certs ...*x509.Certificate) {
+	for _, x := range certs {
+		if x == nil || c.seen[string(x.Raw)] || len(c.all) >= maxPoolCertificates {
+			continue
+		}
+		c.seen[string(x.Raw)] = true
+		c.all = append(c.all, x)
+		c.pool.AddCert(x)
+	}
+}
+
+// find returns the certificate a SignerInfo identifies, or nil.
+func (c *certCache) find(si *cades.SignerInfo) *x509.Certificate {
+	if si == nil {
+		return nil
+	}
+	for _, x := range c.all {
+		if si.Identifies(x) {
+			return x
+		}
+	}
+	return nil
+}
+
+// chainSub maps a path-building error to a sub-indication.
+func chainSub(err error) SubIndication {
+	var ua x509.UnknownAuthorityError
+	var ci x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &ua):
+		return NoCertificateChainFound
+	case errors.As(err, &ci) && ci.Reason == x509.Expired:
+		return OutOfBoundsNoPOE
+	}
+	return CertificateChainGeneralFailure
+}
+
+func unwrapChainErr(err error) error {
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) {
+		return errors.New("no path to a trust anchor")
+	}
+	return err
+}
+
+// orderChain builds leaf..root as far as the certificates at hand go; for
+// reporting a chain that did not verify.
+func orderChain(leaf *x509.Certificate, pool []*x509.Certificate) []*x509.Certificate {
+	chain := []*x509.Certificate{leaf}
+	cur := leaf
+	for len(chain) < 10 && !bytes.Equal(cur.RawIssuer, cur.RawSubject) {
+		var next *x509.Certificate
+		for _, c := range pool {
+			if bytes.Equal(c.RawSubject, cur.RawIssuer) && !c.Equal(cur) && cur.CheckSignatureFrom(c) == nil {
+				next = c
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		chain = append(chain, next)
+		cur = next
+	}
+	return chain
+}
+
+// chainAt builds a path from leaf to a trust anchor with every
+// certificate valid at t. When the path exists only at another time,
+// trusted is true and outOfBounds reports the time problem.
+type chainResult struct {
+	chain   []*x509.Certificate
+	trusted bool
+	err     error
+	// Set when the path is trusted but not every certificate is valid at t.
+	leafExpired, leafNotYetValid, caOutOfBounds bool
+}
+
+func (v *verifier) chainAt(leaf *x509.Certificate, t time.Time) chainResult {
+	opts := x509.VerifyOptions{
+		Roots:         v.cfg.Roots,
+		Intermediates: v.certs.pool,
+		CurrentTime:   t,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	}
+	chains, err := leaf.Verify(opts)
+	if err == nil {
+		return chainResult{chain: chains[0], trusted: true}
+	}
+	var ci x509.CertificateInvalidError
+	if !errors.As(err, &ci) || ci.Reason != x509.Expired {
+		return chainResult{chain: orderChain(leaf, v.certs.all), err: err}
+	}
+	// A time problem: find out whether a path exists at all, judged at a
+	// time inside the leaf's validity.
+	probe := t
+	if t.After(leaf.NotAfter) {
+		probe = leaf.NotAfter
+	} else if t.Before(leaf.NotBefore) {
+		probe = leaf.NotBefore
+	}
+	opts.CurrentTime = probe
+	chains, err2 := leaf.Verify(opts)
+	if err2 != nil {
+		if errors.As(err2, &ci) && ci.Reason == x509.Expired {
+			return chainResult{chain: orderChain(leaf, v.certs.all), err: err}
+		}
+		return chainResult{chain: orderChain(leaf, v.certs.all), err: err2}
+	}
+	r := chainResult{chain: chains[0], trusted: true, err: err}
+	switch {
+	case t.After(leaf.NotAfter):
+		r.leafExpired = true
+	case t.Before(leaf.NotBefore):
+		r.leafNotYetValid = true
+	default:
+		r.caOutOfBounds = true
+	}
+	return r
+}
+
+// Extended key usages that allow signing documents: RFC 5280 has none
+// for it, so products accept these (RFC 9336 documentSigning, Adobe
+// Authentic Documents Trust, Microsoft document signing, and the e-mail
+// and client purposes personal certificates commonly carry).
+var (
+	oidEKUDocumentSigning  = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 36}
+	oidEKUAdobeAuthenticDoc = asn1.ObjectIdentifier{1, 2, 840, 113583, 1, 1, 5}
+	oidEKUMSDocumentSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 10, 3, 12}
+)
+
+// usableForSigning checks the signer certificate's key usage and extended
+// key usage.
+func usableForSigning(c *x509.Certificate) error {
+	if c.KeyUsage != 0 && c.KeyUsage&(x509.KeyUsageDigitalSignature|x509.KeyUsageContentCommitment) == 0 {
+		return errors.New("the signer's certificate key usage allows neither digitalSignature nor nonRepudiation")
+	}
+	if len(c.ExtKeyUsage) == 0 && len(c.UnknownExtKeyUsage) == 0 {
+		return nil
+	}
+	for _, u := range c.ExtKeyUsage {
+		switch u {
+		case x509.ExtKeyUsageAny, x509.ExtKeyUsageEmailProtection, x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageCodeSigning:
+			return nil
+		}
+	}
+	for _, u := range c.UnknownExtKeyUsage {
+		if u.Equal(oidEKUDocumentSigning) || u.Equal(oidEKUAdobeAuthenticDoc) || u.Equal(oidEKUMSDocumentSigning) {
+			return nil
+		}
+	}
+	return errors.New("the signer's certificate extended key usage does not allow signing documents")
+}
+
+// checkSigner validates the signer's certificate path, its usage, its
+// validity at the best signature time and its revocation status.
+func (v *verifier) checkSigner(s *sigCtx) {
+	leaf, res := s.leaf, s.res
+	if err := usableForSigning(leaf); err != nil {
+		s.indeterminate(ChainConstraintsFailure, "%v", err)
+	}
+	cr := v.chainAt(leaf, s.best)
+	s.chain = cr.chain
+	for _, c := range cr.chain {
+		res.Chain = append(res.Chain, c.Subject.String())
+	}
+	if !cr.trusted {
+		sub := chainSub(cr.err)
+		if sub == OutOfBoundsNoPOE {
+			s.indeterminate(sub, "no certificate path valid at %s: %v", fmtTime(s.best), cr.err)
+		} else {
+			s.indeterminate(sub, "the signer's certificate does not chain to a trust anchor: %v", unwrapChainErr(cr.err))
+		}
+		return
+	}
+	s.trusted = true
+	when := "the validation time"
+	if s.tsTime != nil {
+		when = "the time of the signature timestamp"
+	}
+	switch {
+	case cr.leafExpired:
+		// With a proof of existence after expiry, or a claim to have signed
+		// after it, the signature was made with an expired certificate;
+		// otherwise it may have been made in time but nothing proves it.
+		if s.claimed == nil && s.tsTime != nil || s.claimed != nil && s.claimed.After(leaf.NotAfter) {
+			s.fail(Expired, "the signer's certificate expired at %s, before %s (%s)", fmtTime(leaf.NotAfter), when, fmtTime(s.best))
+		} else {
+			s.indeterminate(OutOfBoundsNoPOE, "the signer's certificate expired at %s and nothing proves the signature existed before", fmtTime(leaf.NotAfter))
+		}
+		return
+	case cr.leafNotYetValid:
+		s.fail(NotYetValid, "the signer's certificate is valid only from %s, after %s (%s)", fmtTime(leaf.NotBefore), when, fmtTime(s.best))
+		return
+	case cr.caOutOfBounds:
+		s.indeterminate(OutOfBoundsNoPOE, "a CA certificate of the path is not valid at %s", fmtTime(s.best))
+		return
+	}
+	v.checkRevocation(s)
+}
+
+// checkRevocation settles the status of the signer's path at the best
+// signature time.
+func (v *verifier) checkRevocation(s *sigCtx) {
+	st := v.ev.chainStatus(s.chain, s.best, true)
+	res := s.res
+	res.Revocation.Source = st.source
+	switch {
+	case st.revoked != nil:
+		at := st.revokedAt.UTC()
+		res.Revocation.Status = "revoked"
+		res.Revocation.RevokedAt = &at
+		if st.revoked != s.leaf {
+			s.indeterminate(RevokedCANoPOE, "CA certificate %q was revoked at %s, before %s", st.revoked.Subject.CommonName, fmtTime(at), fmtTime(s.best))
+			return
+		}
+		if s.tsTime != nil || (s.claimed != nil && !s.claimed.Before(at)) {
+			s.fail(Revoked, "the signer's certificate was revoked at %s, before the signature's %s (%s)", fmtTime(at), map[bool]string{true: "timestamp", false: "claimed signing time"}[s.tsTime != nil], fmtTime(s.best))
+			return
+		}
+		s.indeterminate(RevokedNoPOE, "the signer's certificate was revoked at %s and no timestamp proves the signature existed before", fmtTime(at))
+	case st.unknown != nil:
+		s.indeterminate(TryLater, "no revocation information establishes the status of %q at %s%s", st.unknown.Subject.CommonName, fmtTime(s.best), st.why)
+	default:
+		res.Revocation.Status = "good"
+		if st.revokedLater != nil {
+			at := st.revokedLater.UTC()
+			res.Revocation.RevokedAt = &at
+			s.warn("the signer's certificate was revoked at %s, after the signature's timestamp; the signature stays valid", fmtTime(at))
+		}
+	}
+}
+
+func sortStrings(ss []string) { sort.Strings(ss) }
+
+// describeCert names a certificate in messages.
+func describeCert(c *x509.Certificate) string {
+	if c.Subject.CommonName != "" {
+		return fmt.Sprintf("%q", c.Subject.CommonName)
+	}
+	return c.Subject.String()
+}

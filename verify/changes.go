@@ -1,0 +1,864 @@
+package verify
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+
+	"esign/pdf"
+)
+
+// Bounds of the change analysis: objects compared per Verify call,
+// modifications listed per signature, nodes walked to learn the roles of
+// objects in a revision.
+const (
+	maxCompare   = 200000
+	maxListed    = 100
+	maxRoleNodes = 100000
+)
+
+// Modification kinds. Those in allowedKinds may be allowed, depending on
+// DocMDP; the others never are.
+const (
+	ModDSS               = "dss"
+	ModDocumentTimestamp = "document-timestamp"
+	ModSignature         = "signature"
+	ModFormFill          = "form-fill"
+	ModFormResources     = "form-resources"
+	ModMetadata          = "metadata"
+	ModStructure         = "structure"
+	ModVersion           = "version"
+	ModObjectReused      = "object-reused"
+	ModAnnotationAdded   = "annotation-added"
+	ModAnnotationChanged = "annotation-modified"
+	ModAnnotationRemoved = "annotation-removed"
+
+	ModPageContent       = "page-content"
+	ModPageModified      = "page-modified"
+	ModPageAdded         = "page-added"
+	ModPageRemoved       = "page-removed"
+	ModPagesModified     = "pages-modified"
+	ModCatalogModified   = "catalog-modified"
+	ModAcroFormModified  = "acroform-modified"
+	ModFieldAdded        = "form-field-added"
+	ModFieldRemoved      = "form-field-removed"
+	ModFieldModified     = "form-field-modified"
+	ModSignatureModified = "signature-modified"
+	ModCertification     = "certification-added"
+	ModPermissions       = "permissions-modified"
+	ModObjectModified    = "object-modified"
+	ModObjectDeleted     = "object-deleted"
+	ModXref              = "xref-modified"
+	ModTrailingBytes     = "trailing-bytes"
+	ModUnreadable        = "revision-unreadable"
+)
+
+// level at which a kind becomes allowed: 1 = always (also under DocMDP
+// P=1), 2 = without certification or with P=2 or P=3, 3 = only with P=3.
+var allowedKinds = map[string]int{
+	ModDSS: 1, ModDocumentTimestamp: 1, ModVersion: 1,
+	ModSignature: 2, ModFormFill: 2, ModFormResources: 2, ModMetadata: 2, ModStructure: 2, ModObjectReused: 2,
+	ModAnnotationAdded: 3, ModAnnotationChanged: 3, ModAnnotationRemoved: 3,
+}
+
+// change is one difference found between a signed revision and the file.
+type change struct {
+	kind, desc string
+	obj        pdf.Ref
+	field      string
+	// locked is set when the change alters an existing field's value,
+	// which a FieldMDP lock on that field forbids.
+	locked bool
+}
+
+// checkChanges compares the revision signature s covers with the whole
+// file and judges every difference by DocMDP and FieldMDP.
+func (v *verifier) checkChanges(s *sigCtx) {
+	var changes []change
+	incomplete := false
+	if s.end < v.size {
+		old, err := v.reader(s.end)
+		if err != nil {
+			changes = append(changes, change{kind: ModUnreadable, desc: fmt.Sprintf("the signed revision cannot be read on its own: %v", err)})
+		} else {
+			d := &differ{v: v, old: old, cur: v.r, seen: map[string]bool{}}
+			d.run(s.end)
+			changes = d.changes
+			incomplete = d.incomplete
+		}
+	}
+	if v.revs.trailing > 0 {
+		changes = append(changes, change{kind: ModTrailingBytes,
+			desc: fmt.Sprintf("%d bytes after the last %%%%EOF belong to no revision", v.revs.trailing)})
+	}
+	p := v.permissionLevel(s)
+	res := s.res
+	for _, c := range changes {
+		m := Modification{Kind: c.kind, Description: c.desc, Field: c.field, Revision: v.changeRevision(c, s)}
+		if c.obj != (pdf.Ref{}) {
+			m.Object = c.obj.String()
+		}
+		lvl, ok := allowedKinds[c.kind]
+		switch {
+		case !ok:
+		case c.locked && s.lock.locks(c.field):
+			m.Description += fmt.Sprintf(" (field %q is locked by this signature: FieldMDP)", c.field)
+			m.Violation = "fieldmdp"
+		case p == 1 && lvl > 1:
+			m.Description += " (not permitted by DocMDP P=1)"
+			m.Violation = "docmdp"
+		case p == 2 && lvl > 2:
+			m.Description += " (not permitted by DocMDP P=2)"
+			m.Violation = "docmdp"
+		case p == 0 && lvl > 2:
+			// Annotations are only allowed where a certification says so.
+		default:
+			m.Allowed = true
+		}
+		if m.Allowed {
+			if len(res.AllowedChanges) < maxListed {
+				res.AllowedChanges = append(res.AllowedChanges, m)
+			}
+			continue
+		}
+		if len(res.Modifications) < maxListed {
+			res.Modifications = append(res.Modifications, m)
+		} else if len(res.Modifications) == maxListed {
+			res.Modifications = append(res.Modifications, Modification{Kind: ModObjectModified, Description: "further changes are not listed"})
+		}
+	}
+	if incomplete {
+		s.indeterminate(Generic, "the document changed too much after this signature to analyse every change")
+	}
+	if len(res.Modifications) > 0 {
+		first := res.Modifications[0]
+		more := ""
+		if n := len(res.Modifications); n > 1 {
+			more = fmt.Sprintf(" and %d more", n-1)
+		}
+		s.fail(FormatFailure, "the document was changed after this %s in a way not allowed: %s%s", kindWord(s), first.Description, more)
+	}
+}
+
+func kindWord(s *sigCtx) string {
+	if s.res.Kind == KindDocumentTimestamp {
+		return "document timestamp"
+	}
+	return "signature"
+}
+
+// changeRevision attributes a change to the revision whose section last
+// lists its object; the last revision for others.
+func (v *verifier) changeRevision(c change, s *sigCtx) int {
+	if c.kind == ModTrailingBytes {
+		return 0
+	}
+	if c.obj != (pdf.Ref{}) {
+		for _, sec := range v.r.Sections() {
+			if sec.Offset < s.end {
+				break
+			}
+			if e, ok := v.sectionEntry(sec, c.obj.Num); ok {
+				_ = e
+				return v.revs.number(sec.Offset)
+			}
+		}
+	}
+	return v.revs.number(v.r.StartXref())
+}
+
+// sectionEntry reports whether section sec lists object num.
+func (v *verifier) sectionEntry(sec *pdf.Section, num uint32) (pdf.Entry, bool) {
+	entries, err := v.r.Entries(sec)
+	if err != nil {
+		return pdf.Entry{}, false
+	}
+	for _, e := range entries {
+		if e.Ref.Num == num {
+			return e, true
+		}
+	}
+	return pdf.Entry{}, false
+}
+
+// permissionLevel is the DocMDP level governing changes after s: the
+// certification's, if the document was certified at or before s, and a
+// PDF 2.0 field lock's /P, the stricter of the two. 0 means none.
+func (v *verifier) permissionLevel(s *sigCtx) int {
+	p := 0
+	if v.certP > 0 && v.certEnd <= s.end {
+		p = v.certP
+	}
+	if s.lock != nil && s.lock.p > 0 && (p == 0 || s.lock.p < p) {
+		p = s.lock.p
+	}
+	return p
+}
+
+// applyCertification finds the certification signature: one with a DocMDP
+// reference that the catalog's /Perms /DocMDP names in its own revision.
+func (v *verifier) applyCertification() {
+	signedBefore := false
+	for _, s := range v.sigs {
+		if !s.parsed {
+			continue
+		}
+		if s.docMDP == 0 {
+			if s.res.Kind == KindSignature {
+				signedBefore = true
+			}
+			continue
+		}
+		r, err := v.reader(s.end)
+		named := false
+		if err == nil {
+			if cat, _, err := r.Catalog(); err == nil {
+				if perms, _ := r.Dict(cat["Perms"]); perms != nil {
+					ref, _ := perms["DocMDP"].(pdf.Ref)
+					named = ref != (pdf.Ref{}) && ref == s.f.sigRef
+				}
+			}
+		}
+		switch {
+		case !named:
+			s.warn("the signature has a DocMDP transform but the catalog's /Perms does not name it; it does not certify the document")
+		case v.certP != 0:
+			s.warn("a second certification signature; only the first one counts")
+		default:
+			if signedBefore {
+				s.warn("a certification signature must be the document's first signature")
+			}
+			v.certP, v.certEnd = s.docMDP, s.end
+			s.res.Certification = fmt.Sprint(s.docMDP)
+			v.report.Document.Certification = s.res.Certification
+		}
+		signedBefore = true
+	}
+}
+
+// differ compares the revision old (a prefix of the file) with cur (the
+// whole file).
+type differ struct {
+	v          *verifier
+	old, cur   *pdf.Reader
+	roles      *roleMap
+	changes    []change
+	seen       map[string]bool // kind+desc, to list each change once
+	incomplete bool
+}
+
+func (d *differ) add(kind string, obj pdf.Ref, field string, locked bool, format string, args ...any) {
+	desc := fmt.Sprintf(format, args...)
+	key := kind + "\x00" + desc
+	if d.seen[key] {
+		return
+	}
+	d.seen[key] = true
+	d.changes = append(d.changes, change{kind: kind, desc: desc, obj: obj, field: field, locked: locked})
+}
+
+func (d *differ) run(end int64) {
+	// The sections older than end must be exactly the signed revision's:
+	// an update that links past them replaces what was signed.
+	var prefix, later []*pdf.Section
+	for _, s := range d.cur.Sections() {
+		if s.Offset >= end {
+			if len(prefix) > 0 {
+				d.add(ModXref, pdf.Ref{}, "", false, "a cross-reference section after the signed revision is linked before it")
+			}
+			later = append(later, s)
+		} else {
+			prefix = append(prefix, s)
+		}
+	}
+	oldSecs := d.old.Sections()
+	same := len(prefix) == len(oldSecs)
+	for i := 0; same && i < len(prefix); i++ {
+		same = prefix[i].Offset == oldSecs[i].Offset
+	}
+	if !same {
+		d.add(ModXref, pdf.Ref{}, "", false, "the later cross-reference sections do not build on the signed revision's")
+	}
+	if d.old.Trailer()["Root"] != d.cur.Trailer()["Root"] {
+		d.add(ModCatalogModified, pdf.Ref{}, "", false, "the document catalog was replaced by another object")
+	}
+	nums := map[uint32]bool{}
+	for _, s := range later {
+		entries, err := d.cur.Entries(s)
+		if err != nil {
+			d.add(ModUnreadable, pdf.Ref{}, "", false, "a later cross-reference section cannot be read: %v", err)
+			continue
+		}
+		for _, e := range entries {
+			nums[e.Ref.Num] = true
+		}
+	}
+	sorted := make([]uint32, 0, len(nums))
+	for n := range nums {
+		sorted = append(sorted, n)
+	}
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	oldSize := d.old.NextObjectNumber()
+	for _, n := range sorted {
+		if d.v.work++; d.v.work > maxCompare {
+			d.incomplete = true
+			return
+		}
+		d.compare(n, oldSize)
+	}
+}
+
+func sameEntry(a, b pdf.Entry) bool {
+	if a.Type != b.Type {
+		return false
+	}
+	switch a.Type {
+	case 1:
+		return a.Offset == b.Offset && a.Ref.Gen == b.Ref.Gen
+	case 2:
+		return a.Stream == b.Stream && a.Index == b.Index
+	}
+	return true
+}
+
+// objectAt reads object num as entry e of r describes it.
+func objectAt(r *pdf.Reader, e pdf.Entry, found bool) (pdf.Object, error) {
+	if !found || e.Type == 0 {
+		return nil, nil
+	}
+	return r.Object(pdf.Ref{Num: e.Ref.Num, Gen: e.Ref.Gen})
+}
+
+func (d *differ) compare(n uint32, oldSize uint32) {
+	ne, nok, nerr := d.cur.Lookup(n)
+	oe, ook, oerr := d.old.Lookup(n)
+	ref := pdf.Ref{Num: n}
+	if nerr != nil || oerr != nil {
+		d.add(ModObjectModified, ref, "", false, "object %d has a broken cross-reference entry", n)
+		return
+	}
+	if ook && nok && sameEntry(oe, ne) {
+		return
+	}
+	oldObj, oerr := objectAt(d.old, oe, ook)
+	newObj, nerr := objectAt(d.cur, ne, nok)
+	if nok {
+		ref.Gen = ne.Ref.Gen
+	}
+	if nerr != nil {
+		if oerr == nil && oldObj != nil {
+			d.add(ModObjectModified, ref, "", false, "object %d was replaced by an unreadable object", n)
+		}
+		return
+	}
+	if oerr != nil {
+		oldObj = nil
+	}
+	switch {
+	case oldObj == nil && newObj == nil:
+		return
+	case oldObj == nil:
+		if ook && n < oldSize {
+			d.add(ModObjectReused, ref, "", false, "object number %d, free in the signed revision, was used again", n)
+		}
+		return
+	}
+	if d.equal(oldObj, newObj, 0) {
+		return
+	}
+	d.classify(ref, oldObj, newObj)
+}
+
+// equal compares two objects by value: references by identity (the
+// objects they point to are compared on their own when they changed),
+// streams by dictionary and decoded data.
+func (d *differ) equal(a, b pdf.Object, depth int) bool {
+	if depth > 64 {
+		return false
+	}
+	switch x := a.(type) {
+	case nil:
+		return b == nil
+	case pdf.Bool, pdf.Name, pdf.Ref:
+		return a == b
+	case pdf.Integer:
+		switch y := b.(type) {
+		case pdf.Integer:
+			return x == y
+		case pdf.Real:
+			return pdf.Real(x) == y
+		}
+		return false
+	case pdf.Real:
+		switch y := b.(type) {
+		case pdf.Integer:
+			return x == pdf.Real(y)
+		case pdf.Real:
+			return x == y
+		}
+		return false
+	case pdf.String:
+		y, ok := b.(pdf.String)
+		return ok && bytes.Equal(x.Bytes, y.Bytes)
+	case pdf.Array:
+		y, ok := b.(pdf.Array)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !d.equal(x[i], y[i], depth+1) {
+				return false
+			}
+		}
+		return true
+	case pdf.Dict:
+		y, ok := b.(pdf.Dict)
+		return ok && d.equalDict(x, y, depth, nil)
+	case *pdf.Stream:
+		y, ok := b.(*pdf.Stream)
+		if !ok || !d.equalDict(x.Dict, y.Dict, depth, map[pdf.Name]bool{"Length": true, "Filter": true, "DecodeParms": true}) {
+			return false
+		}
+		if d.equal(x.Dict["Filter"], y.Dict["Filter"], depth+1) && d.equal(x.Dict["DecodeParms"], y.Dict["DecodeParms"], depth+1) {
+			ra, err1 := d.old.RawStream(x)
+			rb, err2 := d.cur.RawStream(y)
+			if err1 == nil && err2 == nil && bytes.Equal(ra, rb) {
+				return true
+			}
+		}
+		da, err1 := d.old.StreamData(x)
+		db, err2 := d.cur.StreamData(y)
+		return err1 == nil && err2 == nil && bytes.Equal(da, db)
+	}
+	return false
+}
+
+func (d *differ) equalDict(x, y pdf.Dict, depth int, skip map[pdf.Name]bool) bool {
+	for k, xv := range x {
+		if skip[k] {
+			continue
+		}
+		if !d.equal(xv, y[k], depth+1) {
+			return false
+		}
+	}
+	for k := range y {
+		if _, ok := x[k]; !ok && !skip[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// changedKeys lists the keys whose values differ, sorted.
+func (d *differ) changedKeys(o, n pdf.Dict) []pdf.Name {
+	var keys []pdf.Name
+	for k, ov := range o {
+		if !d.equal(ov, n[k], 0) {
+			keys = append(keys, k)
+		}
+	}
+	for k := range n {
+		if _, ok := o[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+	return keys
+}
+
+// classify describes the change of one object that existed when the
+// signature was made.
+func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
+	rm := d.roleMap()
+	num := ref.Num
+	od, _ := o.(pdf.Dict)
+	nd, _ := n.(pdf.Dict)
+	if st, ok := o.(*pdf.Stream); ok {
+		od = st.Dict
+	}
+	if st, ok := n.(*pdf.Stream); ok {
+		nd = st.Dict
+	}
+	deleted := n == nil
+	switch {
+	case num == rm.catalog:
+		if od == nil || nd == nil {
+			d.add(ModCatalogModified, ref, "", false, "the document catalog was replaced by a non-dictionary")
+			return
+		}
+		d.catalog(ref, od, nd)
+	case rm.dss[num]:
+		d.add(ModDSS, ref, "", false, "the DSS was updated")
+	case num == rm.info:
+		d.add(ModMetadata, ref, "", false, "the document information dictionary changed")
+	case num == rm.metadata:
+		d.add(ModMetadata, ref, "", false, "the XMP metadata changed")
+	case deleted:
+		d.add(ModObjectDeleted, ref, "", false, "object %d was deleted", num)
+	case num == rm.acro:
+		d.acroForm(ref, od, nd)
+	case num == rm.fieldsArr:
+		oa, _ := o.(pdf.Array)
+		na, _ := n.(pdf.Array)
+		d.fieldList(ref, oa, na)
+	case rm.pageNodes[num]:
+		d.pageTree(ref, od, nd)
+	case rm.hasPage(num):
+		d.page(ref, rm.pages[num], od, nd)
+	case rm.hasAnnotsArr(num):
+		oa, _ := o.(pdf.Array)
+		na, _ := n.(pdf.Array)
+		d.annots(ref, rm.annotsArr[num], oa, na)
+	case rm.hasContents(num):
+		d.add(ModPageContent, ref, "", false, "the content of page %d changed", rm.contents[num]+1)
+	case rm.fields[num] != nil:
+		d.field(ref, rm.fields[num], od, nd)
+	case rm.sigDicts[num]:
+		d.add(ModSignatureModified, ref, "", false, "signature dictionary %v was changed", ref)
+	case rm.hasAppearance(num):
+		d.appearance(ref, rm.appearance[num])
+	case rm.annots[num] != "":
+		d.add(ModAnnotationChanged, ref, "", false, "a %s annotation was changed", rm.annots[num])
+	case isStructure(od):
+		d.add(ModStructure, ref, "", false, "the logical structure (tagging) was updated")
+	default:
+		d.add(ModObjectModified, ref, "", false, "object %d was overwritten%s", num, describeObject(od))
+	}
+}
+
+func describeObject(d pdf.Dict) string {
+	if d == nil {
+		return ""
+	}
+	if t, ok := d["Type"].(pdf.Name); ok {
+		if st, ok := d["Subtype"].(pdf.Name); ok {
+			return fmt.Sprintf(" (a /%s /%s)", t, st)
+		}
+		return fmt.Sprintf(" (a /%s)", t)
+	}
+	return ""
+}
+
+// isStructure recognises objects of the logical structure tree, which
+// tools update when they add a widget to a tagged document.
+func isStructure(d pdf.Dict) bool {
+	if d == nil {
+		return false
+	}
+	switch d["Type"] {
+	case pdf.Name("StructTreeRoot"), pdf.Name("StructElem"), pdf.Name("OBJR"), pdf.Name("MCR"):
+		return true
+	}
+	if _, ok := d["Nums"]; ok && d["Type"] == nil {
+		return true // a node of the /ParentTree number tree
+	}
+	_, hasS := d["S"].(pdf.Name)
+	_, hasP := d["P"].(pdf.Ref)
+	return hasS && hasP && d["Type"] == nil && d["Subtype"] == nil
+}
+
+func (d *differ) catalog(ref pdf.Ref, o, n pdf.Dict) {
+	for _, k := range d.changedKeys(o, n) {
+		switch k {
+		case "DSS":
+			d.add(ModDSS, ref, "", false, "a DSS was added or replaced")
+		case "AcroForm":
+			d.acroFormValue(ref, o[k], n[k])
+		case "Metadata":
+			d.add(ModMetadata, ref, "", false, "the XMP metadata changed")
+		case "Extensions":
+			d.add(ModDSS, ref, "", false, "developer extensions were declared in the catalog")
+		case "Version":
+			d.add(ModVersion, ref, "", false, "the PDF version in the catalog changed")
+		case "Perms":
+			if hasDocMDP(d.old, o[k]) || !hasDocMDP(d.cur, n[k]) {
+				d.add(ModPermissions, ref, "", false, "the document permissions (/Perms) changed")
+			} else {
+				d.add(ModCertification, ref, "", false, "a certification (DocMDP) was added after the document was signed")
+			}
+		case "StructTreeRoot", "MarkInfo":
+			d.add(ModStructure, ref, "", false, "the logical structure (tagging) was updated")
+		default:
+			d.add(ModCatalogModified, ref, "", false, "catalog entry /%s changed", k)
+		}
+	}
+}
+
+func hasDocMDP(r *pdf.Reader, o pdf.Object) bool {
+	p, err := r.Dict(o)
+	return err == nil && p != nil && p["DocMDP"] != nil
+}
+
+func (d *differ) acroFormValue(ref pdf.Ref, o, n pdf.Object) {
+	od, err1 := d.old.Dict(o)
+	nd, err2 := d.cur.Dict(n)
+	if err1 != nil || err2 != nil {
+		d.add(ModAcroFormModified, ref, "", false, "the interactive form cannot be read")
+		return
+	}
+	if nd == nil {
+		d.add(ModFieldRemoved, ref, "", false, "the interactive form was removed")
+		return
+	}
+	if od == nil {
+		od = pdf.Dict{}
+	}
+	d.acroForm(ref, od, nd)
+}
+
+func (d *differ) acroForm(ref pdf.Ref, o, n pdf.Dict) {
+	if o == nil || n == nil {
+		d.add(ModAcroFormModified, ref, "", false, "the interactive form was replaced by a non-dictionary")
+		return
+	}
+	for _, k := range d.changedKeys(o, n) {
+		switch k {
+		case "Fields":
+			oa, err1 := d.old.Array(o[k])
+			na, err2 := d.cur.Array(n[k])
+			if err1 != nil || err2 != nil {
+				d.add(ModAcroFormModified, ref, "", false, "the form's field list cannot be read")
+				continue
+			}
+			d.fieldList(ref, oa, na)
+		case "SigFlags":
+			d.add(ModSignature, ref, "", false, "the form's signature flags were set")
+		case "DR", "DA":
+			d.add(ModFormResources, ref, "", false, "the form's default resources or appearance changed")
+		case "NeedAppearances":
+			d.add(ModFormFill, ref, "", false, "the form asks for appearances to be regenerated")
+		default:
+			d.add(ModAcroFormModified, ref, "", false, "form entry /%s changed", k)
+		}
+	}
+}
+
+// fieldList compares two /Fields arrays.
+func (d *differ) fieldList(ref pdf.Ref, o, n pdf.Array) {
+	inOld := map[pdf.Ref]bool{}
+	for _, x := range o {
+		if r, ok := x.(pdf.Ref); ok {
+			inOld[r] = true
+		}
+	}
+	inNew := map[pdf.Ref]bool{}
+	for _, x := range n {
+		r, ok := x.(pdf.Ref)
+		if !ok {
+			d.add(ModFieldModified, ref, "", false, "a form field that is not an indirect object was added")
+			continue
+		}
+		inNew[r] = true
+		if !inOld[r] {
+			d.newField(r)
+		}
+	}
+	for r := range inOld {
+		if !inNew[r] {
+			name := ""
+			if fr := d.roleMap().fields[r.Num]; fr != nil {
+				name = fr.name
+			}
+			d.add(ModFieldRemoved, r, name, false, "form field %q was removed", name)
+		}
+	}
+}
+
+// newField classifies a field added to the form: signature fields (signed
+// or empty) and document timestamps are allowed, other fields are not.
+func (d *differ) newField(r pdf.Ref) {
+	walked := 0
+	var walk func(o pdf.Object, name string, ft pdf.Object, depth int)
+	walk = func(o pdf.Object, name string, ft pdf.Object, depth int) {
+		if walked++; walked > 1000 || depth > maxFieldDepth {
+			return
+		}
+		fd, err := d.cur.Dict(o)
+		if err != nil || fd == nil {
+			return
+		}
+		if t := text(d.cur, fd["T"]); t != "" {
+			if name != "" {
+				name += "."
+			}
+			name += t
+		}
+		if f := fd["FT"]; f != nil {
+			ft = f
+		}
+		kids, _ := d.cur.Array(fd["Kids"])
+		child := false
+		for _, k := range kids {
+			kd, _ := d.cur.Dict(k)
+			if kd != nil && kd["T"] != nil {
+				child = true
+				walk(k, name, ft, depth+1)
+			}
+		}
+		if child {
+			return
+		}
+		ref, _ := o.(pdf.Ref)
+		if ft != pdf.Name("Sig") {
+			d.add(ModFieldAdded, ref, name, false, "form field %q was added", name)
+			return
+		}
+		sig, _ := d.cur.Dict(fd["V"])
+		switch {
+		case sig == nil:
+			d.add(ModSignature, ref, name, false, "empty signature field %q was added", name)
+		case sig["Type"] == pdf.Name("DocTimeStamp"):
+			d.add(ModDocumentTimestamp, ref, name, false, "document timestamp %q was added", name)
+		default:
+			d.add(ModSignature, ref, name, false, "signature %q was added", name)
+		}
+	}
+	walk(r, "", nil, 0)
+}
+
+func (d *differ) pageTree(ref pdf.Ref, o, n pdf.Dict) {
+	oc, err1 := d.old.PageCount()
+	nc, err2 := d.cur.PageCount()
+	switch {
+	case err1 == nil && err2 == nil && nc > oc:
+		d.add(ModPageAdded, ref, "", false, "%d page(s) were added", nc-oc)
+	case err1 == nil && err2 == nil && nc < oc:
+		d.add(ModPageRemoved, ref, "", false, "%d page(s) were removed", oc-nc)
+	case o != nil && n != nil && !d.equal(o["Kids"], n["Kids"], 0):
+		d.add(ModPagesModified, ref, "", false, "the page tree was rearranged")
+	default:
+		d.add(ModPagesModified, ref, "", false, "attributes inherited by pages changed")
+	}
+}
+
+func (d *differ) page(ref pdf.Ref, idx int, o, n pdf.Dict) {
+	if o == nil || n == nil {
+		d.add(ModPageModified, ref, "", false, "page %d was replaced by a non-dictionary", idx+1)
+		return
+	}
+	for _, k := range d.changedKeys(o, n) {
+		switch k {
+		case "Annots":
+			oa, err1 := d.old.Array(o[k])
+			na, err2 := d.cur.Array(n[k])
+			if err1 != nil || err2 != nil {
+				d.add(ModPageModified, ref, "", false, "the annotations of page %d cannot be read", idx+1)
+				continue
+			}
+			d.annots(ref, idx, oa, na)
+		case "StructParents", "Tabs":
+			d.add(ModStructure, ref, "", false, "the logical structure (tagging) was updated")
+		case "Contents":
+			d.add(ModPageContent, ref, "", false, "the content of page %d was replaced", idx+1)
+		default:
+			d.add(ModPageModified, ref, "", false, "/%s of page %d changed", k, idx+1)
+		}
+	}
+}
+
+// annots compares the annotation lists of one page.
+func (d *differ) annots(ref pdf.Ref, idx int, o, n pdf.Array) {
+	inOld := map[pdf.Ref]bool{}
+	for _, x := range o {
+		if r, ok := x.(pdf.Ref); ok {
+			inOld[r] = true
+		}
+	}
+	inNew := map[pdf.Ref]bool{}
+	for _, x := range n {
+		r, ok := x.(pdf.Ref)
+		if !ok {
+			found := false
+			for _, y := range o {
+				if d.equal(x, y, 0) {
+					found = true
+					break
+				}
+			}
+			if !found {
+				d.newAnnot(ref, idx, x)
+			}
+			continue
+		}
+		inNew[r] = true
+		if !inOld[r] {
+			d.newAnnot(r, idx, r)
+		}
+	}
+	for _, x := range o {
+		r, ok := x.(pdf.Ref)
+		if !ok || inNew[r] {
+			continue
+		}
+		if fr := d.roleMap().fields[r.Num]; fr != nil {
+			d.add(ModFieldRemoved, r, fr.name, false, "the widget of field %q was removed from page %d", fr.name, idx+1)
+		} else {
+			d.add(ModAnnotationRemoved, r, "", false, "an annotation was removed from page %d", idx+1)
+		}
+	}
+}
+
+func (d *differ) newAnnot(ref pdf.Ref, idx int, o pdf.Object) {
+	ad, err := d.cur.Dict(o)
+	if err != nil || ad == nil {
+		d.add(ModAnnotationAdded, ref, "", false, "an unreadable annotation was added to page %d", idx+1)
+		return
+	}
+	sub, _ := ad["Subtype"].(pdf.Name)
+	if sub != "Widget" {
+		d.add(ModAnnotationAdded, ref, "", false, "a %s annotation was added to page %d", sub, idx+1)
+		return
+	}
+	if isSig, _ := isSignatureField(d.cur, o); isSig {
+		d.add(ModSignature, ref, "", false, "a signature widget was added to page %d", idx+1)
+		return
+	}
+	d.add(ModFieldAdded, ref, "", false, "a form field widget was added to page %d", idx+1)
+}
+
+// field judges a change to a form field or widget that existed when the
+// signature was made.
+func (d *differ) field(ref pdf.Ref, fr *fieldRole, o, n pdf.Dict) {
+	if o == nil || n == nil {
+		d.add(ModFieldModified, ref, fr.name, false, "form field %q was replaced by a non-dictionary", fr.name)
+		return
+	}
+	for _, k := range d.changedKeys(o, n) {
+		switch {
+		case fr.isSig && !fr.signed && k == "V":
+			sig, _ := d.cur.Dict(n["V"])
+			if sig != nil && sig["Type"] == pdf.Name("DocTimeStamp") {
+				d.add(ModDocumentTimestamp, ref, fr.name, true, "document timestamp in field %q", fr.name)
+			} else {
+				d.add(ModSignature, ref, fr.name, true, "signature field %q was signed", fr.name)
+			}
+		case fr.isSig && !fr.signed && (k == "AP" || k == "AS" || k == "MK" || k == "DA" || k == "F"):
+			d.add(ModSignature, ref, fr.name, true, "signature field %q got its appearance", fr.name)
+		case fr.isSig:
+			d.add(ModSignatureModified, ref, fr.name, false, "/%s of signature field %q changed", k, fr.name)
+		case k == "V" || k == "AS" || k == "AP" || k == "RV":
+			d.add(ModFormFill, ref, fr.name, true, "form field %q was filled in", fr.name)
+		default:
+			d.add(ModFieldModified, ref, fr.name, false, "/%s of form field %q changed", k, fr.name)
+		}
+	}
+}
+
+// appearance judges a change to an appearance stream of an existing
+// widget or annotation.
+func (d *differ) appearance(ref pdf.Ref, owner uint32) {
+	rm := d.roleMap()
+	if fr := rm.fields[owner]; fr != nil {
+		switch {
+		case fr.isSig && fr.signed:
+			d.add(ModSignatureModified, ref, fr.name, false, "the appearance of signed field %q changed", fr.name)
+		case fr.isSig:
+			d.add(ModSignature, ref, fr.name, true, "signature field %q got its appearance", fr.name)
+		default:
+			d.add(ModFormFill, ref, fr.name, true, "the appearance of form field %q changed", fr.name)
+		}
+		return
+	}
+	d.add(ModAnnotationChanged, ref, "", false, "the appearance of a %s annotation changed", rm.annots[owner])
+}

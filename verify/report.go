@@ -1,0 +1,202 @@
+package verify
+
+import "time"
+
+// Indication is a main status indication of ETSI EN 319 102-1 §5.1.3.
+type Indication string
+
+// The three main indications.
+const (
+	TotalPassed   Indication = "TOTAL-PASSED"
+	TotalFailed   Indication = "TOTAL-FAILED"
+	Indeterminate Indication = "INDETERMINATE"
+)
+
+// SubIndication explains a TOTAL-FAILED or INDETERMINATE indication
+// (EN 319 102-1 Table 5, Table 6).
+type SubIndication string
+
+// Sub-indications this package reports.
+const (
+	FormatFailure                  SubIndication = "FORMAT_FAILURE"
+	HashFailure                    SubIndication = "HASH_FAILURE"
+	SigCryptoFailure               SubIndication = "SIG_CRYPTO_FAILURE"
+	Revoked                        SubIndication = "REVOKED"
+	Expired                        SubIndication = "EXPIRED"
+	NotYetValid                    SubIndication = "NOT_YET_VALID"
+	ChainConstraintsFailure        SubIndication = "CHAIN_CONSTRAINTS_FAILURE"
+	CertificateChainGeneralFailure SubIndication = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
+	CryptoConstraintsFailure       SubIndication = "CRYPTO_CONSTRAINTS_FAILURE"
+	NoSigningCertificateFound      SubIndication = "NO_SIGNING_CERTIFICATE_FOUND"
+	NoCertificateChainFound        SubIndication = "NO_CERTIFICATE_CHAIN_FOUND"
+	RevokedNoPOE                   SubIndication = "REVOKED_NO_POE"
+	RevokedCANoPOE                 SubIndication = "REVOKED_CA_NO_POE"
+	OutOfBoundsNoPOE               SubIndication = "OUT_OF_BOUNDS_NO_POE"
+	TryLater                       SubIndication = "TRY_LATER"
+	SignedDataNotFound             SubIndication = "SIGNED_DATA_NOT_FOUND"
+	Generic                        SubIndication = "GENERIC"
+)
+
+// Signature kinds.
+const (
+	KindSignature         = "signature"
+	KindDocumentTimestamp = "document-timestamp"
+)
+
+// PAdES levels as reported in SignatureResult.Level.
+const (
+	LevelB         = "PAdES-BASELINE-B"
+	LevelT         = "PAdES-BASELINE-T"
+	LevelLT        = "PAdES-BASELINE-LT"
+	LevelLTA       = "PAdES-BASELINE-LTA"
+	LevelNotETSI   = "PDF-NOT-ETSI"
+	LevelUndefined = "" // document timestamps and unreadable signatures
+)
+
+// Report is the outcome of Verify: a verdict for the document and one
+// result per signature and document timestamp, oldest first.
+type Report struct {
+	Document   DocumentResult    `json:"document"`
+	Signatures []SignatureResult `json:"signatures"`
+}
+
+// DocumentResult sums up the document.
+type DocumentResult struct {
+	// Indication is TOTAL-PASSED only when every signature passed, which
+	// includes that nothing disallowed changed after any of them.
+	Indication    Indication    `json:"indication"`
+	SubIndication SubIndication `json:"sub_indication"`
+	// Summary says in one sentence why.
+	Summary string `json:"summary"`
+	// SignatureCount counts signatures and document timestamps.
+	SignatureCount         int   `json:"signature_count"`
+	DocumentTimestampCount int   `json:"document_timestamp_count"`
+	Size                   int64 `json:"size"`
+	// Revisions counts the %%EOF-terminated revisions of the file.
+	Revisions int `json:"revisions"`
+	// TrailingBytes counts bytes after the last %%EOF other than white
+	// space; they belong to no revision.
+	TrailingBytes int64 `json:"trailing_bytes"`
+	// Certification is the DocMDP level of a certified document:
+	// "none", "1", "2" or "3".
+	Certification  string    `json:"certification"`
+	Encrypted      bool      `json:"encrypted"`
+	ValidationTime time.Time `json:"validation_time"`
+	Warnings       []string  `json:"warnings"`
+}
+
+// SignatureResult is the validation of one signature or document timestamp.
+type SignatureResult struct {
+	Field         string        `json:"field"`
+	Kind          string        `json:"kind"` // KindSignature or KindDocumentTimestamp
+	Indication    Indication    `json:"indication"`
+	SubIndication SubIndication `json:"sub_indication"`
+	// Errors says why the indication is not TOTAL-PASSED.
+	Errors   []string `json:"errors"`
+	Warnings []string `json:"warnings"`
+
+	Level     string `json:"level"`
+	SubFilter string `json:"sub_filter"`
+	// Signer is the signing certificate's holder; for a document timestamp,
+	// the TSA.
+	Signer *SignerInfo `json:"signer"`
+	// Chain lists the subjects of the certificate path, signer first, trust
+	// anchor last; when no path to a trust anchor was found, the path as far
+	// as the certificates at hand reach.
+	Chain []string `json:"chain"`
+
+	// SigningTime is the claimed time (/M of the signature dictionary).
+	SigningTime *time.Time `json:"signing_time"`
+	// TimestampTime is the genTime of the earliest valid signature
+	// timestamp, or of the document timestamp itself.
+	TimestampTime *time.Time `json:"timestamp_time"`
+	// BestSignatureTime is the time the certificates were judged at: the
+	// timestamp time where there is one, else the validation time.
+	BestSignatureTime time.Time `json:"best_signature_time"`
+	// TSA names the time-stamping authority of TimestampTime.
+	TSA string `json:"tsa"`
+
+	// Revision is the 1-based revision whose end the signed range reaches.
+	Revision  int      `json:"revision"`
+	ByteRange []int64  `json:"byte_range"`
+	Digest    string   `json:"digest_algorithm"`
+	Algorithm string   `json:"signature_algorithm"`
+	Integrity Checks   `json:"integrity"`
+	Revocation RevocationInfo `json:"revocation"`
+
+	// CoversWholeDocument is true when the signed range reaches the end of
+	// the file (white space after %%EOF aside).
+	CoversWholeDocument bool `json:"covers_whole_document"`
+	// ModifiedAfter is true when a change not allowed for this signature
+	// was made after it; Modifications lists those changes and
+	// AllowedChanges the permitted ones (DSS, document timestamps, further
+	// signatures, form filling as DocMDP allows).
+	ModifiedAfter  bool           `json:"modified_after"`
+	Modifications  []Modification `json:"modifications"`
+	AllowedChanges []Modification `json:"allowed_changes"`
+	// Certification is the DocMDP level this signature sets: "none", "1",
+	// "2" or "3".
+	Certification string `json:"certification"`
+	// FieldLock lists the fields this signature locks (FieldMDP), or "*"
+	// for all of them.
+	FieldLock []string `json:"field_lock,omitempty"`
+
+	Name        string `json:"name,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Location    string `json:"location,omitempty"`
+	ContactInfo string `json:"contact_info,omitempty"`
+}
+
+// SignerInfo describes a certificate holder. Strings are as the
+// certificate encodes them, Thai included, without normalisation.
+type SignerInfo struct {
+	CommonName   string `json:"common_name"`
+	Organization string `json:"organization"`
+	Subject      string `json:"subject"`
+	// SubjectSerialNumber is the subject's serialNumber attribute (a
+	// national ID or tax number on Thai certificates).
+	SubjectSerialNumber string `json:"subject_serial_number,omitempty"`
+	// SerialNumber is the certificate's serial number in hex.
+	SerialNumber string    `json:"serial_number"`
+	Issuer       string    `json:"issuer"`
+	NotBefore    time.Time `json:"not_before"`
+	NotAfter     time.Time `json:"not_after"`
+}
+
+// Checks records the integrity checks one by one.
+type Checks struct {
+	// ByteRange: the range starts at 0, skips exactly the /Contents hex
+	// string and ends at the end of a revision.
+	ByteRange bool `json:"byte_range"`
+	// Digest: the digest of the signed bytes matches the signed one.
+	Digest bool `json:"digest"`
+	// Signature: the signature value verifies with the signer's key.
+	Signature bool `json:"signature"`
+	// SigningCertificate: the signing-certificate(-v2) attribute names the
+	// signer's certificate ("not present" counts as false).
+	SigningCertificate bool `json:"signing_certificate"`
+}
+
+// RevocationInfo tells how the signing certificate's status was settled.
+type RevocationInfo struct {
+	// Status is "good", "revoked" or "unknown" at BestSignatureTime.
+	Status    string     `json:"status"`
+	Source    string     `json:"source,omitempty"` // e.g. "OCSP from DSS"
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Modification is one change made after a signature.
+type Modification struct {
+	// Kind is a stable code: see the package documentation for the list.
+	Kind        string `json:"kind"`
+	Description string `json:"description"`
+	Allowed     bool   `json:"allowed"`
+	// Revision is the 1-based revision that made the change; 0 for bytes
+	// after the last revision.
+	Revision int    `json:"revision"`
+	Object   string `json:"object,omitempty"` // "12 0 R"
+	Field    string `json:"field,omitempty"`
+	// Violation is "docmdp" or "fieldmdp" when a change that is otherwise
+	// acceptable breaks this signature's DocMDP or FieldMDP restriction.
+	Violation string `json:"violation,omitempty"`
+}

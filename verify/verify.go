@@ -1,0 +1,271 @@
+package verify
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"time"
+
+	"esign/pdf"
+)
+
+// ErrNotPDF is wrapped by the error Verify returns for input it cannot
+// read as a PDF at all (no header, no trailer, broken cross-reference
+// data). It is pdf.ErrNotPDF, so either name works with errors.Is.
+var ErrNotPDF = pdf.ErrNotPDF
+
+// Default limits.
+const (
+	DefaultMaxSignatures = 200
+	DefaultFetchTimeout  = 5 * time.Second
+)
+
+// Config controls one verification. The zero value verifies offline
+// against no trust anchors, which leaves every chain INDETERMINATE.
+type Config struct {
+	// Roots are the trust anchors. Default (nil): none; the system pool is
+	// never used, so what is trusted is always the caller's decision.
+	Roots *x509.CertPool
+	// AllowFetch decides which hosts (lower-case names or IP literals,
+	// without port) may be asked for OCSP responses, CRLs and issuer
+	// certificates when the document lacks revocation data. Default (nil):
+	// nothing is fetched; URLs inside an uploaded file are never followed
+	// on their own authority.
+	AllowFetch func(host string) bool
+	// HTTPClient makes the allowed fetches. Default: a client with a
+	// DefaultFetchTimeout timeout.
+	HTTPClient *http.Client
+	// Now is the clock, the validation time. Default: time.Now.
+	Now func() time.Time
+	// MaxSignatures bounds the signatures validated; any beyond are
+	// reported INDETERMINATE without being looked at. Default
+	// DefaultMaxSignatures.
+	MaxSignatures int
+	// ReaderOptions bounds what reading the PDF may spend (decoded stream
+	// bytes, object size). Default: the pdf package defaults. Each revision
+	// read gets its own budget.
+	ReaderOptions *pdf.ReaderOptions
+}
+
+func (c Config) withDefaults() Config {
+	if c.Roots == nil {
+		c.Roots = x509.NewCertPool()
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: DefaultFetchTimeout}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.MaxSignatures <= 0 {
+		c.MaxSignatures = DefaultMaxSignatures
+	}
+	return c
+}
+
+// Verify validates every signature and document timestamp of the PDF in
+// r (size bytes) and reports on each and on the document. It returns an
+// error only when the input cannot be read as a PDF (wrapping ErrNotPDF)
+// or ctx ends; a damaged signature is a finding, reported in the Report.
+func Verify(ctx context.Context, r io.ReaderAt, size int64, cfg Config) (*Report, error) {
+	cfg = cfg.withDefaults()
+	rd, err := pdf.NewReader(r, size, cfg.ReaderOptions)
+	if err != nil {
+		if errors.Is(err, pdf.ErrNotPDF) {
+			return nil, fmt.Errorf("verify: %w", err)
+		}
+		return nil, fmt.Errorf("verify: %w: %w", ErrNotPDF, err)
+	}
+	v := newVerifier(ctx, cfg, r, size, rd)
+	if err := v.run(); err != nil {
+		return nil, err
+	}
+	return v.report, nil
+}
+
+// verifier is the state of one Verify call. Every cache lives here, so
+// nothing is shared between calls.
+type verifier struct {
+	ctx    context.Context
+	cfg    Config
+	now    time.Time
+	ra     io.ReaderAt
+	size   int64
+	r      *pdf.Reader // the whole file
+	report *Report
+
+	revs    revisions
+	readers map[int64]*pdf.Reader // by revision end
+	sigs    []*sigCtx
+
+	ev    *evidence
+	certs *certCache
+
+	// certP is the DocMDP level of the certification signature, which
+	// ends at certEnd; 0 when the document is not certified.
+	certP   int
+	certEnd int64
+
+	hashBuf []byte
+	work    int // objects compared so far, against maxCompare
+}
+
+func newVerifier(ctx context.Context, cfg Config, ra io.ReaderAt, size int64, r *pdf.Reader) *verifier {
+	v := &verifier{
+		ctx: ctx, cfg: cfg, now: cfg.Now(), ra: ra, size: size, r: r,
+		readers: map[int64]*pdf.Reader{size: r},
+	}
+	v.report = &Report{
+		Document: DocumentResult{
+			Size: size, ValidationTime: v.now.UTC(), Certification: "none",
+			Encrypted: r.Encrypted(), Warnings: []string{},
+		},
+		Signatures: []SignatureResult{},
+	}
+	v.certs = newCertCache()
+	v.ev = newEvidence(v)
+	return v
+}
+
+func (v *verifier) warnDoc(format string, args ...any) {
+	v.report.Document.Warnings = append(v.report.Document.Warnings, fmt.Sprintf(format, args...))
+}
+
+func (v *verifier) run() error {
+	doc := &v.report.Document
+	v.revs = scanRevisions(v.ra, v.size)
+	doc.Revisions = len(v.revs.ends)
+	doc.TrailingBytes = v.revs.trailing
+	if len(v.revs.ends) == 0 {
+		v.warnDoc("the file has no %%%%EOF marker")
+	}
+	if doc.Encrypted {
+		v.warnDoc("the document is encrypted; names and dates in it may be unreadable")
+	}
+	fields, more, err := findSignatures(v.r)
+	if err != nil {
+		v.warnDoc("form fields could not all be read: %v", err)
+	}
+	v.ev.loadDSS()
+
+	for i, f := range fields {
+		s := newSigCtx(f)
+		if i >= v.cfg.MaxSignatures {
+			s.indeterminate(Generic, "not validated: the document has more than %d signatures", v.cfg.MaxSignatures)
+			s.skipped = true
+		} else {
+			v.parseSignature(s)
+		}
+		v.sigs = append(v.sigs, s)
+	}
+	if more {
+		v.warnDoc("the form has more fields than are read; some signatures may not be listed")
+	}
+	// Oldest first: by the end of the signed range, then by field name.
+	sort.SliceStable(v.sigs, func(i, j int) bool {
+		a, b := v.sigs[i], v.sigs[j]
+		if a.end != b.end {
+			return a.end < b.end
+		}
+		return a.res.Field < b.res.Field
+	})
+	for _, s := range v.sigs {
+		if err := v.ctx.Err(); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		if s.skipped || s.parsed == false {
+			continue
+		}
+		if s.res.Kind == KindDocumentTimestamp {
+			v.validateDocTimestamp(s)
+		} else {
+			v.validateSignature(s)
+		}
+	}
+	v.applyCertification()
+	for _, s := range v.sigs {
+		if err := v.ctx.Err(); err != nil {
+			return fmt.Errorf("verify: %w", err)
+		}
+		if s.skipped || !s.parsed {
+			continue
+		}
+		v.checkChanges(s)
+		if s.res.Kind == KindSignature {
+			v.detectLevel(s)
+		}
+	}
+	for _, s := range v.sigs {
+		s.finish()
+		v.report.Signatures = append(v.report.Signatures, *s.res)
+	}
+	v.summarize()
+	return nil
+}
+
+// summarize sets the document's indication from the signatures'.
+func (v *verifier) summarize() {
+	doc := &v.report.Document
+	doc.SignatureCount = len(v.report.Signatures)
+	for _, s := range v.report.Signatures {
+		if s.Kind == KindDocumentTimestamp {
+			doc.DocumentTimestampCount++
+		}
+	}
+	if doc.SignatureCount == 0 {
+		doc.Indication = Indeterminate
+		doc.SubIndication = SignedDataNotFound
+		doc.Summary = "the document has no signatures"
+		if doc.TrailingBytes > 0 {
+			doc.Summary += fmt.Sprintf("; %d bytes follow the last %%%%EOF", doc.TrailingBytes)
+		}
+		return
+	}
+	doc.Indication = TotalPassed
+	var worst *SignatureResult
+	for i := range v.report.Signatures {
+		s := &v.report.Signatures[i]
+		switch {
+		case s.Indication == TotalFailed && (worst == nil || worst.Indication != TotalFailed):
+			worst = s
+		case s.Indication == Indeterminate && worst == nil:
+			worst = s
+		}
+	}
+	if worst == nil {
+		doc.Summary = fmt.Sprintf("all %d signatures are valid and nothing disallowed changed after them", doc.SignatureCount)
+		if doc.SignatureCount == 1 {
+			doc.Summary = "the signature is valid and nothing disallowed changed after it"
+		}
+		return
+	}
+	doc.Indication = worst.Indication
+	doc.SubIndication = worst.SubIndication
+	what := "signature"
+	if worst.Kind == KindDocumentTimestamp {
+		what = "document timestamp"
+	}
+	reason := string(worst.SubIndication)
+	if len(worst.Errors) > 0 {
+		reason = worst.Errors[0]
+	}
+	doc.Summary = fmt.Sprintf("%s %q is %s: %s", what, worst.Field, worst.Indication, reason)
+}
+
+// reader returns a reader over the file as it was at the end of the
+// revision ending at end, cached for the call.
+func (v *verifier) reader(end int64) (*pdf.Reader, error) {
+	if r, ok := v.readers[end]; ok {
+		return r, nil
+	}
+	r, err := pdf.NewReader(io.NewSectionReader(v.ra, 0, end), end, v.cfg.ReaderOptions)
+	if err != nil {
+		return nil, err
+	}
+	v.readers[end] = r
+	return r, nil
+}
