@@ -199,19 +199,17 @@ func (u *Update) Get(ref Ref) (Object, error) {
 // where it lands.
 func (u *Update) HoleObject(name string, width int) Raw {
 	u.holes[name] = Hole{Name: name, Width: width}
-	// The marker is unique and replaced in Bytes; its width is exact.
-	return Raw(holeMarker(name, width))
-}
-
-func holeMarker(name string, width int) []byte {
+	// The marker starts with a tag no PDF syntax produces; Bytes finds it
+	// by that tag. Its width is exact.
 	m := make([]byte, width)
-	for i := range m {
+	n := copy(m, holeTag(name))
+	for i := n; i < width; i++ {
 		m[i] = ' '
 	}
-	tag := "\x00hole:" + name + "\x00"
-	copy(m, tag)
-	return m
+	return Raw(m)
 }
+
+func holeTag(name string) string { return "\x00hole:" + name + "\x00" }
 
 // Bytes serialises the update. The result is appended to the base file as
 // it is; offsets inside it count from the start of the base file.
@@ -266,7 +264,7 @@ func (u *Update) Bytes() ([]byte, map[string]Hole, error) {
 
 	holes := map[string]Hole{}
 	for name, h := range u.holes {
-		i := bytes.Index(b, holeMarker(name, h.Width)[:len(name)+7])
+		i := bytes.Index(b, []byte(holeTag(name)))
 		if i < 0 {
 			return nil, nil, fmt.Errorf("pdf: placeholder %q was not written", name)
 		}

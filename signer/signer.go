@@ -133,6 +133,7 @@ type Signer struct {
 
 	mu       sync.Mutex
 	profiles map[crypto.Hash]tsaProfile
+	buffers  sync.Pool // *[]byte for hashing the input; saves an allocation per document
 }
 
 // tsaProfile is what an earlier token taught about the TSA: the size of its
@@ -255,7 +256,7 @@ func (s *Signer) Sign(ctx context.Context, in io.ReaderAt, size int64, cred Cred
 			return nil, err
 		}
 	}
-	baseDigest, err := digestFile(ctx, in, size, opts.Hash)
+	baseDigest, err := s.digestFile(ctx, in, size, opts.Hash)
 	if err != nil {
 		return nil, err
 	}
@@ -486,12 +487,18 @@ func tokenChain(tok *tsa.Token) []*x509.Certificate {
 }
 
 // digestFile hashes the input once; each revision clones the state.
-func digestFile(ctx context.Context, in io.ReaderAt, size int64, h crypto.Hash) (hash.Cloner, error) {
+func (s *Signer) digestFile(ctx context.Context, in io.ReaderAt, size int64, h crypto.Hash) (hash.Cloner, error) {
 	d, ok := h.New().(hash.Cloner)
 	if !ok {
 		return nil, fmt.Errorf("%w: digest %v cannot be cloned", ErrBadOptions, h)
 	}
-	buf := make([]byte, 256<<10)
+	bp, _ := s.buffers.Get().(*[]byte)
+	if bp == nil {
+		b := make([]byte, 128<<10)
+		bp = &b
+	}
+	defer s.buffers.Put(bp)
+	buf := *bp
 	for off := int64(0); off < size; {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -547,13 +554,13 @@ func (s *Signer) signatureRevision(ctx context.Context, r *pdf.Reader, baseDiges
 
 	u := r.NewUpdate()
 	sigDict := pdf.Dict{
-		"Type":      pdf.Name("Sig"),
-		"Filter":    pdf.Name("Adobe.PPKLite"),
-		"SubFilter": pdf.Name("ETSI.CAdES.detached"),
-		"ByteRange": u.HoleObject("ByteRange", byteRangeWidth),
-		"Contents":  u.HoleObject("Contents", 2*size+2),
-		"M":         pdf.TextString(pdf.FormatDate(opts.Time)),
-		"Name":      pdf.TextString(opts.Name),
+		"Type":       pdf.Name("Sig"),
+		"Filter":     pdf.Name("Adobe.PPKLite"),
+		"SubFilter":  pdf.Name("ETSI.CAdES.detached"),
+		"ByteRange":  u.HoleObject("ByteRange", byteRangeWidth),
+		"Contents":   u.HoleObject("Contents", 2*size+2),
+		"M":          pdf.TextString(pdf.FormatDate(opts.Time)),
+		"Name":       pdf.TextString(opts.Name),
 		"Prop_Build": pdf.Dict{"App": pdf.Dict{"Name": pdf.Name("esign")}},
 	}
 	for k, v := range map[pdf.Name]string{"Reason": opts.Reason, "Location": opts.Location, "ContactInfo": opts.ContactInfo} {
@@ -647,11 +654,7 @@ func sealRevision(r *pdf.Reader, u *pdf.Update, baseDigest hash.Cloner) ([]byte,
 	}
 	// Mark the hole as an empty hex string now so a failed fill can never
 	// leave a marker byte behind.
-	blank := bytes.Repeat([]byte("0"), contents.Width)
-	blank[0], blank[len(blank)-1] = '<', '>'
-	if err := pdf.PatchHole(upd, base, contents, blank); err != nil {
-		return nil, nil, pdf.Hole{}, err
-	}
+	blankContents(upd[contents.Offset-base : end-base])
 	c, err := baseDigest.Clone()
 	if err != nil {
 		return nil, nil, pdf.Hole{}, err
@@ -661,15 +664,27 @@ func sealRevision(r *pdf.Reader, u *pdf.Update, baseDigest hash.Cloner) ([]byte,
 	return upd, c.Sum(nil), contents, nil
 }
 
-// fillContents writes der as the hex string of /Contents.
+// blankContents makes b "<000…0>", an empty zero-padded hex string.
+func blankContents(b []byte) {
+	for i := range b {
+		b[i] = '0'
+	}
+	b[0], b[len(b)-1] = '<', '>'
+}
+
+// fillContents writes der as the hex string of /Contents, in place.
 func fillContents(upd []byte, base int64, h pdf.Hole, der []byte) error {
 	if 2*len(der)+2 > h.Width {
 		return &contentsTooSmall{have: (h.Width - 2) / 2, need: len(der)}
 	}
-	buf := bytes.Repeat([]byte("0"), h.Width)
-	buf[0], buf[len(buf)-1] = '<', '>'
-	hex.Encode(buf[1:], der)
-	return pdf.PatchHole(upd, base, h, buf)
+	i := h.Offset - base
+	if i < 0 || i+int64(h.Width) > int64(len(upd)) {
+		return fmt.Errorf("signer: /Contents outside the update")
+	}
+	hole := upd[i : i+int64(h.Width)]
+	blankContents(hole)
+	hex.Encode(hole[1:], der)
+	return nil
 }
 
 // appendDSS adds a revision holding validation data for chain.

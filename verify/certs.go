@@ -2,6 +2,7 @@ package verify
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
@@ -95,18 +96,60 @@ func orderChain(leaf *x509.Certificate, pool []*x509.Certificate) []*x509.Certif
 	return chain
 }
 
-// chainAt builds a path from leaf to a trust anchor with every
-// certificate valid at t. When the path exists only at another time,
-// trusted is true and outOfBounds reports the time problem.
+// chainResult is a certificate path and how it fares at one time.
 type chainResult struct {
 	chain   []*x509.Certificate
 	trusted bool
 	err     error
-	// Set when the path is trusted but not every certificate is valid at t.
+	// Set when the path is trusted but not every certificate is valid at
+	// the time asked about.
 	leafExpired, leafNotYetValid, caOutOfBounds bool
 }
 
+// chainAt builds a path from leaf to a trust anchor with every
+// certificate valid at t. When the path exists only at another time,
+// trusted is true and the flags report the time problem. Trust does not
+// depend on time, so a path found once per call is reused for other
+// times: path building verifies signatures, the costliest step.
 func (v *verifier) chainAt(leaf *x509.Certificate, t time.Time) chainResult {
+	key := chainKey{roots: v.cfg.Roots, leaf: sha256.Sum256(leaf.Raw)}
+	chain, ok := v.chains[key.leaf]
+	if !ok && v.cfg.Cache != nil {
+		chain = v.cfg.Cache.chain(key)
+		ok = chain != nil
+	}
+	if !ok {
+		var err error
+		chain, err = v.buildChain(leaf, t)
+		if err != nil {
+			return chainResult{chain: orderChain(leaf, v.certs.all), err: err}
+		}
+		if v.cfg.Cache != nil {
+			v.cfg.Cache.putChain(key, chain)
+		}
+	}
+	v.chains[key.leaf] = chain
+	r := chainResult{chain: chain, trusted: true}
+	for i, c := range chain {
+		if !t.Before(c.NotBefore) && !t.After(c.NotAfter) {
+			continue
+		}
+		r.err = x509.CertificateInvalidError{Cert: c, Reason: x509.Expired}
+		switch {
+		case i > 0:
+			r.caOutOfBounds = true
+		case t.After(c.NotAfter):
+			r.leafExpired = true
+		default:
+			r.leafNotYetValid = true
+		}
+	}
+	return r
+}
+
+// buildChain finds a path with crypto/x509, at t or, when some
+// certificate is not valid then, at a time inside the leaf's validity.
+func (v *verifier) buildChain(leaf *x509.Certificate, t time.Time) ([]*x509.Certificate, error) {
 	opts := x509.VerifyOptions{
 		Roots:         v.cfg.Roots,
 		Intermediates: v.certs.pool,
@@ -115,38 +158,73 @@ func (v *verifier) chainAt(leaf *x509.Certificate, t time.Time) chainResult {
 	}
 	chains, err := leaf.Verify(opts)
 	if err == nil {
-		return chainResult{chain: chains[0], trusted: true}
+		return chains[0], nil
 	}
 	var ci x509.CertificateInvalidError
 	if !errors.As(err, &ci) || ci.Reason != x509.Expired {
-		return chainResult{chain: orderChain(leaf, v.certs.all), err: err}
+		return nil, err
 	}
-	// A time problem: find out whether a path exists at all, judged at a
-	// time inside the leaf's validity.
 	probe := t
 	if t.After(leaf.NotAfter) {
 		probe = leaf.NotAfter
 	} else if t.Before(leaf.NotBefore) {
 		probe = leaf.NotBefore
 	}
+	if probe.Equal(t) {
+		// The leaf is valid at t: a CA is not. Try the CA's own window,
+		// bounded by the leaf's.
+		for _, c := range orderChain(leaf, v.certs.all)[1:] {
+			if t.Before(c.NotBefore) || t.After(c.NotAfter) {
+				probe = c.NotBefore
+				if t.After(c.NotAfter) {
+					probe = c.NotAfter
+				}
+				break
+			}
+		}
+	}
 	opts.CurrentTime = probe
 	chains, err2 := leaf.Verify(opts)
 	if err2 != nil {
 		if errors.As(err2, &ci) && ci.Reason == x509.Expired {
-			return chainResult{chain: orderChain(leaf, v.certs.all), err: err}
+			return nil, err
 		}
-		return chainResult{chain: orderChain(leaf, v.certs.all), err: err2}
+		return nil, err2
 	}
-	r := chainResult{chain: chains[0], trusted: true, err: err}
-	switch {
-	case t.After(leaf.NotAfter):
-		r.leafExpired = true
-	case t.Before(leaf.NotBefore):
-		r.leafNotYetValid = true
-	default:
-		r.caOutOfBounds = true
+	return chains[0], nil
+}
+
+// checkSig verifies that parent signed child, once per call (and once per
+// Cache).
+func (v *verifier) checkSig(child, parent *x509.Certificate) error {
+	return v.memoSig(sigKey('c', child.RawTBSCertificate, child.Signature, parent.Raw), func() error {
+		return child.CheckSignatureFrom(parent)
+	})
+}
+
+// checkCRLSig verifies that issuer signed crl.
+func (v *verifier) checkCRLSig(crl *x509.RevocationList, issuer *x509.Certificate) error {
+	return v.memoSig(sigKey('r', crl.RawTBSRevocationList, crl.Signature, issuer.Raw), func() error {
+		return crl.CheckSignatureFrom(issuer)
+	})
+}
+
+func (v *verifier) memoSig(key [32]byte, check func() error) error {
+	if err, ok := v.sigChecks[key]; ok {
+		return err
 	}
-	return r
+	err, ok := error(nil), false
+	if v.cfg.Cache != nil {
+		err, ok = v.cfg.Cache.sig(key)
+	}
+	if !ok {
+		err = check()
+		if v.cfg.Cache != nil {
+			v.cfg.Cache.putSig(key, err)
+		}
+	}
+	v.sigChecks[key] = err
+	return err
 }
 
 // Extended key usages that allow signing documents: RFC 5280 has none
@@ -154,7 +232,7 @@ func (v *verifier) chainAt(leaf *x509.Certificate, t time.Time) chainResult {
 // Authentic Documents Trust, Microsoft document signing, and the e-mail
 // and client purposes personal certificates commonly carry).
 var (
-	oidEKUDocumentSigning  = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 36}
+	oidEKUDocumentSigning   = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 36}
 	oidEKUAdobeAuthenticDoc = asn1.ObjectIdentifier{1, 2, 840, 113583, 1, 1, 5}
 	oidEKUMSDocumentSigning = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 10, 3, 12}
 )

@@ -117,11 +117,11 @@ type SignatureResult struct {
 	TSA string `json:"tsa"`
 
 	// Revision is the 1-based revision whose end the signed range reaches.
-	Revision  int      `json:"revision"`
-	ByteRange []int64  `json:"byte_range"`
-	Digest    string   `json:"digest_algorithm"`
-	Algorithm string   `json:"signature_algorithm"`
-	Integrity Checks   `json:"integrity"`
+	Revision   int            `json:"revision"`
+	ByteRange  []int64        `json:"byte_range"`
+	Digest     string         `json:"digest_algorithm"`
+	Algorithm  string         `json:"signature_algorithm"`
+	Integrity  Checks         `json:"integrity"`
 	Revocation RevocationInfo `json:"revocation"`
 
 	// CoversWholeDocument is true when the signed range reaches the end of

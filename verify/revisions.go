@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"io"
 	"sort"
+
+	"esign/pdf"
 )
 
-// maxRevisions bounds the %%EOF markers recorded; a file with more is
-// hostile or broken, and later markers only lose their revision numbers.
+// maxRevisions bounds the revisions looked for; the pdf package bounds
+// the sections of a file too.
 const maxRevisions = 100000
 
 // revisions are the ends of the file's revisions: each offset just past a
@@ -39,47 +41,21 @@ func isRevisionEnd(ra io.ReaderAt, off int64) bool {
 	return bytes.HasSuffix(bytes.TrimRight(buf, "\x00\t\n\f\r "), []byte("%%EOF"))
 }
 
-func scanRevisions(ra io.ReaderAt, size int64) revisions {
-	const chunk = 256 << 10
-	const back = 64 // context kept before a chunk, to see "startxref N"
+// scanRevisions finds the end of each revision of r: for every
+// cross-reference section, the first "startxref N %%EOF" after it.
+func scanRevisions(r *pdf.Reader, ra io.ReaderAt, size int64) revisions {
 	var rv revisions
-	buf := make([]byte, 0, chunk+back+8)
-	for off := int64(0); off < size && len(rv.ends) < maxRevisions; off += chunk {
-		start := max(off-back, 0)
-		end := min(off+chunk+8, size)
-		buf = buf[:end-start]
-		if k, _ := ra.ReadAt(buf, start); k != len(buf) {
+	seen := map[int64]bool{}
+	for i, sec := range r.Sections() {
+		if i >= maxRevisions {
 			break
 		}
-		for i := 0; ; {
-			j := bytes.Index(buf[i:], []byte("%%EOF"))
-			if j < 0 {
-				break
-			}
-			p := start + int64(i+j)
-			i += j + 5
-			if p < off || p >= off+chunk {
-				continue
-			}
-			if !afterStartxref(buf[:i-5]) {
-				continue
-			}
-			e := p + 5
-			// The end-of-line after %%EOF belongs to the revision.
-			if e < size {
-				c := readByte(ra, e)
-				if c == '\r' {
-					e++
-					if e < size && readByte(ra, e) == '\n' {
-						e++
-					}
-				} else if c == '\n' {
-					e++
-				}
-			}
+		if e, ok := eofAfter(ra, size, sec.Offset); ok && !seen[e] {
+			seen[e] = true
 			rv.ends = append(rv.ends, e)
 		}
 	}
+	sort.Slice(rv.ends, func(i, j int) bool { return rv.ends[i] < rv.ends[j] })
 	last := int64(0)
 	if len(rv.ends) > 0 {
 		last = rv.ends[len(rv.ends)-1]
@@ -91,6 +67,50 @@ func scanRevisions(ra io.ReaderAt, size int64) revisions {
 		}
 	}
 	return rv
+}
+
+// eofAfter finds the first end of a trailer ("startxref N", "%%EOF", its
+// end-of-line) after off.
+func eofAfter(ra io.ReaderAt, size, off int64) (int64, bool) {
+	const back = 64 // bytes kept before each window, to see "startxref N"
+	n := int64(4 << 10)
+	for pos := off; pos < size; {
+		start := max(pos-back, off)
+		end := min(pos+n, size)
+		buf := make([]byte, end-start)
+		if k, _ := ra.ReadAt(buf, start); int64(k) != end-start {
+			return 0, false
+		}
+		for i := 0; ; {
+			j := bytes.Index(buf[i:], []byte("%%EOF"))
+			if j < 0 {
+				break
+			}
+			p := i + j
+			i = p + 5
+			if !afterStartxref(buf[:p]) {
+				continue
+			}
+			e := start + int64(p) + 5
+			// The end-of-line after %%EOF belongs to the revision.
+			if c := readByte(ra, e); c == '\r' {
+				e++
+				if readByte(ra, e) == '\n' {
+					e++
+				}
+			} else if c == '\n' {
+				e++
+			}
+			return min(e, size), true
+		}
+		if end == size {
+			break
+		}
+		// "%%EOF" may straddle windows: step back a little.
+		pos = end - 4
+		n = min(n*2, 1<<20)
+	}
+	return 0, false
 }
 
 // afterStartxref reports whether b ends with "startxref N" (N > 0) and

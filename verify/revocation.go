@@ -35,13 +35,13 @@ const (
 // evidence is the revocation data at hand: offline from the DSS and the
 // CMS structures, online when the configuration allows.
 type evidence struct {
-	v       *verifier
-	ocsps   []*ocspItem
-	crls    []*crlItem
-	seen    map[[32]byte]bool
-	status  map[statusKey]certStatus
-	fetched map[string]bool
-	revoked map[string]*revocation.RevokedError // online answers, by certificate
+	v        *verifier
+	ocsps    []*ocspItem
+	crls     []*crlItem
+	seen     map[[32]byte]bool
+	status   map[statusKey]certStatus
+	fetched  map[string]bool
+	revoked  map[string]*revocation.RevokedError // online answers, by certificate
 	fetchErr map[string]error
 }
 
@@ -240,7 +240,7 @@ func (e *evidence) statusAt(cert, issuer *x509.Certificate, t time.Time) certSta
 	}
 	for _, it := range e.ocsps {
 		resp := it.responseFor(cert)
-		if resp == nil || !it.speaksFor(resp, issuer, e.v.certs.all) {
+		if resp == nil || !e.speaksFor(it, resp, issuer) {
 			continue
 		}
 		switch resp.Status {
@@ -251,7 +251,7 @@ func (e *evidence) statusAt(cert, issuer *x509.Certificate, t time.Time) certSta
 		}
 	}
 	for _, it := range e.crls {
-		if !it.from(issuer) {
+		if !e.crlFrom(it, issuer) {
 			continue
 		}
 		if at, ok := it.entries[cert.SerialNumber.Text(16)]; ok {
@@ -272,12 +272,12 @@ func (e *evidence) hasDSSData(cert, issuer *x509.Certificate) bool {
 		if it.origin != fromDSS {
 			continue
 		}
-		if resp := it.responseFor(cert); resp != nil && it.speaksFor(resp, issuer, e.v.certs.all) {
+		if resp := it.responseFor(cert); resp != nil && e.speaksFor(it, resp, issuer) {
 			return true
 		}
 	}
 	for _, it := range e.crls {
-		if it.origin == fromDSS && it.from(issuer) {
+		if it.origin == fromDSS && e.crlFrom(it, issuer) {
 			return true
 		}
 	}
@@ -436,7 +436,7 @@ func (it *ocspItem) responseFor(cert *x509.Certificate) *ocsp.Response {
 // issuer delegated (extendedKeyUsage OCSPSigning, valid when the response
 // was produced). ocsp.ParseResponse already checked the signature against
 // an embedded certificate.
-func (it *ocspItem) speaksFor(resp *ocsp.Response, issuer *x509.Certificate, pool []*x509.Certificate) bool {
+func (e *evidence) speaksFor(it *ocspItem, resp *ocsp.Response, issuer *x509.Certificate) bool {
 	if ok, done := it.signer[issuer]; done {
 		return ok
 	}
@@ -446,8 +446,8 @@ func (it *ocspItem) speaksFor(resp *ocsp.Response, issuer *x509.Certificate, poo
 		ok = resp.CheckSignatureFrom(issuer) == nil
 		if !ok {
 			// A delegated responder whose certificate is in the DSS.
-			for _, c := range pool {
-				if isDelegate(c, issuer, resp.ProducedAt) && resp.CheckSignatureFrom(c) == nil {
+			for _, c := range e.v.certs.all {
+				if e.isDelegate(c, issuer, resp.ProducedAt) && resp.CheckSignatureFrom(c) == nil {
 					ok = true
 					break
 				}
@@ -456,7 +456,7 @@ func (it *ocspItem) speaksFor(resp *ocsp.Response, issuer *x509.Certificate, poo
 	case rc.Equal(issuer):
 		ok = true
 	default:
-		ok = isDelegate(rc, issuer, resp.ProducedAt)
+		ok = e.isDelegate(rc, issuer, resp.ProducedAt)
 	}
 	if it.signer == nil {
 		it.signer = map[*x509.Certificate]bool{}
@@ -465,14 +465,14 @@ func (it *ocspItem) speaksFor(resp *ocsp.Response, issuer *x509.Certificate, poo
 	return ok
 }
 
-func isDelegate(c, issuer *x509.Certificate, at time.Time) bool {
+func (e *evidence) isDelegate(c, issuer *x509.Certificate, at time.Time) bool {
 	if !bytes.Equal(c.RawIssuer, issuer.RawSubject) || !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning) {
 		return false
 	}
 	if at.Before(c.NotBefore.Add(-clockSkew)) || at.After(c.NotAfter.Add(clockSkew)) {
 		return false
 	}
-	return c.CheckSignatureFrom(issuer) == nil
+	return e.v.checkSig(c, issuer) == nil
 }
 
 // Extensions a complete, stand-alone CRL may mark critical; a critical
@@ -483,7 +483,7 @@ var (
 )
 
 // from reports whether the CRL is a complete CRL signed by issuer.
-func (it *crlItem) from(issuer *x509.Certificate) bool {
+func (e *evidence) crlFrom(it *crlItem, issuer *x509.Certificate) bool {
 	if !it.parsed {
 		it.parsed = true
 		crl, err := x509.ParseRevocationList(it.der)
@@ -504,7 +504,7 @@ func (it *crlItem) from(issuer *x509.Certificate) bool {
 	if ok, done := it.signer[issuer]; done {
 		return ok
 	}
-	ok := it.crl.CheckSignatureFrom(issuer) == nil
+	ok := e.v.checkCRLSig(it.crl, issuer) == nil
 	if it.signer == nil {
 		it.signer = map[*x509.Certificate]bool{}
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strconv"
 	"time"
@@ -42,15 +43,16 @@ type sigCtx struct {
 	end       int64 // end of the signed range: the end of its revision
 	contents  []byte
 
-	cms      *cades.Parsed
-	leaf     *x509.Certificate
-	chain    []*x509.Certificate
-	trusted  bool
-	token    *tsa.Token // a document timestamp's token
+	cms     *cades.Parsed
+	leaf    *x509.Certificate
+	chain   []*x509.Certificate
+	trusted bool
+	token   *tsa.Token // a document timestamp's token
 	// hasTimestamp: the CMS carries a signature timestamp token that
 	// decodes, valid or not.
 	hasTimestamp bool
-	tokenErr error
+	sigTokens    []parsedToken
+	tokenErr     error
 
 	claimed *time.Time // /M
 	// tsTime is the genTime of the earliest valid signature timestamp, or
@@ -180,13 +182,30 @@ func (v *verifier) parseSignature(s *sigCtx) {
 	s.cms = p
 	v.certs.add(p.Certificates...)
 	v.ev.addCMS(p)
-	for _, t := range p.Signer.SignatureTimestamps {
-		if tp, err := cades.Parse(t); err == nil {
+	for i, der := range p.Signer.SignatureTimestamps {
+		if i >= maxSignatureTimestamps {
+			break
+		}
+		tok, err := tsa.ParseToken(der)
+		s.sigTokens = append(s.sigTokens, parsedToken{der: der, tok: tok, err: err})
+		if tok != nil {
+			s.hasTimestamp = true
+			v.certs.add(tok.Certificates...)
+		} else if tp, err := cades.Parse(der); err == nil {
 			s.hasTimestamp = true
 			v.certs.add(tp.Certificates...)
-			v.ev.addCMS(tp)
 		}
 	}
+}
+
+// maxSignatureTimestamps bounds the signature timestamps looked at.
+const maxSignatureTimestamps = 8
+
+// parsedToken is a signature timestamp as tsa.ParseToken left it.
+type parsedToken struct {
+	der []byte
+	tok *tsa.Token
+	err error
 }
 
 // readReferences reads DocMDP and FieldMDP transforms of the signature
@@ -448,22 +467,54 @@ func trimDER(b []byte) []byte {
 	return b[:n+l]
 }
 
-// digestRanges hashes the two signed ranges of s with h.
+// digestRanges hashes the two signed ranges of s with h. Signatures are
+// hashed oldest first, and each later one's first range starts with the
+// earlier one's, so the hash state at the end of each first range is kept
+// and continued.
 func (v *verifier) digestRanges(s *sigCtx, h crypto.Hash) ([]byte, error) {
 	if !h.Available() {
 		return nil, fmt.Errorf("hash %v not available", h)
 	}
-	hh := h.New()
 	if v.hashBuf == nil {
-		v.hashBuf = make([]byte, 128<<10)
+		v.hashBuf = make([]byte, 32<<10)
 	}
-	for _, rg := range [][2]int64{{s.br[0], s.br[1]}, {s.br[2], s.br[3]}} {
-		sr := io.NewSectionReader(v.ra, rg[0], rg[1])
-		if _, err := io.CopyBuffer(hh, sr, v.hashBuf); err != nil {
-			return nil, fmt.Errorf("read signed range at %d: %w", rg[0], err)
+	var hh hash.Hash
+	from := int64(0)
+	for _, p := range v.prefixes {
+		if p.h == h && p.off <= s.br[1] && p.off >= from {
+			if c, err := p.state.Clone(); err == nil {
+				hh, from = c, p.off
+			}
 		}
 	}
+	if hh == nil {
+		hh, from = h.New(), 0
+	}
+	copyRange := func(off, n int64) error {
+		if _, err := io.CopyBuffer(hh, io.NewSectionReader(v.ra, off, n), v.hashBuf); err != nil {
+			return fmt.Errorf("read signed range at %d: %w", off, err)
+		}
+		return nil
+	}
+	if err := copyRange(from, s.br[1]-from); err != nil {
+		return nil, err
+	}
+	if c, ok := hh.(hash.Cloner); ok && len(v.prefixes) < 64 {
+		if st, err := c.Clone(); err == nil {
+			v.prefixes = append(v.prefixes, prefixState{h: h, off: s.br[1], state: st})
+		}
+	}
+	if err := copyRange(s.br[2], s.br[3]); err != nil {
+		return nil, err
+	}
 	return hh.Sum(nil), nil
+}
+
+// prefixState is a hash of the file's first off bytes, to be continued.
+type prefixState struct {
+	h     crypto.Hash
+	off   int64
+	state hash.Cloner
 }
 
 // validateSignature checks a signature (not a document timestamp) whose
@@ -593,12 +644,11 @@ func (v *verifier) checkIntegrity(s *sigCtx) {
 // earliest valid one gives the proof of existence.
 func (v *verifier) checkSignatureTimestamps(s *sigCtx) {
 	si := s.cms.Signer
-	for i, der := range si.SignatureTimestamps {
-		if i >= 8 {
-			s.warn("more than 8 signature timestamps; the rest are ignored")
-			break
-		}
-		tr := v.checkToken(der, func(h crypto.Hash) ([]byte, error) {
+	if len(si.SignatureTimestamps) > maxSignatureTimestamps {
+		s.warn("more than %d signature timestamps; the rest are ignored", maxSignatureTimestamps)
+	}
+	for _, pt := range s.sigTokens {
+		tr := v.checkParsedToken(pt.tok, pt.err, pt.der, func(h crypto.Hash) ([]byte, error) {
 			if !h.Available() {
 				return nil, fmt.Errorf("hash %v not available", h)
 			}

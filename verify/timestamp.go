@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 
 	"esign/cades"
 	"esign/tsa"
@@ -58,14 +59,30 @@ func (v *verifier) checkParsedToken(tok *tsa.Token, parseErr error, der []byte, 
 		return tr
 	}
 	tr.imprintOK = true
-	chains, err := tok.VerifyChain(v.cfg.Roots, v.certs.all)
-	if err != nil {
-		tr.sub = chainSub(err)
-		tr.msg = fmt.Sprintf("the TSA %q is not trusted: %v", tok.Certificate.Subject.CommonName, unwrapChainErr(err))
-		tr.chain = orderChain(tok.Certificate, v.certs.all)
+	cr := v.chainAt(tok.Certificate, tok.Time)
+	tr.chain = cr.chain
+	switch {
+	case !cr.trusted:
+		tr.sub = chainSub(cr.err)
+		tr.msg = fmt.Sprintf("the TSA %q is not trusted: %v", tok.Certificate.Subject.CommonName, unwrapChainErr(cr.err))
+		return tr
+	case cr.leafExpired || cr.leafNotYetValid || cr.caOutOfBounds:
+		tr.sub = OutOfBoundsNoPOE
+		tr.msg = fmt.Sprintf("the TSA %q has a certificate path that is not valid at the timestamp's time", tok.Certificate.Subject.CommonName)
 		return tr
 	}
-	tr.chain = chains[0]
+	// CA certificates that restrict extended key usage must allow time
+	// stamping (crypto/x509 checks this nesting only when asked for one
+	// usage; the path is shared with signers, so it was built for any).
+	for _, c := range tr.chain[1:] {
+		if len(c.ExtKeyUsage) > 0 || len(c.UnknownExtKeyUsage) > 0 {
+			if !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageTimeStamping) && !slices.Contains(c.ExtKeyUsage, x509.ExtKeyUsageAny) {
+				tr.sub = ChainConstraintsFailure
+				tr.msg = fmt.Sprintf("CA %q does not allow time stamping", c.Subject.CommonName)
+				return tr
+			}
+		}
+	}
 	// The TSA's own status at genTime: revoked before it, the token proves
 	// nothing. Missing data is only a warning (see the package doc).
 	st := v.ev.chainStatus(tr.chain, tok.Time, false)

@@ -45,6 +45,10 @@ type Config struct {
 	// reported INDETERMINATE without being looked at. Default
 	// DefaultMaxSignatures.
 	MaxSignatures int
+	// Cache, when set, keeps certificate paths and certificate and CRL
+	// signature checks across calls; see Cache. Default: nothing is kept
+	// beyond one call.
+	Cache *Cache
 	// ReaderOptions bounds what reading the PDF may spend (decoded stream
 	// bytes, object size). Default: the pdf package defaults. Each revision
 	// read gets its own budget.
@@ -110,14 +114,21 @@ type verifier struct {
 	certP   int
 	certEnd int64
 
-	hashBuf []byte
-	work    int // objects compared so far, against maxCompare
+	// chains caches trusted paths by leaf; sigChecks certificate
+	// signature checks.
+	chains    map[[32]byte][]*x509.Certificate
+	sigChecks map[[32]byte]error
+
+	hashBuf  []byte
+	prefixes []prefixState
+	work     int // objects compared so far, against maxCompare
 }
 
 func newVerifier(ctx context.Context, cfg Config, ra io.ReaderAt, size int64, r *pdf.Reader) *verifier {
 	v := &verifier{
 		ctx: ctx, cfg: cfg, now: cfg.Now(), ra: ra, size: size, r: r,
 		readers: map[int64]*pdf.Reader{size: r},
+		chains:  map[[32]byte][]*x509.Certificate{}, sigChecks: map[[32]byte]error{},
 	}
 	v.report = &Report{
 		Document: DocumentResult{
@@ -137,7 +148,7 @@ func (v *verifier) warnDoc(format string, args ...any) {
 
 func (v *verifier) run() error {
 	doc := &v.report.Document
-	v.revs = scanRevisions(v.ra, v.size)
+	v.revs = scanRevisions(v.r, v.ra, v.size)
 	doc.Revisions = len(v.revs.ends)
 	doc.TrailingBytes = v.revs.trailing
 	if len(v.revs.ends) == 0 {

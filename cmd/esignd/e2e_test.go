@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/pem"
+	"encoding/json"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"esign/internal/extverify"
+)
+
+// The end-to-end tests run the real esignd binary in development mode, as
+// `make run` does, and talk to it over HTTP only: the acceptance contract.
+
+func buildDaemon(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "esignd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build esignd: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type daemon struct {
+	cmd     *exec.Cmd
+	addr    string
+	dataDir string
+	log     *bytes.Buffer
+}
+
+func startDaemon(t *testing.T, bin, dataDir string, env ...string) *daemon {
+	t.Helper()
+	d := &daemon{addr: freeAddr(t), dataDir: dataDir, log: &bytes.Buffer{}}
+	d.cmd = exec.Command(bin, "-dev")
+	d.cmd.Env = append(os.Environ(), append([]string{
+		"ESIGN_DATA_DIR=" + dataDir, "ESIGN_ADDR=" + d.addr, "ESIGN_VERIFY_ADDR=" + freeAddr(t),
+	}, env...)...)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.stop(t) })
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + d.addr + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return d
+			}
+		}
+		if d.cmd.ProcessState != nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Fatalf("esignd did not become healthy:\n%s", d.log)
+	return nil
+}
+
+func (d *daemon) stop(t *testing.T) {
+	if d.cmd.ProcessState != nil || d.cmd.Process == nil {
+		return
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		d.cmd.Process.Kill()
+		<-done
+		t.Errorf("esignd ignored SIGTERM:\n%s", d.log)
+	}
+}
+
+func (d *daemon) key(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(d.dataDir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// sign posts a multipart sign request and returns status, headers, body.
+func (d *daemon) sign(t *testing.T, key string, pdf []byte, fields map[string]string) (int, http.Header, []byte) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	if pdf != nil {
+		fw, _ := mw.CreateFormFile("file", "in.pdf")
+		fw.Write(pdf)
+	}
+	for k, v := range fields {
+		mw.WriteField(k, v)
+	}
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, "http://"+d.addr+"/api/v1/sign", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, out
+}
+
+func errorCode(t *testing.T, body []byte) string {
+	t.Helper()
+	var e struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal(body, &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
+		t.Fatalf("not the error JSON: %s", body)
+	}
+	return e.Error.Code
+}
+
+func TestDaemonEndToEnd(t *testing.T) {
+	bin := buildDaemon(t)
+	dataDir := t.TempDir()
+	d := startDaemon(t, bin, dataDir)
+	key, key2 := d.key(t, "dev-api-key"), d.key(t, "dev-api-key-2")
+	root, err := os.ReadFile(filepath.Join(dataDir, "pki", "root.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdf, _ := os.ReadFile("../../testdata/corpus/transcript-chromium.pdf")
+	nss := nssFromPEM(t, filepath.Join(dataDir, "pki", "root.pem"))
+
+	for _, level := range []string{"B-B", "B-T", "B-LT", "B-LTA", ""} {
+		t.Run("sign "+level, func(t *testing.T) {
+			fields := map[string]string{"signer": "dev-official", "reason": "ทดสอบ"}
+			if level != "" {
+				fields["level"] = level
+			}
+			status, hdr, out := d.sign(t, key, pdf, fields)
+			if status != http.StatusOK || hdr.Get("Content-Type") != "application/pdf" {
+				t.Fatalf("status %d %s: %s", status, hdr.Get("Content-Type"), out)
+			}
+			wantLevel := level
+			if level == "" {
+				wantLevel = "B-LT" // the contract's default
+			}
+			if got := hdr.Get("X-Esign-Level"); got != wantLevel {
+				t.Errorf("level %q, want %q", got, wantLevel)
+			}
+			path := filepath.Join(t.TempDir(), "out.pdf")
+			os.WriteFile(path, out, 0o644)
+			sigs := extverify.PDFSig(t, nss, path)
+			if len(sigs) == 0 || !sigs[0].Valid || !sigs[0].Trusted {
+				t.Fatalf("pdfsig: %+v", sigs)
+			}
+			if wantLevel != "B-LTA" && !sigs[0].TotalDocument {
+				t.Error("signature does not cover the whole document")
+			}
+			if err := extverify.QPDFCheck(path); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+
+	cases := []struct {
+		name   string
+		key    string
+		pdf    []byte
+		fields map[string]string
+		status int
+		code   string
+	}{
+		{"no key", "", pdf, map[string]string{"signer": "dev-official"}, 401, "unauthenticated"},
+		{"wrong key", "esk_wrong", pdf, map[string]string{"signer": "dev-official"}, 401, "unauthenticated"},
+		{"credential not assigned", key2, pdf, map[string]string{"signer": "dev-official"}, 403, "forbidden"},
+		{"unknown credential", key, pdf, map[string]string{"signer": "nobody"}, 404, "unknown_signer"},
+		{"no file", key, nil, map[string]string{"signer": "dev-official"}, 400, "bad_request"},
+		{"bad level", key, pdf, map[string]string{"signer": "dev-official", "level": "B-X"}, 400, "bad_request"},
+		{"garbage", key, []byte("this is not a PDF"), map[string]string{"signer": "dev-official"}, 422, "invalid_pdf"},
+		{"empty", key, []byte{}, map[string]string{"signer": "dev-official"}, 422, "invalid_pdf"},
+		{"truncated", key, pdf[:len(pdf)/3], map[string]string{"signer": "dev-official"}, 422, "invalid_pdf"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			status, _, out := d.sign(t, c.key, c.pdf, c.fields)
+			if status != c.status {
+				t.Fatalf("status %d, want %d: %s", status, c.status, out)
+			}
+			if code := errorCode(t, out); code != c.code {
+				t.Errorf("code %q, want %q", code, c.code)
+			}
+		})
+	}
+	t.Run("second client may use dev-registrar", func(t *testing.T) {
+		status, _, out := d.sign(t, key2, pdf, map[string]string{"signer": "dev-registrar", "level": "B-B"})
+		if status != http.StatusOK {
+			t.Fatalf("status %d: %s", status, out)
+		}
+	})
+
+	// A restart reuses the token, the PKI and the API keys.
+	d.stop(t)
+	d2 := startDaemon(t, bin, dataDir)
+	if d2.key(t, "dev-api-key") != key {
+		t.Error("API key changed across restarts")
+	}
+	root2, _ := os.ReadFile(filepath.Join(dataDir, "pki", "root.pem"))
+	if !bytes.Equal(root, root2) {
+		t.Error("root certificate changed across restarts")
+	}
+	if status, _, out := d2.sign(t, key, pdf, map[string]string{"signer": "dev-official", "level": "B-LT"}); status != http.StatusOK {
+		t.Fatalf("after restart: %d %s", status, out)
+	}
+}
+
+// TestDaemonTSAUnreachable: with ESIGN_TSA_URL pointing nowhere, B-T
+// fails with 503, Retry-After and the error JSON, and no PDF.
+func TestDaemonTSAUnreachable(t *testing.T) {
+	bin := buildDaemon(t)
+	d := startDaemon(t, bin, t.TempDir(), "ESIGN_TSA_URL=http://127.0.0.1:1/tsa", "ESIGN_OUTBOUND_TIMEOUT=3s")
+	pdf, _ := os.ReadFile("../../testdata/corpus/memo-chromium.pdf")
+	status, hdr, out := d.sign(t, d.key(t, "dev-api-key"), pdf, map[string]string{"signer": "dev-official", "level": "B-T"})
+	if status != http.StatusServiceUnavailable || hdr.Get("Retry-After") == "" {
+		t.Fatalf("status %d, Retry-After %q: %s", status, hdr.Get("Retry-After"), out)
+	}
+	if code := errorCode(t, out); code != "dependency_unavailable" {
+		t.Errorf("code %q", code)
+	}
+	// B-B needs no TSA and still works.
+	if status, _, out := d.sign(t, d.key(t, "dev-api-key"), pdf, map[string]string{"signer": "dev-official", "level": "B-B"}); status != http.StatusOK {
+		t.Fatalf("B-B without TSA: %d %s", status, out)
+	}
+}
+
+func nssFromPEM(t *testing.T, pemFile string) string {
+	t.Helper()
+	b, err := os.ReadFile(pemFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatalf("%s: no PEM", pemFile)
+	}
+	root, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return extverify.NSSDB(t, root)
+}

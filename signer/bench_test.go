@@ -1,0 +1,144 @@
+package signer_test
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"esign/internal/testenv"
+	"esign/signer"
+)
+
+// BenchmarkSignVsRawHSM measures, in one run, the raw SoftHSM RSA-2048
+// signing rate and the rate of whole B-B signatures on the 115 KB
+// transcript, with one worker per CPU (2 on the reference machine). The
+// ratio is reported as "ratio-of-raw": the target is >= 0.70.
+func BenchmarkSignVsRawHSM(b *testing.B) {
+	env := testenv.New(b)
+	cred := env.Creds["dev-official"]
+	in, err := os.ReadFile("../testdata/corpus/transcript-chromium.pdf")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var rawPerSec float64
+	b.Run("raw-rsa2048", func(b *testing.B) {
+		digest := sha256.Sum256([]byte("raw"))
+		if p := os.Getenv("BENCH_PAR"); p != "" {
+			n, _ := strconv.Atoi(p)
+			b.SetParallelism(n)
+		}
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if _, err := cred.Signer.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+		rawPerSec = float64(b.N) / b.Elapsed().Seconds()
+		b.ReportMetric(rawPerSec, "sig/s")
+	})
+	b.Run("sign-B-B-transcript", func(b *testing.B) {
+		ctx := context.Background()
+		b.SetBytes(int64(len(in)))
+		if p := os.Getenv("BENCH_PAR"); p != "" {
+			n, _ := strconv.Atoi(p)
+			b.SetParallelism(n)
+		}
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				res, err := env.Signer.Sign(ctx, bytes.NewReader(in), int64(len(in)), cred, signer.Options{Level: signer.LevelB})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if len(res.Appended) == 0 {
+					b.Error("empty update")
+					return
+				}
+			}
+		})
+		docs := float64(b.N) / b.Elapsed().Seconds()
+		b.ReportMetric(docs, "docs/s")
+		if rawPerSec > 0 {
+			b.ReportMetric(docs/rawPerSec, "ratio-of-raw")
+		}
+	})
+}
+
+// BenchmarkSignLarge signs a 100 MB scanned-style PDF at B-B and reports
+// the peak resident memory above the idle level ("peak-MB-over-idle"); the
+// issue's target is <= 100 MB. The file is streamed, never loaded whole.
+func BenchmarkSignLarge(b *testing.B) {
+	env := testenv.New(b)
+	path := filepath.Join(b.TempDir(), "large.pdf")
+	if out, err := exec.Command("python3", "../testdata/corpus/make-large.py", path, "--pages", "50", "--mb", "100").CombinedOutput(); err != nil {
+		b.Fatalf("make-large.py: %v\n%s", err, out)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	st, _ := f.Stat()
+	b.SetBytes(st.Size())
+	var worst float64
+	for b.Loop() {
+		runtime.GC()
+		debug.FreeOSMemory()
+		idle := procStatusKB(b, "VmRSS")
+		resetPeakRSS(b)
+		res, err := env.Signer.Sign(context.Background(), f, st.Size(), env.Creds["dev-official"], signer.Options{Level: signer.LevelB})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := res.Write(discard{}, f); err != nil {
+			b.Fatal(err)
+		}
+		peak := procStatusKB(b, "VmHWM")
+		worst = max(worst, float64(peak-idle)/1024)
+	}
+	b.ReportMetric(worst, "peak-MB-over-idle")
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// resetPeakRSS resets VmHWM (Linux clear_refs 5), so the next reading is
+// the peak of what follows.
+func resetPeakRSS(b *testing.B) {
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		b.Fatalf("reset peak RSS: %v", err)
+	}
+	time.Sleep(time.Millisecond)
+}
+
+func procStatusKB(b *testing.B, key string) int64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, key+":"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return n
+		}
+	}
+	b.Fatalf("no %s in /proc/self/status", key)
+	return 0
+}

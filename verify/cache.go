@@ -1,0 +1,98 @@
+package verify
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"sync"
+)
+
+// DefaultCacheEntries is the size NewCache uses for a non-positive limit.
+const DefaultCacheEntries = 10000
+
+// Cache keeps, across Verify calls, what holds for every document: the
+// certificate paths found from a certificate to a trust anchor and the
+// signatures checked between certificates and on CRLs. Documents from one
+// CA share these, and checking them is most of the cost of a
+// verification. Nothing a document alone decides (its signatures, tokens,
+// OCSP responses, changes) is kept.
+//
+// A Cache is safe for concurrent use. Paths are kept per Config.Roots
+// pool, which must not change while the Cache is in use with it. When full,
+// the Cache forgets everything and starts again.
+type Cache struct {
+	mu     sync.Mutex
+	max    int
+	sigs   map[[32]byte]error
+	chains map[chainKey][]*x509.Certificate
+}
+
+type chainKey struct {
+	roots *x509.CertPool
+	leaf  [32]byte
+}
+
+// NewCache returns a Cache holding up to entries paths and signature
+// checks; DefaultCacheEntries when entries <= 0.
+func NewCache(entries int) *Cache {
+	if entries <= 0 {
+		entries = DefaultCacheEntries
+	}
+	return &Cache{max: entries, sigs: map[[32]byte]error{}, chains: map[chainKey][]*x509.Certificate{}}
+}
+
+func (c *Cache) full() bool { return len(c.sigs)+len(c.chains) >= c.max }
+
+func (c *Cache) reset() {
+	c.sigs = map[[32]byte]error{}
+	c.chains = map[chainKey][]*x509.Certificate{}
+}
+
+func (c *Cache) sig(key [32]byte) (error, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err, ok := c.sigs[key]
+	return err, ok
+}
+
+func (c *Cache) putSig(key [32]byte, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.full() {
+		c.reset()
+	}
+	c.sigs[key] = err
+}
+
+func (c *Cache) chain(k chainKey) []*x509.Certificate {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.chains[k]
+}
+
+func (c *Cache) putChain(k chainKey, chain []*x509.Certificate) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.full() {
+		c.reset()
+	}
+	c.chains[k] = chain
+}
+
+// sigKey names the check "parent's key signed this TBS with this
+// signature"; the signed data and the key fix the answer.
+func sigKey(kind byte, signed, signature, parentSPKI []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte{kind})
+	for _, b := range [][]byte{signed, signature, parentSPKI} {
+		var n [8]byte
+		l := len(b)
+		for i := range n {
+			n[i] = byte(l >> (8 * i))
+		}
+		h.Write(n[:])
+		h.Write(b)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
