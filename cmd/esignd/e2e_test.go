@@ -3,8 +3,8 @@ package main
 import (
 	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"mime/multipart"
 	"net"
