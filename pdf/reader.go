@@ -596,7 +596,9 @@ func (r *Reader) NextObjectNumber() uint32 {
 // parseAt parses the indirect object at off. With allowStream it also
 // reads a following stream's extent. It returns the object and its number.
 func (r *Reader) parseAt(off int64, indirect bool) (Object, Ref, error) {
-	window := 4096
+	// Most objects an update touches are a few hundred bytes; start small
+	// and grow.
+	window := 1024
 	for {
 		b, err := r.readAt(off, window)
 		if err != nil {

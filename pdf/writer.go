@@ -53,6 +53,12 @@ func AppendObject(b []byte, o Object) []byte {
 		return append(b, ">>"...)
 	case Raw:
 		return append(b, v...)
+	case placeholder:
+		b = append(b, holeTag(v.name)...)
+		for i := len(holeTag(v.name)); i < v.width; i++ {
+			b = append(b, ' ')
+		}
+		return b
 	case *Stream:
 		return appendStream(b, v)
 	default:
@@ -195,18 +201,18 @@ func (u *Update) Get(ref Ref) (Object, error) {
 	return u.base.Object(ref)
 }
 
+// placeholder is written as width bytes starting with a tag no PDF
+// syntax produces; Bytes finds it by that tag.
+type placeholder struct {
+	name  string
+	width int
+}
+
 // HoleObject returns a placeholder object of width bytes; Bytes records
-// where it lands.
-func (u *Update) HoleObject(name string, width int) Raw {
+// where it lands. The caller must fill it before the update is used.
+func (u *Update) HoleObject(name string, width int) Object {
 	u.holes[name] = Hole{Name: name, Width: width}
-	// The marker starts with a tag no PDF syntax produces; Bytes finds it
-	// by that tag. Its width is exact.
-	m := make([]byte, width)
-	n := copy(m, holeTag(name))
-	for i := n; i < width; i++ {
-		m[i] = ' '
-	}
-	return Raw(m)
+	return placeholder{name: name, width: width}
 }
 
 func holeTag(name string) string { return "\x00hole:" + name + "\x00" }
@@ -215,7 +221,12 @@ func holeTag(name string) string { return "\x00hole:" + name + "\x00" }
 // it is; offsets inside it count from the start of the base file.
 func (u *Update) Bytes() ([]byte, map[string]Hole, error) {
 	base := u.base.size
-	var b []byte
+	// Size the buffer once: placeholders dominate, objects are small.
+	capacity := 4096 + 512*len(u.objects)
+	for _, h := range u.holes {
+		capacity += h.Width
+	}
+	b := make([]byte, 0, capacity)
 	// The update starts on a fresh line even if the file lacks a final EOL.
 	last, err := u.base.readAt(base-1, 1)
 	if err != nil {

@@ -1,0 +1,79 @@
+package signer_test
+
+import (
+	"bytes"
+	"os"
+	"reflect"
+	"testing"
+
+	"esign/internal/testenv"
+	"esign/pdf"
+	"esign/signer"
+)
+
+// TestPDFAPreserved checks what signing could break in a PDF/A file (ISO
+// 19005-2/-3): the catalog's /Metadata and /OutputIntents stay as they
+// were, the trailer keeps /ID, the update uses the file's xref kind, and
+// every annotation the update adds is printable, visible and has a normal
+// appearance. veraPDF is not packaged for Debian, so these are the rules
+// that concern an incremental signature, asserted one by one.
+func TestPDFAPreserved(t *testing.T) {
+	env := testenv.New(t)
+	for _, name := range []string{"memo-libreoffice-pdfa2b.pdf", "transcript-libreoffice-pdfa3b.pdf"} {
+		for _, level := range []signer.Level{signer.LevelB, signer.LevelLTA} {
+			t.Run(name+"/"+string(level), func(t *testing.T) {
+				in, err := os.ReadFile("../testdata/corpus/" + name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out := signFile(t, env.Signer, in, env.Creds["dev-registrar"], signer.Options{Level: level, Certify: 2})
+				before := readPDF(t, in)
+				after := readPDF(t, out)
+				catBefore, _, _ := before.Catalog()
+				catAfter, _, _ := after.Catalog()
+				for _, k := range []pdf.Name{"Metadata", "OutputIntents", "Lang", "MarkInfo", "StructTreeRoot"} {
+					if !reflect.DeepEqual(catBefore[k], catAfter[k]) {
+						t.Errorf("catalog /%s changed: %v -> %v", k, catBefore[k], catAfter[k])
+					}
+				}
+				if catAfter["OutputIntents"] == nil || catAfter["Metadata"] == nil {
+					t.Fatal("the PDF/A input lost its OutputIntents or Metadata")
+				}
+				if !reflect.DeepEqual(before.Trailer()["ID"], after.Trailer()["ID"]) || after.Trailer()["ID"] == nil {
+					t.Errorf("trailer /ID: %v -> %v", before.Trailer()["ID"], after.Trailer()["ID"])
+				}
+				if after.XrefKind() != before.XrefKind() {
+					t.Errorf("xref kind %v -> %v", before.XrefKind(), after.XrefKind())
+				}
+				acro, _ := after.Dict(catAfter["AcroForm"])
+				if acro["NeedAppearances"] == pdf.Bool(true) {
+					t.Error("AcroForm sets NeedAppearances, which PDF/A forbids")
+				}
+				fields, _ := after.Array(acro["Fields"])
+				if len(fields) == 0 {
+					t.Fatal("no form fields after signing")
+				}
+				for _, f := range fields {
+					w, _ := after.Dict(f)
+					flags, _ := w["F"].(pdf.Integer)
+					if flags&4 == 0 || flags&(1|2|32) != 0 {
+						t.Errorf("widget %v: /F %d (need Print, not Hidden/Invisible/NoView)", f, flags)
+					}
+					ap, _ := after.Dict(w["AP"])
+					if ap["N"] == nil {
+						t.Errorf("widget %v has no normal appearance", f)
+					}
+				}
+			})
+		}
+	}
+}
+
+func readPDF(t *testing.T, data []byte) *pdf.Reader {
+	t.Helper()
+	r, err := pdf.NewReader(bytes.NewReader(data), int64(len(data)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
