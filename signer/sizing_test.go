@@ -70,7 +70,7 @@ func TestContentsSizing(t *testing.T) {
 		}
 		leafKey, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 		leaf, err := devpki.IssueCertificate(ctx, devpki.CertTemplate{
-			Subject: pkix.Name{CommonName: "ผู้ลงนาม สายยาว", Organization: []string{long}},
+			Subject:   pkix.Name{CommonName: "ผู้ลงนาม สายยาว", Organization: []string{long}},
 			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour * 24), KeyUsage: x509.KeyUsageDigitalSignature,
 		}, leafKey.Public(), issuer, issuerKey)
 		if err != nil {

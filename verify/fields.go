@@ -86,7 +86,7 @@ func (w *fieldWalker) walk(o pdf.Object, parent string, inheritedFT pdf.Object, 
 		if name != "" {
 			name += "."
 		}
-		name += pdf.DecodeText(t.Bytes)
+		name += decodeText(t.Bytes)
 	}
 	ft := d["FT"]
 	if ft == nil {
@@ -156,12 +156,4 @@ func isSignatureField(r *pdf.Reader, o pdf.Object) (bool, pdf.Dict) {
 		}
 	}
 	return false, d
-}
-
-// textOf decodes a text string entry of d, or "".
-func textOf(d pdf.Dict, key pdf.Name) string {
-	if s, ok := d[key].(pdf.String); ok {
-		return pdf.DecodeText(s.Bytes)
-	}
-	return ""
 }

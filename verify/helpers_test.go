@@ -241,3 +241,7 @@ func hasWarning(ws []string, sub string) bool {
 	}
 	return false
 }
+
+func pkixName(cn string) pkix.Name {
+	return pkix.Name{CommonName: cn, Organization: []string{"esign tests"}, Country: []string{"TH"}}
+}

@@ -9,7 +9,9 @@ import (
 	"hash"
 	"io"
 	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"esign/cades"
 	"esign/pdf"
@@ -763,11 +765,32 @@ func text(r *pdf.Reader, o pdf.Object) string {
 	}
 	switch s := o.(type) {
 	case pdf.String:
-		return pdf.DecodeText(s.Bytes)
+		return decodeText(s.Bytes)
 	case pdf.Name:
 		return string(s)
 	case pdf.Integer:
 		return strconv.FormatInt(int64(s), 10)
 	}
 	return ""
+}
+
+// decodeText decodes a PDF text string. Some producers (poppler among
+// them) write UTF-8 without the byte order mark PDF 2.0 asks for; bytes
+// that are valid UTF-8 with non-ASCII characters and no BOM are taken as
+// such, since PDFDocEncoding text almost never is.
+func decodeText(b []byte) string {
+	if len(b) >= 2 && b[0] == 0xfe && b[1] == 0xff {
+		return pdf.DecodeText(b)
+	}
+	ascii := true
+	for _, c := range b {
+		if c >= 0x80 {
+			ascii = false
+			break
+		}
+	}
+	if !ascii && utf8.Valid(b) {
+		return strings.TrimPrefix(string(b), "\ufeff")
+	}
+	return pdf.DecodeText(b)
 }

@@ -22,6 +22,8 @@ var ErrNotPDF = pdf.ErrNotPDF
 const (
 	DefaultMaxSignatures = 200
 	DefaultFetchTimeout  = 5 * time.Second
+	// DefaultMaxDecodedBytes bounds the stream data one reader decodes.
+	DefaultMaxDecodedBytes = 64 << 20
 )
 
 // Config controls one verification. The zero value verifies offline
@@ -50,8 +52,10 @@ type Config struct {
 	// beyond one call.
 	Cache *Cache
 	// ReaderOptions bounds what reading the PDF may spend (decoded stream
-	// bytes, object size). Default: the pdf package defaults. Each revision
-	// read gets its own budget.
+	// bytes, object size). Default: the pdf package defaults but
+	// MaxDecodedBytes of DefaultMaxDecodedBytes: verifying decodes only the
+	// DSS and the objects later revisions change. Each revision read gets
+	// its own budget.
 	ReaderOptions *pdf.ReaderOptions
 }
 
@@ -67,6 +71,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxSignatures <= 0 {
 		c.MaxSignatures = DefaultMaxSignatures
+	}
+	if c.ReaderOptions == nil {
+		c.ReaderOptions = &pdf.ReaderOptions{MaxDecodedBytes: DefaultMaxDecodedBytes}
 	}
 	return c
 }
