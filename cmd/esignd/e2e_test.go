@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"mime/multipart"
 	"net"
@@ -258,17 +256,5 @@ func TestDaemonTSAUnreachable(t *testing.T) {
 
 func nssFromPEM(t *testing.T, pemFile string) string {
 	t.Helper()
-	b, err := os.ReadFile(pemFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		t.Fatalf("%s: no PEM", pemFile)
-	}
-	root, err := x509.ParseCertificate(blk.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return extverify.NSSDB(t, root)
+	return extverify.NSSDB(t, extverify.ReadPEM(t, pemFile)...)
 }

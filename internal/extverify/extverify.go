@@ -70,7 +70,12 @@ type PDFSigSignature struct {
 var sigHeader = regexp.MustCompile(`(?m)^Signature #\d+:`)
 
 // PDFSig runs pdfsig and parses its report. It does not fail the test on
-// an invalid signature: callers assert what they expect.
+// an invalid signature: callers assert what they expect. pdfsig checks
+// revocation online through the certificates' OCSP URLs, so the PKI's
+// services must be running.
+//
+// (Poppler 22.12's -no-ocsp does not help offline: with it, every
+// certificate comes out as "Unknown issue with Certificate".)
 func PDFSig(t testing.TB, nssdir, path string) []PDFSigSignature {
 	t.Helper()
 	out, err := exec.Command("pdfsig", "-nssdir", nssdir, path).CombinedOutput()
@@ -223,4 +228,30 @@ func OpenSSLTSVerify(t testing.TB, token []byte, h crypto.Hash, digest []byte, c
 		return fmt.Errorf("openssl ts -verify (%v): %v\n%s", h, err, out)
 	}
 	return nil
+}
+
+// ReadPEM reads the certificates of a PEM file.
+func ReadPEM(t testing.TB, path string) []*x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*x509.Certificate
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		t.Fatalf("%s: no certificates", path)
+	}
+	return out
 }

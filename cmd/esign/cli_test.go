@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"esign/config"
+	"esign/internal/extverify"
+)
+
+// The CLI tests run the command in-process through run(), with the
+// development stack in a temporary data directory. SoftHSM reads its
+// configuration once per process, so one data directory serves them all.
+func TestCLI(t *testing.T) {
+	dataDir := t.TempDir()
+	addr := freeAddr(t)
+	env := map[string]string{"ESIGN_DATA_DIR": dataDir, "ESIGN_ADDR": addr}
+	getenv := func(k string) string { return env[k] }
+	ctx := context.Background()
+	var stdout, stderr bytes.Buffer
+
+	if err := run(ctx, []string{"dev", "init"}, &stdout, &stderr, getenv); err != nil {
+		t.Fatalf("dev init: %v\n%s", err, stderr.String())
+	}
+	for _, f := range []string{"pki/root.pem", "dev-api-key", "dev-api-key-2", "secrets/user-pin"} {
+		if _, err := os.Stat(filepath.Join(dataDir, f)); err != nil {
+			t.Errorf("dev init did not make %s: %v", f, err)
+		}
+	}
+	if !strings.Contains(stdout.String(), "dev-official") {
+		t.Errorf("dev init output lists no credentials:\n%s", stdout.String())
+	}
+
+	in := "../../testdata/corpus/memo-xrefstream-objstm.pdf"
+	out := filepath.Join(t.TempDir(), "signed.pdf")
+	t.Run("sign", func(t *testing.T) {
+		stdout.Reset()
+		stderr.Reset()
+		err := run(ctx, []string{"sign", "-dev", "-signer", "dev-registrar", "-level", "B-B", "-reason", "รับรองผลการศึกษา", in, out}, &stdout, &stderr, getenv)
+		if err != nil {
+			t.Fatalf("sign: %v\n%s", err, stderr.String())
+		}
+		if err := extverify.QPDFCheck(out); err != nil {
+			t.Fatal(err)
+		}
+		// pdfsig asks the OCSP responder the certificate names; the
+		// development services ran only while the command did, so serve
+		// them again for the check.
+		cfg, _ := config.FromEnv(getenv)
+		cfg.Dev = true
+		svc, err := openService(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer svc.Close()
+		stop, err := serveDevServices(addr, svc.API.Handler())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stop()
+		sigs := extverify.PDFSig(t, nssFor(t, filepath.Join(dataDir, "pki", "root.pem")), out)
+		if len(sigs) != 1 || !sigs[0].Valid || !sigs[0].Trusted {
+			t.Fatalf("pdfsig: %+v", sigs)
+		}
+	})
+
+	bad := filepath.Join(t.TempDir(), "bad.pdf")
+	os.WriteFile(bad, []byte("%PDF-1.7\ngarbage"), 0o644)
+	cases := []struct {
+		name string
+		args []string
+		want string // in the error
+	}{
+		{"no args", []string{}, ""},
+		{"unknown command", []string{"frobnicate"}, ""},
+		{"sign without signer", []string{"sign", "-dev", in, out + ".x"}, ""},
+		{"sign bad level", []string{"sign", "-dev", "-signer", "dev-official", "-level", "B-Z", in, out + ".x"}, "level"},
+		{"sign garbage", []string{"sign", "-dev", "-signer", "dev-official", "-level", "B-B", bad, out + ".x"}, "invalid PDF"},
+		{"sign missing file", []string{"sign", "-dev", "-signer", "dev-official", "-level", "B-B", "/nonexistent.pdf", out + ".x"}, "no such file"},
+		{"sign in place", []string{"sign", "-dev", "-signer", "dev-official", in, in}, "must differ"},
+		{"sign unknown credential", []string{"sign", "-dev", "-signer", "nobody", "-level", "B-B", in, out + ".x"}, "unknown signer"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			stderr.Reset()
+			err := run(ctx, c.args, &stdout, &stderr, getenv)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if c.want != "" && !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q does not mention %q", err, c.want)
+			}
+			if _, statErr := os.Stat(out + ".x"); statErr == nil {
+				t.Error("a failed command left an output file")
+			}
+		})
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func nssFor(t *testing.T, pemFile string) string {
+	t.Helper()
+	certs := extverify.ReadPEM(t, pemFile)
+	return extverify.NSSDB(t, certs...)
+}
