@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run test build bench fuzz lint deps deps-test clean
+.PHONY: run test build bench fuzz lint deps deps-test clean certs-dev
 
 deps:
 	@scripts/deps.sh
@@ -35,3 +35,7 @@ lint:
 
 clean:
 	rm -rf bin
+
+# Copy the public certificates of the local development PKI into certs-dev/.
+certs-dev:
+	cp $${ESIGN_DATA_DIR:-.esign-dev}/pki/*.pem certs-dev/
