@@ -45,6 +45,12 @@ type Config struct {
 	Trust    []string
 	TrustDir string
 
+	// VerifyFetchAllow lists the hosts the public verifier may ask for
+	// OCSP responses, CRLs and certificates (ESIGN_VERIFY_FETCH_ALLOW,
+	// comma-separated). Empty: the verifier works offline, from what the
+	// file carries.
+	VerifyFetchAllow []string
+
 	// Credentials is a JSON file naming the production signer credentials
 	// (ESIGN_CREDENTIALS); development mode makes its own.
 	Credentials string
@@ -96,6 +102,11 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	for _, f := range strings.Split(getenv("ESIGN_TRUST"), ",") {
 		if f = strings.TrimSpace(f); f != "" {
 			c.Trust = append(c.Trust, f)
+		}
+	}
+	for _, h := range strings.Split(getenv("ESIGN_VERIFY_FETCH_ALLOW"), ",") {
+		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+			c.VerifyFetchAllow = append(c.VerifyFetchAllow, h)
 		}
 	}
 	mb, err := intVar(getenv, "ESIGN_MAX_UPLOAD_MB", 50)

@@ -21,6 +21,7 @@ import (
 	"esign/config"
 	"esign/devstack"
 	"esign/hsm"
+	"esign/internal/trustpool"
 	"esign/revocation"
 	"esign/signer"
 	"esign/tsa"
@@ -50,7 +51,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Service
 	s := &Service{Config: cfg}
 	baseURL := "http://" + cfg.Addr
 	var clients *access.Store
-	roots := x509.NewCertPool()
+	var devRoots []*x509.Certificate
 	mounts := map[string]http.Handler{}
 	if cfg.Dev {
 		st, err := devstack.Open(ctx, cfg.DataDir, cfg.PKCS11Module, baseURL)
@@ -60,7 +61,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Service
 		s.Dev, s.keys = st, st.Keys
 		s.Credentials = api.CredentialMap(st.Credentials)
 		clients = st.Clients
-		roots.AddCert(st.PKI.Root)
+		devRoots = append(devRoots, st.PKI.Root)
 		h := st.PKI.Handler("")
 		mounts["/pki"] = h
 		mounts["/tsa"] = h
@@ -78,7 +79,8 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Service
 			return nil, err
 		}
 	}
-	if err := addTrust(roots, cfg.Trust, cfg.TrustDir); err != nil {
+	roots, err := trustpool.Load(cfg.Trust, cfg.TrustDir, devRoots...)
+	if err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -133,31 +135,6 @@ func newTSAClient(cfg config.Config, baseURL string, roots *x509.CertPool) (*tsa
 		c.HTTPClient.Transport = tr
 	}
 	return c, nil
-}
-
-// addTrust adds PEM trust anchors from files and a directory.
-func addTrust(pool *x509.CertPool, files []string, dir string) error {
-	if dir != "" {
-		entries, err := os.ReadDir(dir)
-		if err != nil {
-			return fmt.Errorf("trust directory: %w", err)
-		}
-		for _, e := range entries {
-			if !e.IsDir() && (strings.HasSuffix(e.Name(), ".pem") || strings.HasSuffix(e.Name(), ".crt")) {
-				files = append(files, filepath.Join(dir, e.Name()))
-			}
-		}
-	}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return fmt.Errorf("trust anchor: %w", err)
-		}
-		if !pool.AppendCertsFromPEM(b) {
-			return fmt.Errorf("trust anchor %s: no PEM certificate", f)
-		}
-	}
-	return nil
 }
 
 // errNoCredentials reports a production start without credentials.

@@ -1,6 +1,7 @@
 // Command esign is the operators' command-line tool.
 //
 //	esign sign    [flags] IN.pdf OUT.pdf   sign locally with the service's configuration
+//	esign verify  [-json] FILE.pdf         validate; exit status 0 only for TOTAL-PASSED
 //	esign keys    generate|csr|import-cert|list
 //	esign dev     init
 //
@@ -22,6 +23,7 @@ const usage = `usage: esign <command> [arguments]
 
 commands:
   sign     sign a PDF locally (esign sign -h for flags)
+  verify   validate the signatures of a PDF (-json for the report)
   keys     manage HSM keys: generate, csr, import-cert, list
   dev      development stack: init
 `
@@ -34,7 +36,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	if err != nil {
-		if !errors.Is(err, errUsage) {
+		if !errors.Is(err, errUsage) && !errors.Is(err, errNotPassed) {
 			fmt.Fprintln(os.Stderr, "esign:", err)
 		}
 		os.Exit(1)
@@ -49,6 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	switch args[0] {
 	case "sign":
 		return cmdSign(ctx, args[1:], stdout, stderr, getenv)
+	case "verify":
+		return cmdVerify(ctx, args[1:], stdout, stderr, getenv)
 	case "keys":
 		return cmdKeys(ctx, args[1:], stdout, stderr, getenv)
 	case "dev":

@@ -23,11 +23,12 @@ import (
 
 func buildDaemon(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "esignd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+	dir := t.TempDir()
+	// Both daemons, side by side, as `make build` leaves them.
+	if out, err := exec.Command("go", "build", "-o", dir+"/", ".", "../esign-verifyd").CombinedOutput(); err != nil {
 		t.Fatalf("build esignd: %v\n%s", err, out)
 	}
-	return bin
+	return filepath.Join(dir, "esignd")
 }
 
 func freeAddr(t *testing.T) string {
@@ -41,18 +42,19 @@ func freeAddr(t *testing.T) string {
 }
 
 type daemon struct {
-	cmd     *exec.Cmd
-	addr    string
-	dataDir string
-	log     *bytes.Buffer
+	cmd        *exec.Cmd
+	addr       string
+	verifyAddr string
+	dataDir    string
+	log        *bytes.Buffer
 }
 
 func startDaemon(t *testing.T, bin, dataDir string, env ...string) *daemon {
 	t.Helper()
-	d := &daemon{addr: freeAddr(t), dataDir: dataDir, log: &bytes.Buffer{}}
+	d := &daemon{addr: freeAddr(t), verifyAddr: freeAddr(t), dataDir: dataDir, log: &bytes.Buffer{}}
 	d.cmd = exec.Command(bin, "-dev")
 	d.cmd.Env = append(os.Environ(), append([]string{
-		"ESIGN_DATA_DIR=" + dataDir, "ESIGN_ADDR=" + d.addr, "ESIGN_VERIFY_ADDR=" + freeAddr(t),
+		"ESIGN_DATA_DIR=" + dataDir, "ESIGN_ADDR=" + d.addr, "ESIGN_VERIFY_ADDR=" + d.verifyAddr,
 	}, env...)...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {

@@ -70,6 +70,10 @@ func run() error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("signing API ready", "addr", ln.Addr().String(), "dev", cfg.Dev, "data_dir", cfg.DataDir)
+	if cfg.Dev {
+		stopVerifier := startVerifier(ctx, logger)
+		defer stopVerifier()
+	}
 
 	select {
 	case err := <-errc:

@@ -1,0 +1,210 @@
+// Package verifyapi is the public verifier's HTTP interface: anyone may
+// upload a PDF and get the validation report. It holds no keys and never
+// reaches an HSM, so it can face the internet apart from the signing
+// service.
+package verifyapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"esign/verify"
+)
+
+// Config configures the verifier endpoint. Zero values take the
+// documented defaults.
+type Config struct {
+	// Verify is passed to verify.Verify for every upload.
+	Verify verify.Config
+	// MaxUpload caps the uploaded file. Default 50 MB.
+	MaxUpload int64
+	// RatePerMinute is how many verifications one client address may ask
+	// for per minute; Burst how many at once. Defaults 60 and 10.
+	RatePerMinute, Burst int
+	// Timeout is the time budget of one verification. Default 20s.
+	Timeout time.Duration
+	// Logger gets one line per request. Default: discard.
+	Logger *slog.Logger
+	// Now is the clock of the rate limiter. Default time.Now.
+	Now func() time.Time
+	// Page, when set, serves GET / and its assets (the verification page).
+	Page http.Handler
+}
+
+// Server is the public verifier.
+type Server struct {
+	cfg     Config
+	limiter *limiter
+}
+
+// New makes a Server.
+func New(cfg Config) *Server {
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = 50 << 20
+	}
+	if cfg.RatePerMinute <= 0 {
+		cfg.RatePerMinute = 60
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = 10
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 20 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Server{cfg: cfg, limiter: newLimiter(cfg.RatePerMinute, cfg.Burst, cfg.Now)}
+}
+
+// errorBody is the one error shape: {"error":{"code":"…","message":"…"}}.
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func fail(c *gin.Context, status int, code, msg string) {
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		c.Header("Retry-After", "60")
+	}
+	c.AbortWithStatusJSON(status, gin.H{"error": errorBody{Code: code, Message: msg}})
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.CustomRecovery(func(c *gin.Context, rec any) {
+		s.cfg.Logger.Error("panic", "error", fmt.Sprint(rec))
+		fail(c, http.StatusInternalServerError, "internal", "internal error")
+	}))
+	r.Use(s.logRequests)
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.POST("/api/v1/verify", s.rateLimit, s.verify)
+	if s.cfg.Page != nil {
+		r.NoRoute(gin.WrapH(s.cfg.Page))
+	} else {
+		r.NoRoute(func(c *gin.Context) { fail(c, http.StatusNotFound, "not_found", "no such endpoint") })
+	}
+	return r
+}
+
+func (s *Server) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	s.cfg.Logger.Info("request", "method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(),
+		"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", c.ClientIP())
+}
+
+func (s *Server) rateLimit(c *gin.Context) {
+	if !s.limiter.allow(c.ClientIP()) {
+		fail(c, http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("at most %d verifications a minute", s.cfg.RatePerMinute))
+		return
+	}
+	c.Next()
+}
+
+// ReportFor runs a verification of an upload with the server's limits;
+// the page and the JSON endpoint share it.
+func (s *Server) ReportFor(ctx context.Context, c *gin.Context) (*verify.Report, int, string, error) {
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUpload+64<<10)
+	fh, err := c.FormFile("file")
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, http.StatusRequestEntityTooLarge, "too_large", fmt.Errorf("the limit is %d bytes", s.cfg.MaxUpload)
+		}
+		return nil, http.StatusBadRequest, "bad_request", errors.New(`send multipart/form-data with the PDF in the field "file"`)
+	}
+	defer func() {
+		if c.Request.MultipartForm != nil {
+			_ = c.Request.MultipartForm.RemoveAll()
+		}
+	}()
+	if fh.Size > s.cfg.MaxUpload {
+		return nil, http.StatusRequestEntityTooLarge, "too_large", fmt.Errorf("the limit is %d bytes", s.cfg.MaxUpload)
+	}
+	f, err := fh.Open()
+	if err != nil {
+		return nil, http.StatusBadRequest, "bad_request", fmt.Errorf("read upload: %w", err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
+	defer cancel()
+	rep, err := verify.Verify(ctx, f, fh.Size, s.cfg.Verify)
+	switch {
+	case err == nil:
+		return rep, http.StatusOK, "", nil
+	case errors.Is(err, verify.ErrNotPDF):
+		return nil, http.StatusUnprocessableEntity, "not_pdf", err
+	case errors.Is(err, context.DeadlineExceeded):
+		return nil, http.StatusServiceUnavailable, "timeout", fmt.Errorf("verification took longer than %s", s.cfg.Timeout)
+	}
+	return nil, http.StatusUnprocessableEntity, "unreadable", err
+}
+
+func (s *Server) verify(c *gin.Context) {
+	rep, status, code, err := s.ReportFor(c.Request.Context(), c)
+	if err != nil {
+		fail(c, status, code, err.Error())
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, rep)
+}
+
+// limiter is a token bucket per client address.
+type limiter struct {
+	mu      sync.Mutex
+	perSec  float64
+	burst   float64
+	now     func() time.Time
+	buckets map[string]*bucket
+	swept   time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newLimiter(perMinute, burst int, now func() time.Time) *limiter {
+	return &limiter{perSec: float64(perMinute) / 60, burst: float64(burst), now: now, buckets: map[string]*bucket{}}
+}
+
+func (l *limiter) allow(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	// Forget idle clients now and then, so the map stays small.
+	if now.Sub(l.swept) > time.Minute {
+		for k, b := range l.buckets {
+			if now.Sub(b.last) > 10*time.Minute {
+				delete(l.buckets, k)
+			}
+		}
+		l.swept = now
+	}
+	b, ok := l.buckets[key]
+	if !ok {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[key] = b
+	}
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.perSec)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
