@@ -25,6 +25,9 @@ type AppearanceInfo struct {
 	Reason      string
 	Location    string
 	Time        time.Time // the claimed signing time
+	// Placed, when not nil, is the place of an existing empty field the
+	// signature fills: the appearance must use its page and rectangle.
+	Placed *Widget
 }
 
 // Widget places a signature on a page.
@@ -272,8 +275,9 @@ func addWidget(u *pdf.Update, page pdf.Ref, pageDict pdf.Dict, widget pdf.Ref) e
 
 // placeSignature makes (or fills) the signature field that holds sigRef.
 // An existing empty field named name is used; otherwise a new field with
-// an invisible or drawn widget is made.
-func placeSignature(ctx context.Context, f *form, name string, sigRef pdf.Ref, app Appearance, info AppearanceInfo) (string, error) {
+// an invisible or drawn widget is made. lock, when set, is the field's
+// FieldMDP /Lock.
+func placeSignature(ctx context.Context, f *form, name string, sigRef pdf.Ref, app Appearance, info AppearanceInfo, lock pdf.Dict) (string, error) {
 	for _, fld := range f.fields {
 		if fld.name != name {
 			continue
@@ -281,8 +285,19 @@ func placeSignature(ctx context.Context, f *form, name string, sigRef pdf.Ref, a
 		if fld.signed {
 			return "", fmt.Errorf("%w: field %q", ErrFieldSigned, name)
 		}
+		if fld.dict == nil {
+			return "", fmt.Errorf("%w: field %q was added in this update", ErrBadOptions, name)
+		}
 		d := fld.dict.Clone()
 		d["V"] = sigRef
+		if lock != nil {
+			d["Lock"] = lock
+		}
+		if app != nil {
+			if err := drawInField(ctx, f, fld.ref, d, app, info); err != nil {
+				return "", err
+			}
+		}
 		f.u.Set(fld.ref, d)
 		return name, nil
 	}
@@ -316,14 +331,18 @@ func placeSignature(ctx context.Context, f *form, name string, sigRef pdf.Ref, a
 	for _, v := range w.Rect {
 		rect = append(rect, pdf.Real(v))
 	}
-	fieldRef := f.u.Add(pdf.Dict{
+	fd := pdf.Dict{
 		"FT": pdf.Name("Sig"), "T": pdf.TextString(name), "V": sigRef,
 		"Type": pdf.Name("Annot"), "Subtype": pdf.Name("Widget"),
 		"Rect": rect, "P": pageRef,
 		// Print and Locked: PDF/A needs Print, and nobody should move it.
 		"F":  pdf.Integer(4 | 128),
 		"AP": pdf.Dict{"N": w.Normal},
-	})
+	}
+	if lock != nil {
+		fd["Lock"] = lock
+	}
+	fieldRef := f.u.Add(fd)
 	if err := addWidget(f.u, pageRef, pageDict, fieldRef); err != nil {
 		return "", err
 	}
@@ -331,4 +350,70 @@ func placeSignature(ctx context.Context, f *form, name string, sigRef pdf.Ref, a
 		return "", err
 	}
 	return name, nil
+}
+
+// drawInField draws a visible appearance into an existing field's widget:
+// the field itself when it is merged with its widget, else its first kid.
+func drawInField(ctx context.Context, f *form, ref pdf.Ref, d pdf.Dict, app Appearance, info AppearanceInfo) error {
+	widgetRef, widget := ref, d
+	if d["Rect"] == nil {
+		kids, err := f.r.Array(d["Kids"])
+		if err != nil || len(kids) == 0 {
+			return fmt.Errorf("%w: field has no widget to draw in", ErrBadOptions)
+		}
+		kr, ok := kids[0].(pdf.Ref)
+		if !ok {
+			return fmt.Errorf("%w: field widget is not an indirect object", ErrInvalidPDF)
+		}
+		kd, err := f.r.Dict(kr)
+		if err != nil || kd == nil {
+			return fmt.Errorf("%w: read field widget: %v", ErrInvalidPDF, err)
+		}
+		widgetRef, widget = kr, kd.Clone()
+	}
+	rect, err := f.r.Array(widget["Rect"])
+	if err != nil || len(rect) != 4 {
+		return fmt.Errorf("%w: field widget has no /Rect", ErrInvalidPDF)
+	}
+	var place Widget
+	for i, v := range rect {
+		switch n := v.(type) {
+		case pdf.Integer:
+			place.Rect[i] = float64(n)
+		case pdf.Real:
+			place.Rect[i] = float64(n)
+		}
+	}
+	place.Page = pageIndexOf(f.r, widget["P"])
+	info.Placed = &place
+	w, err := app.Widget(ctx, f.u, info)
+	if err != nil {
+		return fmt.Errorf("draw appearance: %w", err)
+	}
+	widget["AP"] = pdf.Dict{"N": w.Normal}
+	if widgetRef == ref {
+		d["AP"] = widget["AP"]
+		return nil
+	}
+	f.u.Set(widgetRef, widget)
+	return nil
+}
+
+// pageIndexOf finds the 0-based index of a page reference; 0 when unknown.
+// It reads at most the first 2000 pages, which bounds hostile files.
+func pageIndexOf(r *pdf.Reader, p pdf.Object) int {
+	ref, ok := p.(pdf.Ref)
+	if !ok {
+		return 0
+	}
+	n, err := r.PageCount()
+	if err != nil {
+		return 0
+	}
+	for i := 0; i < n && i < 2000; i++ {
+		if pr, _, err := r.Page(i); err == nil && pr == ref {
+			return i
+		}
+	}
+	return 0
 }

@@ -119,6 +119,9 @@ type Options struct {
 	Field string
 	// Appearance draws a visible signature. Default: invisible.
 	Appearance Appearance
+	// LockField locks the signature's own field once signed (FieldMDP,
+	// ISO 32000-1 §12.8.2.4), so no later revision may change it.
+	LockField bool
 }
 
 // Signer holds what signing needs beyond the key: the TSA and the source of
@@ -591,8 +594,23 @@ func (s *Signer) signatureRevision(ctx context.Context, r *pdf.Reader, baseDiges
 	if name == "" {
 		name = nextFieldName(f.fields, "Signature")
 	}
+	var lock pdf.Dict
+	if opts.LockField {
+		fields := pdf.Array{pdf.TextString(name)}
+		lock = pdf.Dict{"Type": pdf.Name("SigFieldLock"), "Action": pdf.Name("Include"), "Fields": fields}
+		refs, _ := sigDict["Reference"].(pdf.Array)
+		sigDict["Reference"] = append(refs, pdf.Dict{
+			"Type":            pdf.Name("SigRef"),
+			"TransformMethod": pdf.Name("FieldMDP"),
+			"Data":            f.catRef,
+			"TransformParams": pdf.Dict{
+				"Type": pdf.Name("TransformParams"), "Action": pdf.Name("Include"),
+				"Fields": fields, "V": pdf.Name("1.2"),
+			},
+		})
+	}
 	info := AppearanceInfo{Certificate: cred.Chain[0], Name: opts.Name, Reason: opts.Reason, Location: opts.Location, Time: opts.Time}
-	if name, err = placeSignature(ctx, f, name, sigRef, opts.Appearance, info); err != nil {
+	if name, err = placeSignature(ctx, f, name, sigRef, opts.Appearance, info, lock); err != nil {
 		return nil, err
 	}
 	if err := addDSS(f, ev); err != nil {
@@ -745,7 +763,7 @@ func (s *Signer) appendDocTimestamp(ctx context.Context, in io.ReaderAt, res *Re
 			return nil, err
 		}
 		name := nextFieldName(f.fields, "DocumentTimestamp")
-		if _, err := placeSignature(ctx, f, name, sigRef, nil, AppearanceInfo{}); err != nil {
+		if _, err := placeSignature(ctx, f, name, sigRef, nil, AppearanceInfo{}, nil); err != nil {
 			return nil, err
 		}
 		f.finish()

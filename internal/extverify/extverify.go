@@ -58,6 +58,7 @@ func run(t testing.TB, name string, args ...string) string {
 // PDFSigSignature is one signature as pdfsig reports it.
 type PDFSigSignature struct {
 	Field         string
+	Signed        bool // false for an empty signature field pdfsig lists too
 	CommonName    string
 	SubFilter     string
 	Valid         bool   // "Signature is Valid."
@@ -100,6 +101,7 @@ func PDFSig(t testing.TB, nssdir, path string) []PDFSigSignature {
 			CertStatus:    field(block, "Certificate Validation"),
 			TotalDocument: strings.Contains(block, "- Total document signed"),
 		}
+		s.Signed = s.SubFilter != "" || s.Validation != ""
 		s.Valid = s.Validation == "Signature is Valid."
 		s.Trusted = s.CertStatus == "Certificate is Trusted."
 		sigs = append(sigs, s)
