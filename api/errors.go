@@ -61,6 +61,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusUnprocessableEntity, "certificate_unusable"
 	case errors.Is(err, signer.ErrUnavailable):
 		return http.StatusServiceUnavailable, "dependency_unavailable"
+	case errors.As(err, new(*signer.KeyError)):
+		return http.StatusServiceUnavailable, "hsm_unavailable"
 	case errors.Is(err, errBusy):
 		return http.StatusServiceUnavailable, "busy"
 	case errors.Is(err, errShuttingDown):

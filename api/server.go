@@ -63,6 +63,8 @@ type Server struct {
 	cfg      Config
 	slots    chan struct{}
 	draining atomic.Bool
+	inflight atomic.Int64
+	metrics  *serverMetrics
 }
 
 // New makes a Server.
@@ -79,7 +81,7 @@ func New(cfg Config) *Server {
 	if cfg.QueueWait <= 0 {
 		cfg.QueueWait = 10 * time.Second
 	}
-	return &Server{cfg: cfg, slots: make(chan struct{}, cfg.HSMConcurrency)}
+	return &Server{cfg: cfg, slots: make(chan struct{}, cfg.HSMConcurrency), metrics: newServerMetrics()}
 }
 
 // Handler returns the HTTP handler of every route.
@@ -91,8 +93,11 @@ func (s *Server) Handler() http.Handler {
 	}))
 	r.Use(s.logRequests, s.refuseWhileDraining)
 	r.GET("/healthz", s.healthz)
+	r.GET("/metrics", s.serveMetrics)
+	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	v1 := r.Group("/api/v1", s.authenticate)
 	v1.POST("/sign", s.sign)
+	v1.POST("/fields", s.addFields)
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": apiError{Code: "not_found", Message: "no such endpoint"}})
 	})
@@ -113,13 +118,16 @@ func (s *Server) Handler() http.Handler {
 }
 
 // refuseWhileDraining answers 503 to requests that arrive during a
-// graceful shutdown; http.Server.Shutdown lets those in flight finish.
+// graceful shutdown, and counts those in flight so the shutdown can wait
+// for them.
 func (s *Server) refuseWhileDraining(c *gin.Context) {
 	if s.draining.Load() {
 		c.Header("Connection", "close")
 		abort(c, errShuttingDown)
 		return
 	}
+	s.inflight.Add(1)
+	defer s.inflight.Add(-1)
 	c.Next()
 }
 
@@ -173,6 +181,13 @@ func (s *Server) authenticate(c *gin.Context) {
 
 // acquire waits for an HSM slot, or fails when the queue is saturated.
 func (s *Server) acquire(ctx context.Context) (func(), error) {
+	select {
+	case s.slots <- struct{}{}:
+		return func() { <-s.slots }, nil
+	default:
+	}
+	s.metrics.queue.Add(1)
+	defer s.metrics.queue.Add(-1)
 	t := time.NewTimer(s.cfg.QueueWait)
 	defer t.Stop()
 	select {
@@ -189,57 +204,83 @@ func (s *Server) acquire(ctx context.Context) (func(), error) {
 type signRequest struct {
 	file    multipart.File
 	size    int64
-	name    string
 	signer  string
 	options signer.Options
 }
 
-func (s *Server) parseSign(c *gin.Context) (*signRequest, error) {
+// upload reads the multipart form and opens its "file" within the upload
+// limit.
+func (s *Server) upload(c *gin.Context) (multipart.File, int64, error) {
 	// The form fields beside the file are small; allow a little over the
 	// file limit for them and the multipart framing.
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUpload+64<<10)
 	if err := c.Request.ParseMultipartForm(8 << 20); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, fmt.Errorf("%w: the limit is %d bytes", errRequestTooLarge, s.cfg.MaxUpload)
+			return nil, 0, fmt.Errorf("%w: the limit is %d bytes", errRequestTooLarge, s.cfg.MaxUpload)
 		}
-		return nil, fmt.Errorf("%w: want multipart/form-data: %v", errBadRequest, err)
+		return nil, 0, fmt.Errorf("%w: want multipart/form-data: %v", errBadRequest, err)
 	}
 	fh, err := c.FormFile("file")
 	if err != nil {
-		return nil, fmt.Errorf("%w: missing form field \"file\"", errBadRequest)
+		return nil, 0, fmt.Errorf("%w: missing form field \"file\"", errBadRequest)
 	}
 	if fh.Size > s.cfg.MaxUpload {
-		return nil, fmt.Errorf("%w: the limit is %d bytes", errRequestTooLarge, s.cfg.MaxUpload)
+		return nil, 0, fmt.Errorf("%w: the limit is %d bytes", errRequestTooLarge, s.cfg.MaxUpload)
 	}
-	req := &signRequest{size: fh.Size, name: fh.Filename, signer: c.PostForm("signer")}
+	f, err := fh.Open()
+	if err != nil {
+		return nil, 0, fmt.Errorf("open upload: %w", err)
+	}
+	return f, fh.Size, nil
+}
+
+func (s *Server) parseSign(c *gin.Context) (*signRequest, error) {
+	file, size, err := s.upload(c)
+	if err != nil {
+		return nil, err
+	}
+	req := &signRequest{file: file, size: size, signer: c.PostForm("signer")}
+	if err := s.parseSignOptions(c, req); err != nil {
+		file.Close()
+		return nil, err
+	}
+	return req, nil
+}
+
+func (s *Server) parseSignOptions(c *gin.Context, req *signRequest) error {
+	var err error
 	if req.signer == "" {
-		return nil, fmt.Errorf("%w: missing form field \"signer\"", errBadRequest)
+		return fmt.Errorf("%w: missing form field \"signer\"", errBadRequest)
 	}
 	level := c.DefaultPostForm("level", string(signer.LevelLT))
 	if req.options.Level, err = signer.ParseLevel(level); err != nil {
-		return nil, err
+		return err
 	}
 	switch v := c.DefaultPostForm("certify", "none"); v {
 	case "none", "":
 	case "1", "2", "3":
 		req.options.Certify, _ = strconv.Atoi(v)
 	default:
-		return nil, fmt.Errorf("%w: certify %q (want none, 1, 2 or 3)", errBadRequest, v)
+		return fmt.Errorf("%w: certify %q (want none, 1, 2 or 3)", errBadRequest, v)
 	}
 	req.options.Reason = c.PostForm("reason")
 	req.options.Location = c.PostForm("location")
 	req.options.ContactInfo = c.PostForm("contact")
 	req.options.Field = c.PostForm("field")
+	switch v := c.DefaultPostForm("lock", "false"); v {
+	case "true", "1":
+		req.options.LockField = true
+	case "false", "0", "":
+	default:
+		return fmt.Errorf("%w: lock %q (want true or false)", errBadRequest, v)
+	}
 	for _, v := range []string{req.options.Reason, req.options.Location, req.options.ContactInfo, req.options.Field} {
 		if len(v) > 1024 {
-			return nil, fmt.Errorf("%w: a text field is longer than 1024 bytes", errBadRequest)
+			return fmt.Errorf("%w: a text field is longer than 1024 bytes", errBadRequest)
 		}
 	}
-	if req.file, err = fh.Open(); err != nil {
-		return nil, fmt.Errorf("open upload: %w", err)
-	}
-	return req, nil
+	return nil
 }
 
 func (s *Server) sign(c *gin.Context) {
@@ -270,8 +311,10 @@ func (s *Server) sign(c *gin.Context) {
 		abort(c, err)
 		return
 	}
+	start := time.Now()
 	res, err := s.cfg.Signer.Sign(ctx, req.file, req.size, cred, req.options)
 	release()
+	s.metrics.observeSign(req.options.Level, time.Since(start), err)
 	if err != nil {
 		abort(c, err)
 		return
@@ -290,6 +333,18 @@ func (s *Server) sign(c *gin.Context) {
 	}
 }
 
-// Drain makes new signing requests fail with 503 while those in flight
-// finish; call it before http.Server.Shutdown.
-func (s *Server) Drain() { s.draining.Store(true) }
+// Drain makes new requests fail with 503 and waits, until ctx ends, for
+// those in flight to finish. Call it before http.Server.Shutdown, which
+// then closes the listener.
+func (s *Server) Drain(ctx context.Context) {
+	s.draining.Store(true)
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for s.inflight.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

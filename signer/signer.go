@@ -47,6 +47,13 @@ var (
 	ErrUnavailable = errors.New("signer: a service the signature needs is unavailable")
 )
 
+// KeyError reports that the key (the HSM) failed to sign. The service
+// answers 503: the HSM may be back in a moment.
+type KeyError struct{ Err error }
+
+func (e *KeyError) Error() string { return "signer: the key failed to sign: " + e.Err.Error() }
+func (e *KeyError) Unwrap() error { return e.Err }
+
 // Level is a PAdES baseline level.
 type Level string
 
@@ -623,8 +630,14 @@ func (s *Signer) signatureRevision(ctx context.Context, r *pdf.Reader, baseDiges
 		return nil, err
 	}
 	sd, err := cades.Sign(ctx, digest, cred.Signer, cred.Chain, copts)
-	if err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
+	switch {
+	case err == nil:
+	case errors.Is(err, cades.ErrKeyMismatch):
+		return nil, fmt.Errorf("%w: %w", ErrCertificate, err)
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	default:
+		return nil, &KeyError{Err: err}
 	}
 	rev := &revision{field: name}
 	if opts.Level.rank() >= LevelT.rank() {

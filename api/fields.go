@@ -1,0 +1,46 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"esign/signer"
+)
+
+// addFields handles POST /api/v1/fields: the e-Saraban system prepares
+// one empty signature field per official on the document's route, in one
+// incremental update, before anyone signs.
+func (s *Server) addFields(c *gin.Context) {
+	defer func() {
+		if c.Request.MultipartForm != nil {
+			_ = c.Request.MultipartForm.RemoveAll()
+		}
+	}()
+	file, size, err := s.upload(c)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	defer file.Close()
+	var specs []signer.FieldSpec
+	if err := json.Unmarshal([]byte(c.PostForm("fields")), &specs); err != nil {
+		abort(c, fmt.Errorf(`%w: "fields" must be a JSON array of {"name","page","rect":[x1,y1,x2,y2]}: %v`, errBadRequest, err))
+		return
+	}
+	res, err := signer.AddFields(c.Request.Context(), file, size, specs)
+	if err != nil {
+		abort(c, err)
+		return
+	}
+	c.Header("Content-Type", "application/pdf")
+	c.Header("Content-Length", strconv.FormatInt(res.Size(), 10))
+	c.Header("Content-Disposition", `attachment; filename="fields.pdf"`)
+	c.Status(http.StatusOK)
+	if _, err := res.Write(c.Writer, file); err != nil {
+		_ = c.Error(fmt.Errorf("stream PDF: %w", err))
+	}
+}
