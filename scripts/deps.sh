@@ -5,7 +5,9 @@
 set -euo pipefail
 want=(softhsm2 openssl ca-certificates)
 if [ "${1:-}" = "test" ]; then
-  want+=(poppler-utils qpdf libnss3-tools)
+  # External verifiers and renderers the tests ask, the database the
+  # audit tests run against, and the browser the page tests drive.
+  want+=(poppler-utils qpdf libnss3-tools mupdf-tools postgresql chromium)
 fi
 missing=()
 for p in "${want[@]}"; do
