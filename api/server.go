@@ -88,6 +88,9 @@ func New(cfg Config) *Server {
 func (s *Server) Handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	// Client addresses come from the connection, never from headers a
+	// client can forge (X-Forwarded-For): the rate limit keys on them.
+	_ = r.SetTrustedProxies(nil)
 	r.Use(gin.CustomRecovery(func(c *gin.Context, rec any) {
 		abort(c, fmt.Errorf("panic: %v", rec))
 	}))

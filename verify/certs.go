@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
-	"fmt"
 	"sort"
 	"time"
 
@@ -340,11 +339,3 @@ func (v *verifier) checkRevocation(s *sigCtx) {
 }
 
 func sortStrings(ss []string) { sort.Strings(ss) }
-
-// describeCert names a certificate in messages.
-func describeCert(c *x509.Certificate) string {
-	if c.Subject.CommonName != "" {
-		return fmt.Sprintf("%q", c.Subject.CommonName)
-	}
-	return c.Subject.String()
-}

@@ -8,9 +8,9 @@ import (
 	"esign/pdf"
 )
 
-// Bounds of the change analysis: objects compared per Verify call,
-// modifications listed per signature, nodes walked to learn the roles of
-// objects in a revision.
+// Bounds of the change analysis, per Verify call: objects compared and
+// nodes walked to learn the roles of objects in signed revisions; and
+// modifications listed per signature.
 const (
 	maxCompare   = 200000
 	maxListed    = 100
@@ -69,6 +69,8 @@ type change struct {
 	// locked is set when the change alters an existing field's value,
 	// which a FieldMDP lock on that field forbids.
 	locked bool
+	// section is the offset of the newest section listing obj.
+	section int64
 }
 
 // checkChanges compares the revision signature s covers with the whole
@@ -94,7 +96,7 @@ func (v *verifier) checkChanges(s *sigCtx) {
 	p := v.permissionLevel(s)
 	res := s.res
 	for _, c := range changes {
-		m := Modification{Kind: c.kind, Description: c.desc, Field: c.field, Revision: v.changeRevision(c, s)}
+		m := Modification{Kind: c.kind, Description: c.desc, Field: c.field, Revision: v.changeRevision(c)}
 		if c.obj != (pdf.Ref{}) {
 			m.Object = c.obj.String()
 		}
@@ -147,38 +149,16 @@ func kindWord(s *sigCtx) string {
 	return "signature"
 }
 
-// changeRevision attributes a change to the revision whose section last
-// lists its object; the last revision for others.
-func (v *verifier) changeRevision(c change, s *sigCtx) int {
-	if c.kind == ModTrailingBytes {
+// changeRevision is the revision whose cross-reference section last lists
+// the changed object; the last revision for changes of no one object.
+func (v *verifier) changeRevision(c change) int {
+	switch {
+	case c.kind == ModTrailingBytes:
 		return 0
-	}
-	if c.obj != (pdf.Ref{}) {
-		for _, sec := range v.r.Sections() {
-			if sec.Offset < s.end {
-				break
-			}
-			if e, ok := v.sectionEntry(sec, c.obj.Num); ok {
-				_ = e
-				return v.revs.number(sec.Offset)
-			}
-		}
+	case c.section > 0:
+		return v.revs.number(c.section)
 	}
 	return v.revs.number(v.r.StartXref())
-}
-
-// sectionEntry reports whether section sec lists object num.
-func (v *verifier) sectionEntry(sec *pdf.Section, num uint32) (pdf.Entry, bool) {
-	entries, err := v.r.Entries(sec)
-	if err != nil {
-		return pdf.Entry{}, false
-	}
-	for _, e := range entries {
-		if e.Ref.Num == num {
-			return e, true
-		}
-	}
-	return pdf.Entry{}, false
 }
 
 // permissionLevel is the DocMDP level governing changes after s: the
@@ -245,6 +225,9 @@ type differ struct {
 	changes    []change
 	seen       map[string]bool // kind+desc, to list each change once
 	incomplete bool
+	// sectionOf maps the objects later sections list to the offset of the
+	// newest such section.
+	sectionOf map[uint32]int64
 }
 
 func (d *differ) add(kind string, obj pdf.Ref, field string, locked bool, format string, args ...any) {
@@ -254,7 +237,7 @@ func (d *differ) add(kind string, obj pdf.Ref, field string, locked bool, format
 		return
 	}
 	d.seen[key] = true
-	d.changes = append(d.changes, change{kind: kind, desc: desc, obj: obj, field: field, locked: locked})
+	d.changes = append(d.changes, change{kind: kind, desc: desc, obj: obj, field: field, locked: locked, section: d.sectionOf[obj.Num]})
 }
 
 func (d *differ) run(end int64) {
@@ -280,21 +263,29 @@ func (d *differ) run(end int64) {
 		d.add(ModXref, pdf.Ref{}, "", false, "the later cross-reference sections do not build on the signed revision's")
 	}
 	if d.old.Trailer()["Root"] != d.cur.Trailer()["Root"] {
-		d.add(ModCatalogModified, pdf.Ref{}, "", false, "the document catalog was replaced by another object")
+		// Another catalog object: judge it by its entries, as an edit.
+		oc, _, err1 := d.old.Catalog()
+		nc, ref, err2 := d.cur.Catalog()
+		if err1 != nil || err2 != nil {
+			d.add(ModCatalogModified, ref, "", false, "the document catalog was replaced by an unreadable one")
+		} else {
+			d.catalog(ref, oc, nc)
+		}
 	}
-	nums := map[uint32]bool{}
-	for _, s := range later {
-		entries, err := d.cur.Entries(s)
+	d.sectionOf = map[uint32]int64{}
+	// Oldest first, so the newest section's offset wins.
+	for i := len(later) - 1; i >= 0; i-- {
+		entries, err := d.cur.Entries(later[i])
 		if err != nil {
 			d.add(ModUnreadable, pdf.Ref{}, "", false, "a later cross-reference section cannot be read: %v", err)
 			continue
 		}
 		for _, e := range entries {
-			nums[e.Ref.Num] = true
+			d.sectionOf[e.Ref.Num] = later[i].Offset
 		}
 	}
-	sorted := make([]uint32, 0, len(nums))
-	for n := range nums {
+	sorted := make([]uint32, 0, len(d.sectionOf))
+	for n := range d.sectionOf {
 		sorted = append(sorted, n)
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
@@ -811,7 +802,11 @@ func (d *differ) newAnnot(ref pdf.Ref, idx int, o pdf.Object) {
 		return
 	}
 	if isSig, _ := isSignatureField(d.cur, o); isSig {
-		d.add(ModSignature, ref, "", false, "a signature widget was added to page %d", idx+1)
+		if visible(ad) {
+			d.add(ModSignature, ref, "", false, "a visible signature widget was added to page %d; its appearance may cover content", idx+1)
+		} else {
+			d.add(ModSignature, ref, "", false, "a signature widget was added to page %d", idx+1)
+		}
 		return
 	}
 	d.add(ModFieldAdded, ref, "", false, "a form field widget was added to page %d", idx+1)
@@ -861,4 +856,22 @@ func (d *differ) appearance(ref pdf.Ref, owner uint32) {
 		return
 	}
 	d.add(ModAnnotationChanged, ref, "", false, "the appearance of a %s annotation changed", rm.annots[owner])
+}
+
+// visible reports whether an annotation has an area to draw in.
+func visible(a pdf.Dict) bool {
+	r, _ := a["Rect"].(pdf.Array)
+	if len(r) != 4 {
+		return false
+	}
+	n := func(o pdf.Object) float64 {
+		switch x := o.(type) {
+		case pdf.Integer:
+			return float64(x)
+		case pdf.Real:
+			return float64(x)
+		}
+		return 0
+	}
+	return n(r[2]) != n(r[0]) && n(r[3]) != n(r[1])
 }

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"errors"
 	"fmt"
 
 	"esign/pdf"
@@ -20,6 +21,7 @@ type sigField struct {
 	field    pdf.Dict
 	sigRef   pdf.Ref // zero when /V is a direct dictionary
 	sig      pdf.Dict
+	err      error // why the signature dictionary cannot be read
 }
 
 // findSignatures walks the AcroForm field tree of r and returns the signed
@@ -40,14 +42,12 @@ func findSignatures(r *pdf.Reader) (out []sigField, more bool, err error) {
 	}
 	w := fieldWalker{r: r, seen: map[pdf.Ref]bool{}, sigs: map[pdf.Ref]bool{}}
 	for _, f := range fields {
-		if err := w.walk(f, "", nil, 0); err != nil {
-			return w.out, w.more, err
-		}
+		w.walk(f, "", nil, 0)
 		if w.more {
 			break
 		}
 	}
-	return w.out, w.more, nil
+	return w.out, w.more, errors.Join(w.errs...)
 }
 
 type fieldWalker struct {
@@ -57,11 +57,20 @@ type fieldWalker struct {
 	nodes int
 	more  bool
 	out   []sigField
+	errs  []error
+}
+
+// skip records why part of the tree was not read; the walk goes on.
+func (w *fieldWalker) skip(err error) error {
+	if len(w.errs) < 8 {
+		w.errs = append(w.errs, err)
+	}
+	return nil
 }
 
 func (w *fieldWalker) walk(o pdf.Object, parent string, inheritedFT pdf.Object, depth int) error {
 	if depth > maxFieldDepth {
-		return fmt.Errorf("%w: form field tree deeper than %d", pdf.ErrSyntax, maxFieldDepth)
+		return w.skip(fmt.Errorf("%w: form field tree deeper than %d", pdf.ErrSyntax, maxFieldDepth))
 	}
 	if w.nodes++; w.nodes > maxFieldNodes {
 		w.more = true
@@ -76,7 +85,7 @@ func (w *fieldWalker) walk(o pdf.Object, parent string, inheritedFT pdf.Object, 
 	}
 	d, err := w.r.Dict(o)
 	if err != nil {
-		return fmt.Errorf("field %v: %w", o, err)
+		return w.skip(fmt.Errorf("field %v: %w", o, err))
 	}
 	if d == nil {
 		return nil
@@ -94,13 +103,14 @@ func (w *fieldWalker) walk(o pdf.Object, parent string, inheritedFT pdf.Object, 
 	}
 	kids, err := w.r.Array(d["Kids"])
 	if err != nil {
-		return fmt.Errorf("field %q /Kids: %w", name, err)
+		return w.skip(fmt.Errorf("field %q /Kids: %w", name, err))
 	}
 	childFields := false
 	for _, k := range kids {
 		kd, err := w.r.Dict(k)
 		if err != nil {
-			return fmt.Errorf("field %q kid: %w", name, err)
+			w.skip(fmt.Errorf("field %q kid: %w", name, err))
+			continue
 		}
 		// Kids without /T are widgets of this field, not fields.
 		if kd != nil && kd["T"] != nil {
@@ -119,7 +129,14 @@ func (w *fieldWalker) walk(o pdf.Object, parent string, inheritedFT pdf.Object, 
 	sigRef, _ := d["V"].(pdf.Ref)
 	sig, err := w.r.Dict(d["V"])
 	if err != nil {
-		return fmt.Errorf("field %q /V: %w", name, err)
+		// A signature that cannot be read is a finding, not a reason to
+		// stop looking at the others.
+		f := sigField{name: name, sigRef: sigRef, field: d, err: err}
+		if isRef {
+			f.fieldRef = ref
+		}
+		w.out = append(w.out, f)
+		return nil
 	}
 	if sig == nil {
 		return nil // an empty signature field

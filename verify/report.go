@@ -24,6 +24,7 @@ const (
 	Revoked                        SubIndication = "REVOKED"
 	Expired                        SubIndication = "EXPIRED"
 	NotYetValid                    SubIndication = "NOT_YET_VALID"
+	SigConstraintsFailure          SubIndication = "SIG_CONSTRAINTS_FAILURE"
 	ChainConstraintsFailure        SubIndication = "CHAIN_CONSTRAINTS_FAILURE"
 	CertificateChainGeneralFailure SubIndication = "CERTIFICATE_CHAIN_GENERAL_FAILURE"
 	CryptoConstraintsFailure       SubIndication = "CRYPTO_CONSTRAINTS_FAILURE"
@@ -98,7 +99,7 @@ type SignatureResult struct {
 	Level     string `json:"level"`
 	SubFilter string `json:"sub_filter"`
 	// Signer is the signing certificate's holder; for a document timestamp,
-	// the TSA.
+	// the TSA. Its fields are empty when the certificate was not found.
 	Signer *SignerInfo `json:"signer"`
 	// Chain lists the subjects of the certificate path, signer first, trust
 	// anchor last; when no path to a trust anchor was found, the path as far

@@ -160,6 +160,10 @@ func (e *evidence) loadDSS() {
 		}
 	}
 	addCert := func(b []byte) {
+		if v.certs.seen[string(b)] {
+			v.certs.dss[string(b)] = true
+			return
+		}
 		c, err := x509.ParseCertificate(b)
 		if err != nil {
 			return

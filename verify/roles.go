@@ -17,7 +17,8 @@ type roleMap struct {
 	annots                  map[uint32]string
 	appearance              map[uint32]uint32 // appearance stream -> its annotation
 	dss                     map[uint32]bool
-	nodes                   int
+	budget                  *int // nodes the call may still walk
+	exhausted               bool
 }
 
 // fieldRole describes a form field or one of its widgets.
@@ -33,8 +34,12 @@ func (rm *roleMap) hasAnnotsArr(n uint32) bool  { _, ok := rm.annotsArr[n]; retu
 func (rm *roleMap) hasAppearance(n uint32) bool { _, ok := rm.appearance[n]; return ok }
 
 func (rm *roleMap) spend() bool {
-	rm.nodes++
-	return rm.nodes <= maxRoleNodes
+	if *rm.budget <= 0 {
+		rm.exhausted = true
+		return false
+	}
+	*rm.budget--
+	return true
 }
 
 func refNum(o pdf.Object) uint32 {
@@ -54,8 +59,14 @@ func (d *differ) roleMap() *roleMap {
 		fields: map[uint32]*fieldRole{}, sigDicts: map[uint32]bool{}, pageNodes: map[uint32]bool{},
 		pages: map[uint32]int{}, contents: map[uint32]int{}, annotsArr: map[uint32]int{},
 		annots: map[uint32]string{}, appearance: map[uint32]uint32{}, dss: map[uint32]bool{},
+		budget: &d.v.roleBudget,
 	}
 	d.roles = rm
+	defer func() {
+		if rm.exhausted {
+			d.incomplete = true
+		}
+	}()
 	rm.info = refNum(r.Trailer()["Info"])
 	cat, catRef, err := r.Catalog()
 	if err != nil {

@@ -72,6 +72,7 @@ func newSigCtx(f sigField) *sigCtx {
 		Errors: []string{}, Warnings: []string{}, Chain: []string{},
 		Modifications: []Modification{}, AllowedChanges: []Modification{},
 		Revocation: RevocationInfo{Status: "unknown"},
+		Signer:     &SignerInfo{},
 	}}
 	if f.sig["Type"] == pdf.Name("DocTimeStamp") || f.sig["SubFilter"] == pdf.Name(subFilterRFC3161) {
 		s.res.Kind = KindDocumentTimestamp
@@ -113,6 +114,10 @@ func (s *sigCtx) finish() {
 // it carries to the call's pools.
 func (v *verifier) parseSignature(s *sigCtx) {
 	r, d, res := v.r, s.f.sig, s.res
+	if s.f.err != nil {
+		s.fail(FormatFailure, "the signature dictionary cannot be read: %v", s.f.err)
+		return
+	}
 	sf, _ := d["SubFilter"].(pdf.Name)
 	s.subFilter = string(sf)
 	res.SubFilter = s.subFilter
@@ -163,7 +168,7 @@ func (v *verifier) parseSignature(s *sigCtx) {
 	s.parsed = true
 	s.end = s.br[2] + s.br[3]
 	res.Revision = v.revs.number(s.end - 1)
-	res.CoversWholeDocument = s.end == v.size || (v.revs.trailing == 0 && len(v.revs.ends) > 0 && s.end >= v.revs.ends[len(v.revs.ends)-1])
+	res.CoversWholeDocument = s.end == v.size || allWhite(io.NewSectionReader(v.ra, s.end, v.size-s.end))
 
 	if res.Kind == KindDocumentTimestamp {
 		der := trimDER(s.contents)
@@ -382,19 +387,63 @@ func (v *verifier) checkByteRange(s *sigCtx) bool {
 		s.fail(FormatFailure, "the bytes /ByteRange leaves out are not the value of /Contents")
 		ok = false
 	}
-	if s.f.sigRef != (pdf.Ref{}) {
-		// The hex string must lie inside the signature dictionary's own
-		// object, after its start.
-		if e, found, err := v.r.Lookup(s.f.sigRef.Num); err == nil && found && e.Type == 1 && (e.Offset >= b || b-e.Offset > 64<<20) {
-			s.fail(FormatFailure, "/Contents of the signed range is not inside signature dictionary %v", s.f.sigRef)
-			ok = false
-		}
-	}
-	if end := c + d; end != v.size && !isRevisionEnd(v.ra, end) {
+	end := c + d
+	if end != v.size && !isRevisionEnd(v.ra, end) {
 		s.fail(FormatFailure, "the signed range ends at %d, which is not the end of a revision", end)
+		s.res.Integrity.ByteRange = false
+		return true
+	}
+	if !v.checkSignedDict(s, end) {
 		ok = false
 	}
 	s.res.Integrity.ByteRange = ok
+	return true
+}
+
+// checkSignedDict checks the signature dictionary as the signed revision
+// has it: it holds the same /ByteRange and /Contents, and the /Contents
+// string lies inside it. A later revision may have replaced the
+// dictionary; the change analysis reports that.
+func (v *verifier) checkSignedDict(s *sigCtx, end int64) bool {
+	if s.f.sigRef == (pdf.Ref{}) {
+		return true
+	}
+	r, err := v.reader(end)
+	if err != nil {
+		s.fail(FormatFailure, "the signed revision cannot be read: %v", err)
+		return false
+	}
+	// Unchanged since: the same object at the same place.
+	ne, nok, err1 := v.r.Lookup(s.f.sigRef.Num)
+	oe, ook, err2 := r.Lookup(s.f.sigRef.Num)
+	if err1 == nil && err2 == nil && nok && ook && ne.Type == 1 && sameEntry(oe, ne) {
+		if ne.Offset >= s.br[1] || s.br[1]-ne.Offset > 64<<20 {
+			s.fail(FormatFailure, "/Contents of the signed range is not inside signature dictionary %v", s.f.sigRef)
+			return false
+		}
+		return true
+	}
+	d, err := r.Dict(s.f.sigRef)
+	if err != nil || d == nil {
+		s.fail(FormatFailure, "signature dictionary %v is not part of the revision it signs", s.f.sigRef)
+		return false
+	}
+	br, _ := r.Array(d["ByteRange"])
+	cs, _ := d["Contents"].(pdf.String)
+	same := len(br) == 4 && bytes.Equal(cs.Bytes, s.contents)
+	for i := 0; same && i < 4; i++ {
+		n, _ := br[i].(pdf.Integer)
+		same = int64(n) == s.br[i]
+	}
+	if !same {
+		s.fail(FormatFailure, "signature dictionary %v differs from the one in the revision it signs", s.f.sigRef)
+		return false
+	}
+	// The hex string must lie inside the dictionary's own object.
+	if e, found, err := r.Lookup(s.f.sigRef.Num); err == nil && found && e.Type == 1 && (e.Offset >= s.br[1] || s.br[1]-e.Offset > 64<<20) {
+		s.fail(FormatFailure, "/Contents of the signed range is not inside signature dictionary %v", s.f.sigRef)
+		return false
+	}
 	return true
 }
 
@@ -493,8 +542,20 @@ func (v *verifier) digestRanges(s *sigCtx, h crypto.Hash) ([]byte, error) {
 		hh, from = h.New(), 0
 	}
 	copyRange := func(off, n int64) error {
-		if _, err := io.CopyBuffer(hh, io.NewSectionReader(v.ra, off, n), v.hashBuf); err != nil {
-			return fmt.Errorf("read signed range at %d: %w", off, err)
+		for n > 0 {
+			if err := v.ctx.Err(); err != nil {
+				return err
+			}
+			buf := v.hashBuf[:min(n, int64(len(v.hashBuf)))]
+			if k, err := v.ra.ReadAt(buf, off); k != len(buf) {
+				if err == nil {
+					err = io.ErrUnexpectedEOF
+				}
+				return fmt.Errorf("read signed range at %d: %w", off, err)
+			}
+			hh.Write(buf)
+			off += int64(len(buf))
+			n -= int64(len(buf))
 		}
 		return nil
 	}

@@ -1,8 +1,11 @@
 package verify
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"slices"
@@ -32,18 +35,13 @@ type tokenResult struct {
 	revocationSource string
 }
 
-// checkToken parses and validates a token; digest gives the digest the
-// imprint must hold, for the imprint's hash algorithm.
-func (v *verifier) checkToken(der []byte, digest func(crypto.Hash) ([]byte, error)) tokenResult {
-	tok, err := tsa.ParseToken(der)
-	return v.checkParsedToken(tok, err, der, digest)
-}
-
+// checkParsedToken validates a token tsa.ParseToken returned (or the
+// error it gave for der); digest gives the digest the imprint must hold,
+// for the imprint's hash algorithm.
 func (v *verifier) checkParsedToken(tok *tsa.Token, parseErr error, der []byte, digest func(crypto.Hash) ([]byte, error)) tokenResult {
 	var tr tokenResult
 	if parseErr != nil {
-		tr.failed = true
-		tr.sub, tr.msg = diagnoseToken(der, parseErr, v.certs)
+		tr.sub, tr.msg, tr.failed = diagnoseToken(der, parseErr, v.certs, digest)
 		return tr
 	}
 	tr.tok = tok
@@ -103,13 +101,15 @@ func (v *verifier) checkParsedToken(tok *tsa.Token, parseErr error, der []byte, 
 	return tr
 }
 
-// diagnoseToken finds out why a token did not parse, for the
-// sub-indication: a signature that does not verify, a content digest that
-// does not match, or a malformed token.
-func diagnoseToken(der []byte, parseErr error, certs *certCache) (SubIndication, string) {
+// diagnoseToken looks at a token tsa.ParseToken refused, to tell a broken
+// token (malformed, a signature that does not verify, the wrong imprint:
+// failed) from a sound one this verifier does not accept (SHA-1, no TSA
+// certificate in it, a TSA certificate without the RFC 3161 profile):
+// that one proves nothing but is no sign of tampering.
+func diagnoseToken(der []byte, parseErr error, certs *certCache, digest func(crypto.Hash) ([]byte, error)) (sub SubIndication, msg string, failed bool) {
 	p, err := cades.Parse(der)
-	if err != nil || p.Signer == nil {
-		return FormatFailure, fmt.Sprintf("the timestamp token is malformed: %v", parseErr)
+	if err != nil || p.Signer == nil || !p.EncapContentType.Equal(cades.OIDTSTInfo) {
+		return FormatFailure, fmt.Sprintf("the timestamp token is malformed: %v", parseErr), true
 	}
 	cert, err := p.SignerCertificate()
 	if err != nil {
@@ -117,16 +117,55 @@ func diagnoseToken(der []byte, parseErr error, certs *certCache) (SubIndication,
 	}
 	h := p.Signer.DigestAlgorithm
 	if cert == nil || h == 0 || !h.Available() {
-		return FormatFailure, fmt.Sprintf("the timestamp token cannot be checked: %v", parseErr)
+		return SigConstraintsFailure, fmt.Sprintf("the timestamp token cannot be checked: %v", parseErr), false
 	}
 	hh := h.New()
 	hh.Write(p.EncapContent)
 	err = p.VerifySignatureWith(cert, hh.Sum(nil))
 	switch {
 	case errors.Is(err, cades.ErrSignatureInvalid):
-		return SigCryptoFailure, "the timestamp token's signature does not verify"
+		return SigCryptoFailure, "the timestamp token's signature does not verify", true
 	case errors.Is(err, cades.ErrDigestMismatch):
-		return HashFailure, "the timestamp token's content does not match its signed digest"
+		return HashFailure, "the timestamp token's content does not match its signed digest", true
+	case err != nil:
+		return SigConstraintsFailure, fmt.Sprintf("the timestamp token is not acceptable: %v", parseErr), false
 	}
-	return FormatFailure, fmt.Sprintf("the timestamp token is not acceptable: %v", parseErr)
+	ih, imprint, err := tstImprint(p.EncapContent)
+	if err != nil {
+		return FormatFailure, fmt.Sprintf("the timestamp token's TSTInfo is malformed: %v", err), true
+	}
+	if want, err := digest(ih); err == nil && !bytes.Equal(want, imprint) {
+		return HashFailure, "the timestamp's message imprint does not match the data it should time-stamp", true
+	}
+	return SigConstraintsFailure, fmt.Sprintf("the timestamp token is not acceptable: %v", parseErr), false
+}
+
+// tstImprint reads the message imprint of a TSTInfo (RFC 3161 §2.4.2):
+// version, policy, then messageImprint; what follows is not needed.
+func tstImprint(der []byte) (crypto.Hash, []byte, error) {
+	var seq asn1.RawValue
+	if _, err := asn1.Unmarshal(der, &seq); err != nil {
+		return 0, nil, err
+	}
+	if seq.Tag != asn1.TagSequence || !seq.IsCompound {
+		return 0, nil, errors.New("not a SEQUENCE")
+	}
+	rest := seq.Bytes
+	var version int
+	var policy asn1.ObjectIdentifier
+	var mi struct {
+		Algorithm pkix.AlgorithmIdentifier
+		Digest    []byte
+	}
+	var err error
+	for _, v := range []any{&version, &policy, &mi} {
+		if rest, err = asn1.Unmarshal(rest, v); err != nil {
+			return 0, nil, err
+		}
+	}
+	h, ok := cades.HashFromOID(mi.Algorithm.Algorithm)
+	if !ok || !h.Available() {
+		return 0, nil, fmt.Errorf("imprint algorithm %v not supported", mi.Algorithm.Algorithm)
+	}
+	return h, mi.Digest, nil
 }

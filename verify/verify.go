@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"sort"
 	"time"
@@ -129,6 +130,8 @@ type verifier struct {
 	hashBuf  []byte
 	prefixes []prefixState
 	work     int // objects compared so far, against maxCompare
+	// roleBudget is what is left of maxRoleNodes.
+	roleBudget int
 }
 
 func newVerifier(ctx context.Context, cfg Config, ra io.ReaderAt, size int64, r *pdf.Reader) *verifier {
@@ -136,6 +139,7 @@ func newVerifier(ctx context.Context, cfg Config, ra io.ReaderAt, size int64, r 
 		ctx: ctx, cfg: cfg, now: cfg.Now(), ra: ra, size: size, r: r,
 		readers: map[int64]*pdf.Reader{size: r},
 		chains:  map[[32]byte][]*x509.Certificate{}, sigChecks: map[[32]byte]error{},
+		roleBudget: maxRoleNodes,
 	}
 	v.report = &Report{
 		Document: DocumentResult{
@@ -161,6 +165,9 @@ func (v *verifier) run() error {
 	if len(v.revs.ends) == 0 {
 		v.warnDoc("the file has no %%%%EOF marker")
 	}
+	if doc.TrailingBytes > 0 {
+		v.warnDoc("%d bytes after the last %%%%EOF belong to no revision: data was appended, or the last revision is cut short", doc.TrailingBytes)
+	}
 	if doc.Encrypted {
 		v.warnDoc("the document is encrypted; names and dates in it may be unreadable")
 	}
@@ -168,13 +175,12 @@ func (v *verifier) run() error {
 	if err != nil {
 		v.warnDoc("form fields could not all be read: %v", err)
 	}
-	v.ev.loadDSS()
-
 	for i, f := range fields {
 		s := newSigCtx(f)
 		if i >= v.cfg.MaxSignatures {
 			s.indeterminate(Generic, "not validated: the document has more than %d signatures", v.cfg.MaxSignatures)
 			s.skipped = true
+			s.end = math.MaxInt64 // listed last
 		} else {
 			v.parseSignature(s)
 		}
@@ -183,6 +189,8 @@ func (v *verifier) run() error {
 	if more {
 		v.warnDoc("the form has more fields than are read; some signatures may not be listed")
 	}
+	// After the signatures, so certificates they carry are not parsed twice.
+	v.ev.loadDSS()
 	// Oldest first: by the end of the signed range, then by field name.
 	sort.SliceStable(v.sigs, func(i, j int) bool {
 		a, b := v.sigs[i], v.sigs[j]
@@ -195,7 +203,7 @@ func (v *verifier) run() error {
 		if err := v.ctx.Err(); err != nil {
 			return fmt.Errorf("verify: %w", err)
 		}
-		if s.skipped || s.parsed == false {
+		if s.skipped || !s.parsed {
 			continue
 		}
 		if s.res.Kind == KindDocumentTimestamp {

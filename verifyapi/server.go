@@ -16,6 +16,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"esign/verify"
+	"esign/verifypage"
 )
 
 // Config configures the verifier endpoint. Zero values take the
@@ -34,14 +35,17 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock of the rate limiter. Default time.Now.
 	Now func() time.Time
-	// Page, when set, serves GET / and its assets (the verification page).
-	Page http.Handler
+	// NoPage leaves out the verification page (GET /, POST / and the
+	// assets under /static/); the JSON endpoint stays. Default: the page is
+	// served.
+	NoPage bool
 }
 
 // Server is the public verifier.
 type Server struct {
 	cfg     Config
 	limiter *limiter
+	page    *verifypage.Page // nil with Config.NoPage
 }
 
 // New makes a Server.
@@ -64,7 +68,11 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Server{cfg: cfg, limiter: newLimiter(cfg.RatePerMinute, cfg.Burst, cfg.Now)}
+	s := &Server{cfg: cfg, limiter: newLimiter(cfg.RatePerMinute, cfg.Burst, cfg.Now)}
+	if !cfg.NoPage {
+		s.page = verifypage.New(verifypage.Options{MaxUpload: cfg.MaxUpload})
+	}
+	return s
 }
 
 // errorBody is the one error shape: {"error":{"code":"…","message":"…"}}.
@@ -84,6 +92,9 @@ func fail(c *gin.Context, status int, code, msg string) {
 func (s *Server) Handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	// Client addresses come from the connection, never from headers a
+	// client can forge (X-Forwarded-For): the rate limit keys on them.
+	_ = r.SetTrustedProxies(nil)
 	r.Use(gin.CustomRecovery(func(c *gin.Context, rec any) {
 		s.cfg.Logger.Error("panic", "error", fmt.Sprint(rec))
 		fail(c, http.StatusInternalServerError, "internal", "internal error")
@@ -91,12 +102,37 @@ func (s *Server) Handler() http.Handler {
 	r.Use(s.logRequests)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.POST("/api/v1/verify", s.rateLimit, s.verify)
-	if s.cfg.Page != nil {
-		r.NoRoute(gin.WrapH(s.cfg.Page))
-	} else {
-		r.NoRoute(func(c *gin.Context) { fail(c, http.StatusNotFound, "not_found", "no such endpoint") })
+	if s.page != nil {
+		page := gin.WrapH(s.page)
+		r.GET("/", page)
+		r.HEAD("/", page)
+		r.GET(verifypage.StaticPrefix+"*file", page)
+		r.HEAD(verifypage.StaticPrefix+"*file", page)
+		r.POST("/", s.pageVerify)
 	}
+	r.NoRoute(func(c *gin.Context) { fail(c, http.StatusNotFound, "not_found", "no such endpoint") })
 	return r
+}
+
+// pageVerify answers the page's form post: the same rate limit, size limit
+// and time budget as the JSON endpoint, rendered as HTML.
+func (s *Server) pageVerify(c *gin.Context) {
+	if !s.limiter.allow(c.ClientIP()) {
+		c.Header("Retry-After", "60")
+		s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Status: http.StatusTooManyRequests, Code: "rate_limited"})
+		return
+	}
+	rep, status, code, err := s.ReportFor(c.Request.Context(), c)
+	if err != nil {
+		if status == http.StatusServiceUnavailable {
+			c.Header("Retry-After", "60")
+		}
+		// Not logged: the message may quote the file, and files hold
+		// personal data. The request line records the status.
+		s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Status: status, Code: code})
+		return
+	}
+	s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Report: rep})
 }
 
 func (s *Server) logRequests(c *gin.Context) {

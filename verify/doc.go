@@ -1,0 +1,150 @@
+// Package verify validates the signatures and document timestamps of a
+// PDF and reports on each in the terms of ETSI EN 319 102-1: an
+// indication (TOTAL-PASSED, TOTAL-FAILED, INDETERMINATE) with a
+// sub-indication, and the facts behind it. It reads PDFs uploaded by
+// anyone, so every size and count it reads is bounded, and it fetches
+// nothing unless Config.AllowFetch permits the host. It knows nothing of
+// HTTP: api and the CLI render the Report.
+//
+// # What is checked
+//
+// For each signature field with a value, found through the AcroForm:
+//
+//   - Integrity. /ByteRange starts at 0, leaves out exactly the /Contents
+//     hex string of this signature dictionary ('<', hex digits, '>', right
+//     after the /Contents key) and ends at the end of a revision ("%%EOF").
+//     The digest of the covered bytes must equal the CMS message digest,
+//     the CMS signature must verify, and signing-certificate(-v2) must
+//     name the signer's certificate (required for ETSI.CAdES.detached).
+//     adbe.pkcs7.sha1 signs the SHA-1 digest of the ranges as encapsulated
+//     content; adbe.pkcs7.detached and adbe.pkcs7.sha1 are validated like
+//     the others and reported at level PDF-NOT-ETSI.
+//   - Time. The best signature time is the genTime of the earliest valid
+//     signature timestamp (a proof of existence); without one it is the
+//     validation time. The claimed time /M is reported and used only to
+//     tell EXPIRED from OUT_OF_BOUNDS_NO_POE and REVOKED from
+//     REVOKED_NO_POE when there is no timestamp.
+//   - Timestamps. The RFC 3161 token verifies, its imprint matches the
+//     signature value (or, for a document timestamp, the covered bytes),
+//     and the TSA, whose certificate must carry the critical timeStamping
+//     usage, chains to a trust anchor at genTime. A token that does not
+//     verify or matches the wrong data fails the signature (HASH_FAILURE,
+//     SIG_CRYPTO_FAILURE): it is evidence of tampering. A token from an
+//     untrusted TSA is ignored with a warning: it proves nothing, but it
+//     does not make the signature worse than one without it. The TSA's own
+//     revocation status is checked with the data at hand: revoked before
+//     genTime fails the token; unknown is only a warning.
+//   - Certificate path. crypto/x509 builds the path from the signer to
+//     Config.Roots (never the system pool), with the certificates of the
+//     CMS, the tokens and the DSS as intermediates, and checks every
+//     certificate valid at the best signature time. The signer's key usage
+//     must allow digitalSignature or nonRepudiation and its extended key
+//     usage, when present, a document-signing purpose (any, emailProtection,
+//     clientAuth, codeSigning, documentSigning, Adobe or Microsoft document
+//     signing); otherwise CHAIN_CONSTRAINTS_FAILURE.
+//   - Revocation. Every certificate of the path but the trust anchor needs
+//     an OCSP response (signed by its issuer, or by a responder the issuer
+//     delegated with extendedKeyUsage OCSPSigning) or a complete CRL signed
+//     by its issuer, from the DSS (including /VRI), the CMS revocation
+//     choices or Adobe's revocation-info-archival attribute, that tells its
+//     status at the best signature time: issued after it, or valid (up to
+//     nextUpdate) at it. Only when that fails, and Config.AllowFetch is
+//     set, are the certificates' OCSP and CRL URLs asked, on allowed hosts.
+//
+// # Indications
+//
+//	HASH_FAILURE             covered bytes or timestamp imprint do not match (TOTAL-FAILED)
+//	SIG_CRYPTO_FAILURE       a signature value does not verify (TOTAL-FAILED)
+//	FORMAT_FAILURE           broken /ByteRange or CMS, or a change after the signature
+//	                         that is not allowed (TOTAL-FAILED; see below)
+//	REVOKED                  the signer's certificate was revoked before the timestamp,
+//	                         or, without one, before the claimed time (TOTAL-FAILED)
+//	EXPIRED, NOT_YET_VALID   the certificate was not valid when the signature was proven
+//	                         (or claimed, without proof) to exist (TOTAL-FAILED)
+//	REVOKED_NO_POE           revoked, and nothing proves the signature is older (INDETERMINATE)
+//	REVOKED_CA_NO_POE        a CA of the path revoked before the signature time (INDETERMINATE)
+//	OUT_OF_BOUNDS_NO_POE     a certificate not valid at the best signature time, and the
+//	                         signature may be older (INDETERMINATE)
+//	NO_CERTIFICATE_CHAIN_FOUND  no path to a trust anchor (INDETERMINATE)
+//	NO_SIGNING_CERTIFICATE_FOUND  the signer's certificate is missing, or the
+//	                         signing-certificate attribute does not name it (INDETERMINATE)
+//	CHAIN_CONSTRAINTS_FAILURE   key usage or extended key usage forbids signing (INDETERMINATE)
+//	TRY_LATER                no revocation data tells the status at the best signature time
+//	                         (INDETERMINATE)
+//
+// A PAdES B-B or B-T signature with a trusted path but no revocation data
+// in the document is INDETERMINATE/TRY_LATER when fetching is not allowed:
+// EN 319 102-1 §5.2.6 cannot conclude the certificate was not revoked, and
+// the status may become known later (online, or once a B-LT update adds
+// it). With AllowFetch the verifier asks and usually concludes.
+//
+// A signature whose certificate was revoked after its timestamp passes,
+// with the revocation time reported and a warning.
+//
+// # Changes after a signature
+//
+// Each signature covers one revision. The revision it covers is read on
+// its own and compared with the whole file: every object a later
+// cross-reference section lists is compared by value (references by
+// identity, streams by dictionary and decoded data), and each difference
+// is classified by what the object was in the signed revision. The later
+// sections must extend the signed revision's chain. Bytes after the last
+// %%EOF (white space aside) are a change too ("trailing-bytes").
+//
+// Allowed always (also under DocMDP P=1, as EN 319 142-1 permits):
+// "dss", "document-timestamp", "version". Allowed without certification
+// and under P=2 and P=3: "signature" (new signature fields and widgets,
+// signing an empty signature field, the form's signature flags),
+// "form-fill" (values and appearances of existing non-signature fields),
+// "form-resources", "metadata" (Info, XMP), "structure" (tagging updates
+// that come with new widgets), "object-reused" (a free object number used
+// again). Allowed only under P=3: "annotation-added",
+// "annotation-modified", "annotation-removed". Never allowed:
+// "page-content", "page-modified", "page-added", "page-removed",
+// "pages-modified", "catalog-modified", "acroform-modified",
+// "form-field-added", "form-field-removed", "form-field-modified",
+// "signature-modified" (a signature dictionary, a signed field or its
+// appearance), "certification-added", "permissions-modified",
+// "object-modified" (anything else overwritten), "object-deleted",
+// "xref-modified", "revision-unreadable", "trailing-bytes".
+//
+// A FieldMDP lock (the signature's FieldMDP transform or its field's
+// /Lock) forbids later "form-fill" and "signature" changes to the fields
+// it names; a PDF 2.0 lock's /P acts as DocMDP for changes after it.
+//
+// SignatureResult.Modifications lists the changes not allowed for that
+// signature, AllowedChanges the allowed ones, and ModifiedAfter is true
+// when Modifications is not empty. Such a signature is TOTAL-FAILED with
+// FORMAT_FAILURE, as the EU DSS library reports PDF modification
+// findings: the signed bytes are intact (see Integrity) but the document
+// shown is no longer what was signed. Violations of DocMDP and FieldMDP
+// are marked in Modification.Violation.
+//
+// # The document
+//
+// The document is TOTAL-PASSED only when every signature and document
+// timestamp is; otherwise it takes the worst indication (TOTAL-FAILED over
+// INDETERMINATE) and the sub-indication of the first signature that has
+// it. A document without signatures is INDETERMINATE with sub-indication
+// SIGNED_DATA_NOT_FOUND and signature_count 0: there is nothing to trust,
+// but nothing is wrong either. signature_count counts document timestamps
+// too; their level is "" (PAdES levels describe signatures).
+//
+// # Levels
+//
+// B-B: a CAdES signature; B-T: with a signature timestamp; B-LT: with, in
+// the DSS, revocation data for every certificate of the signer's path but
+// the trust anchor; B-LTA: B-LT with a document timestamp after the
+// signature. The level says what the document holds, not whether it
+// validated.
+//
+// # Cost
+//
+// Verify parses only the objects it needs, continues the hash of an
+// earlier signature's range for a later one instead of hashing the file
+// again, builds each certificate path once per call and checks each
+// certificate signature once per call. Most of what remains is checking
+// certificate signatures (RSA-3072 CAs cost the most), so a Cache shared by
+// a long-running verifier, which keeps paths and certificate and CRL
+// signature checks across calls, more than halves the cost.
+package verify

@@ -1,0 +1,451 @@
+package verifypage
+
+import "esign/verify"
+
+// Lang is a language of the page: LangThai (the default) or LangEnglish.
+type Lang string
+
+// The page's languages.
+const (
+	LangThai    Lang = "th"
+	LangEnglish Lang = "en"
+)
+
+// parseLang reads the ?lang= parameter; anything but "en" is Thai, the
+// language the page is for.
+func parseLang(s string) Lang {
+	if s == string(LangEnglish) {
+		return LangEnglish
+	}
+	return LangThai
+}
+
+// text holds every fixed string of the page in one language. Strings from
+// the uploaded file never go here: they reach the templates as data and
+// html/template escapes them.
+type text struct {
+	Title, Intro                                  string
+	OtherLang, OtherLangName, LangNav             string
+	ChooseLabel, DropHint, Submit, MaxSize        string
+	Privacy, Busy, NetworkError, TooLarge         string
+	VerdictPrefix                                 string
+	ValidTitle, ValidDetail                       string
+	InvalidTitle, InvalidAdvice, ChangedHeading   string
+	IndeterminateTitle, NoSignatureTitle          string
+	NoSignatureDetail                             string
+	SignaturesHeading, SignatureN, DocTimestamp   string
+	StatusPassed, StatusFailed, StatusIndet       string
+	SignedBy, Organisation, TSAName, SignedAt     string
+	TimeFromTSA, TimeClaimed, TimeUnknown         string
+	TimestampedAt                                 string
+	Level, LongTerm, LongTermYes, LongTermNo      string
+	Yes, No                                       string
+	Chain, ChainAnchor, ChainNoAnchor, ChainEmpty string
+	Changes, NoChanges, AllowedChanges            string
+	CoversWhole                                   string
+	Certification, Reason, Location, Contact      string
+	Technical, Indication, Field, SubFilter       string
+	Digest, Algorithm, RevocationLabel, Serial    string
+	Issuer, Subject, SubjectSerial, Errors        string
+	Warnings, DocumentWarnings, Download          string
+	DownloadHint, ErrorTitle, CheckAnother        string
+	RevisionsLabel, TrailingLabel                 string
+	ClaimedTime                                   string
+	Months                                        [12]string
+	Errs                                          map[string]string // by error code of the JSON API
+	Footer                                        string
+}
+
+func texts(l Lang) *text {
+	if l == LangEnglish {
+		return &english
+	}
+	return &thai
+}
+
+// thai is the page in Thai, the language it is written for.
+var thai = text{
+	Title:         "ตรวจสอบลายมือชื่อดิจิทัลบนเอกสาร PDF",
+	Intro:         "ตรวจสอบว่าเอกสาร เช่น ใบแสดงผลการศึกษาหรือหนังสือราชการ ลงลายมือชื่อโดยใคร เมื่อใด และถูกแก้ไขหลังลงลายมือชื่อหรือไม่ โดยไม่ต้องติดตั้งโปรแกรมใด ๆ",
+	OtherLang:     "en",
+	OtherLangName: "English",
+	LangNav:       "ภาษา",
+	ChooseLabel:   "เลือกไฟล์ PDF ที่ต้องการตรวจสอบ",
+	DropHint:      "หรือลากไฟล์มาวางในกรอบนี้",
+	Submit:        "ตรวจสอบเอกสาร",
+	MaxSize:       "ขนาดไฟล์ไม่เกิน %s",
+	Privacy:       "ไฟล์ของท่านไม่ถูกจัดเก็บ: ระบบอ่านไฟล์เพื่อตรวจสอบเท่านั้น และทิ้งทันทีเมื่อตรวจเสร็จ ไม่มีการบันทึกไฟล์หรือข้อมูลใด ๆ ในไฟล์ไว้",
+	Busy:          "กำลังตรวจสอบเอกสาร…",
+	NetworkError:  "ส่งไฟล์ไม่สำเร็จ โปรดตรวจสอบการเชื่อมต่อแล้วลองอีกครั้ง",
+	TooLarge:      "ไฟล์มีขนาดใหญ่เกินกำหนด",
+	VerdictPrefix: "ผลการตรวจสอบ:",
+
+	ValidTitle:         "เอกสารนี้ได้รับการลงลายมือชื่อและไม่ถูกแก้ไข",
+	ValidDetail:        "ลายมือชื่อทุกรายการถูกต้อง ผู้ลงนามมีใบรับรองจากหน่วยงานที่เชื่อถือได้ และเนื้อหาไม่ถูกเปลี่ยนแปลงหลังลงลายมือชื่อ",
+	InvalidTitle:       "เอกสารนี้ไม่ผ่านการตรวจสอบ",
+	InvalidAdvice:      "อย่าเชื่อถือเนื้อหาของเอกสารฉบับนี้ โปรดขอเอกสารฉบับใหม่จากหน่วยงานที่ออกเอกสาร",
+	ChangedHeading:     "สิ่งที่ถูกแก้ไขหลังลงลายมือชื่อ:",
+	IndeterminateTitle: "ไม่สามารถยืนยันเอกสารนี้ได้ครบถ้วน",
+	NoSignatureTitle:   "ไม่พบลายมือชื่อดิจิทัลในเอกสารนี้",
+	NoSignatureDetail:  "จึงยืนยันไม่ได้ว่าใครเป็นผู้ออกเอกสาร หรือเอกสารถูกแก้ไขหรือไม่",
+
+	SignaturesHeading: "รายละเอียดลายมือชื่อ",
+	SignatureN:        "ลายมือชื่อที่ %d",
+	DocTimestamp:      "การประทับเวลาของเอกสาร",
+	StatusPassed:      "ถูกต้อง",
+	StatusFailed:      "ไม่ถูกต้อง",
+	StatusIndet:       "ยืนยันไม่ได้ครบถ้วน",
+	SignedBy:          "ผู้ลงนาม",
+	Organisation:      "หน่วยงาน",
+	TSAName:           "ผู้ให้บริการประทับเวลา",
+	SignedAt:          "เวลาที่ลงนาม",
+	TimestampedAt:     "เวลาที่ประทับ",
+	TimeFromTSA:       "เวลานี้รับรองโดยการประทับเวลาที่เชื่อถือได้จาก %s",
+	TimeClaimed:       "เวลานี้มาจากเครื่องคอมพิวเตอร์ของผู้ลงนาม ไม่มีการประทับเวลาที่เชื่อถือได้รับรอง",
+	TimeUnknown:       "ไม่ระบุเวลา",
+	Level:             "รูปแบบลายมือชื่อ",
+	LongTerm:          "ตรวจสอบได้ในระยะยาว",
+	LongTermYes:       "ได้",
+	LongTermNo:        "ไม่ได้",
+	Yes:               "ใช่",
+	No:                "ไม่ใช่",
+	Chain:             "สายใบรับรอง (จากผู้ลงนามถึงหน่วยงานต้นทางที่เชื่อถือ)",
+	ChainAnchor:       "หน่วยงานต้นทางที่เชื่อถือ",
+	ChainNoAnchor:     "ไม่ใช่หน่วยงานที่ระบบนี้เชื่อถือ",
+	ChainEmpty:        "ไม่พบใบรับรอง",
+	Changes:           "การแก้ไขหลังลงลายมือชื่อนี้",
+	NoChanges:         "ไม่มีการแก้ไขเนื้อหาหลังลงลายมือชื่อนี้",
+	AllowedChanges:    "ส่วนที่เพิ่มภายหลังซึ่งได้รับอนุญาต (ไม่กระทบเนื้อหา):",
+	CoversWhole:       "ครอบคลุมจนถึงท้ายไฟล์",
+	Certification:     "การรับรองเอกสาร",
+	Reason:            "เหตุผล",
+	Location:          "สถานที่",
+	Contact:           "ติดต่อ",
+	Technical:         "รายละเอียดทางเทคนิค",
+	Indication:        "ผลตามมาตรฐาน ETSI EN 319 102-1",
+	Field:             "ชื่อช่องลายมือชื่อ",
+	SubFilter:         "SubFilter",
+	Digest:            "อัลกอริทึมย่อยข้อมูล",
+	Algorithm:         "อัลกอริทึมลายมือชื่อ",
+	RevocationLabel:   "สถานะการเพิกถอนใบรับรอง",
+	Serial:            "หมายเลขใบรับรอง",
+	Issuer:            "ผู้ออกใบรับรอง",
+	Subject:           "ชื่อในใบรับรอง",
+	SubjectSerial:     "เลขประจำตัวในใบรับรอง",
+	Errors:            "ข้อผิดพลาด",
+	Warnings:          "คำเตือน",
+	DocumentWarnings:  "คำเตือนเกี่ยวกับไฟล์",
+	Download:          "ดาวน์โหลดรายงานผลการตรวจสอบ (JSON)",
+	DownloadHint:      "สำหรับเจ้าหน้าที่ไอทีหรือระบบอื่นที่ต้องการอ่านผลโดยอัตโนมัติ",
+	ErrorTitle:        "ตรวจสอบไฟล์นี้ไม่ได้",
+	CheckAnother:      "ตรวจสอบเอกสารอื่น",
+	RevisionsLabel:    "จำนวนครั้งที่บันทึกไฟล์",
+	TrailingLabel:     "ข้อมูลต่อท้ายไฟล์ (ไบต์)",
+	ClaimedTime:       "เวลาที่ผู้ลงนามระบุเอง (/M)",
+	Months: [12]string{"มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน",
+		"กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม"},
+	Errs: map[string]string{
+		"too_large":    "ไฟล์มีขนาดใหญ่เกินกำหนด",
+		"rate_limited": "มีการตรวจสอบจากเครื่องของท่านถี่เกินไป โปรดรอสักครู่แล้วลองใหม่",
+		"not_pdf":      "ไฟล์นี้ไม่ใช่ไฟล์ PDF",
+		"unreadable":   "อ่านไฟล์ PDF นี้ไม่ได้ ไฟล์อาจเสียหายหรือไม่สมบูรณ์",
+		"timeout":      "การตรวจสอบใช้เวลานานเกินกำหนด โปรดลองใหม่ภายหลัง",
+		"bad_request":  "ไม่ได้รับไฟล์ โปรดเลือกไฟล์ PDF แล้วกดตรวจสอบ",
+		"":             "เกิดข้อผิดพลาดในการตรวจสอบ โปรดลองใหม่ภายหลัง",
+	},
+	Footer: "ผลการตรวจสอบเป็นไปตามมาตรฐาน ETSI EN 319 102-1 (PAdES)",
+}
+
+// english is the page in English.
+var english = text{
+	Title:         "Check the digital signatures of a PDF document",
+	Intro:         "Find out who signed a document such as a transcript or an official letter, when, and whether it has been changed since it was signed. There is nothing to install.",
+	OtherLang:     "th",
+	OtherLangName: "ภาษาไทย",
+	LangNav:       "Language",
+	ChooseLabel:   "Choose the PDF file to check",
+	DropHint:      "or drop the file in this box",
+	Submit:        "Check the document",
+	MaxSize:       "Files up to %s",
+	Privacy:       "Your file is not stored: it is read only to check it and discarded as soon as the check ends. Neither the file nor anything in it is kept.",
+	Busy:          "Checking the document…",
+	NetworkError:  "The file could not be sent. Check your connection and try again.",
+	TooLarge:      "The file is larger than allowed",
+	VerdictPrefix: "Result:",
+
+	ValidTitle:         "This document is signed and has not been changed",
+	ValidDetail:        "Every signature is valid, the signers hold certificates from a trusted authority, and the content has not changed since it was signed.",
+	InvalidTitle:       "This document failed the check",
+	InvalidAdvice:      "Do not rely on the content of this copy; ask the issuing office for a new one.",
+	ChangedHeading:     "Changed after signing:",
+	IndeterminateTitle: "This document cannot be fully verified",
+	NoSignatureTitle:   "This document has no digital signature",
+	NoSignatureDetail:  "So nothing shows who issued it or whether it was changed.",
+
+	SignaturesHeading: "Signatures",
+	SignatureN:        "Signature %d",
+	DocTimestamp:      "Document timestamp",
+	StatusPassed:      "Valid",
+	StatusFailed:      "Invalid",
+	StatusIndet:       "Not fully verified",
+	SignedBy:          "Signed by",
+	Organisation:      "Organisation",
+	TSAName:           "Time-stamping authority",
+	SignedAt:          "Signed at",
+	TimestampedAt:     "Time-stamped at",
+	TimeFromTSA:       "This time is certified by a trusted timestamp from %s",
+	TimeClaimed:       "This time comes from the signer's computer; no trusted timestamp certifies it",
+	TimeUnknown:       "No time given",
+	Level:             "Signature format",
+	LongTerm:          "Verifiable in the long term",
+	LongTermYes:       "Yes",
+	LongTermNo:        "No",
+	Yes:               "Yes",
+	No:                "No",
+	Chain:             "Certificate chain (from the signer up to the trusted authority)",
+	ChainAnchor:       "trusted authority",
+	ChainNoAnchor:     "not an authority this service trusts",
+	ChainEmpty:        "No certificate found",
+	Changes:           "Changes after this signature",
+	NoChanges:         "The content has not changed since this signature",
+	AllowedChanges:    "Permitted additions made later (the content is untouched):",
+	CoversWhole:       "Covers the file to its end",
+	Certification:     "Certification",
+	Reason:            "Reason",
+	Location:          "Location",
+	Contact:           "Contact",
+	Technical:         "Technical details",
+	Indication:        "ETSI EN 319 102-1 indication",
+	Field:             "Signature field",
+	SubFilter:         "SubFilter",
+	Digest:            "Digest algorithm",
+	Algorithm:         "Signature algorithm",
+	RevocationLabel:   "Certificate revocation status",
+	Serial:            "Certificate serial number",
+	Issuer:            "Certificate issuer",
+	Subject:           "Certificate subject",
+	SubjectSerial:     "Subject serial number",
+	Errors:            "Errors",
+	Warnings:          "Warnings",
+	DocumentWarnings:  "Warnings about the file",
+	Download:          "Download the validation report (JSON)",
+	DownloadHint:      "For IT staff, or systems that read the result automatically",
+	ErrorTitle:        "This file could not be checked",
+	CheckAnother:      "Check another document",
+	RevisionsLabel:    "Times the file was saved",
+	TrailingLabel:     "Data after the end of the file (bytes)",
+	ClaimedTime:       "Time claimed by the signer (/M)",
+	Months: [12]string{"January", "February", "March", "April", "May", "June",
+		"July", "August", "September", "October", "November", "December"},
+	Errs: map[string]string{
+		"too_large":    "The file is larger than allowed.",
+		"rate_limited": "Too many checks from your address. Wait a minute and try again.",
+		"not_pdf":      "This file is not a PDF.",
+		"unreadable":   "This PDF cannot be read; it may be damaged or incomplete.",
+		"timeout":      "The check took too long. Please try again later.",
+		"bad_request":  "No file arrived. Choose a PDF file and press Check.",
+		"":             "Something went wrong during the check. Please try again later.",
+	},
+	Footer: "Results follow ETSI EN 319 102-1 (PAdES).",
+}
+
+// reason explains a sub-indication in plain words; "" when there is
+// nothing more to say than the verdict.
+func reason(l Lang, sub verify.SubIndication, changed bool) string {
+	th := l == LangThai
+	pick := func(t, e string) string {
+		if th {
+			return t
+		}
+		return e
+	}
+	switch sub {
+	case verify.HashFailure:
+		return pick("ข้อมูลในเอกสารไม่ตรงกับข้อมูลที่ลงลายมือชื่อไว้ แสดงว่าเอกสารถูกแก้ไขหลังลงลายมือชื่อ",
+			"The document's bytes no longer match what was signed: it was altered after signing.")
+	case verify.SigCryptoFailure:
+		return pick("ค่าลายมือชื่อดิจิทัลไม่ถูกต้อง ลายมือชื่อถูกปลอมแปลงหรือเสียหาย",
+			"The signature value does not verify: the signature is forged or damaged.")
+	case verify.FormatFailure:
+		if changed {
+			return pick("เอกสารถูกแก้ไขหลังลงลายมือชื่อในลักษณะที่ไม่ได้รับอนุญาต",
+				"The document was changed after signing in a way that is not allowed.")
+		}
+		return pick("โครงสร้างลายมือชื่อในไฟล์ไม่ถูกต้อง", "The signature's structure in the file is broken.")
+	case verify.Revoked:
+		return pick("ใบรับรองของผู้ลงนามถูกเพิกถอนก่อนเวลาที่ลงลายมือชื่อ",
+			"The signer's certificate was revoked before the signature was made.")
+	case verify.Expired:
+		return pick("ใบรับรองของผู้ลงนามหมดอายุแล้วในเวลาที่ลงลายมือชื่อ",
+			"The signer's certificate had expired when the document was signed.")
+	case verify.NotYetValid:
+		return pick("ใบรับรองของผู้ลงนามยังไม่มีผลในเวลาที่ลงลายมือชื่อ",
+			"The signer's certificate was not yet valid when the document was signed.")
+	case verify.CryptoConstraintsFailure:
+		return pick("ลายมือชื่อใช้อัลกอริทึมที่ไม่ปลอดภัยแล้ว",
+			"The signature uses an algorithm that is no longer considered secure.")
+	case verify.NoCertificateChainFound:
+		return pick("ใบรับรองของผู้ลงนามไม่ได้ออกโดยหน่วยงานที่ระบบนี้เชื่อถือ จึงยืนยันตัวตนของผู้ลงนามไม่ได้",
+			"The signer's certificate was not issued by an authority this service trusts, so the signer's identity cannot be confirmed.")
+	case verify.CertificateChainGeneralFailure:
+		return pick("ตรวจสอบสายใบรับรองของผู้ลงนามไม่ได้", "The signer's certificate chain could not be checked.")
+	case verify.ChainConstraintsFailure:
+		return pick("ใบรับรองของผู้ลงนามไม่ได้ออกมาเพื่อใช้ลงลายมือชื่อเอกสาร",
+			"The signer's certificate is not meant for signing documents.")
+	case verify.NoSigningCertificateFound:
+		return pick("ไม่พบใบรับรองของผู้ลงนามในลายมือชื่อ หรือลายมือชื่อไม่ได้ระบุใบรับรองนั้น",
+			"The signer's certificate is missing from the signature, or the signature does not name it.")
+	case verify.RevokedNoPOE:
+		return pick("ใบรับรองของผู้ลงนามถูกเพิกถอนแล้ว และไม่มีการประทับเวลาที่พิสูจน์ว่าลงลายมือชื่อก่อนการเพิกถอน",
+			"The signer's certificate has been revoked, and no timestamp proves the signature came before that.")
+	case verify.RevokedCANoPOE:
+		return pick("ใบรับรองของหน่วยงานผู้ออกใบรับรองถูกเพิกถอน และไม่มีการประทับเวลาที่พิสูจน์ว่าลงลายมือชื่อก่อนหน้านั้น",
+			"A certificate of the issuing authority was revoked, and no timestamp proves the signature came before that.")
+	case verify.OutOfBoundsNoPOE:
+		return pick("ใบรับรองของผู้ลงนามหมดอายุหรือยังไม่มีผล และไม่มีการประทับเวลาที่พิสูจน์ว่าลงลายมือชื่อขณะใบรับรองยังใช้ได้",
+			"The signer's certificate is outside its validity period, and no timestamp proves the signature was made while it was valid.")
+	case verify.TryLater:
+		return pick("ยังตรวจสอบไม่ได้ว่าใบรับรองของผู้ลงนามถูกเพิกถอนหรือไม่ เพราะไม่มีข้อมูลสถานะใบรับรอง โปรดลองใหม่ภายหลัง",
+			"Whether the signer's certificate was revoked cannot be told yet: no status information is available. Try again later.")
+	case verify.SignedDataNotFound:
+		return pick("ไม่พบข้อมูลที่ลงลายมือชื่อไว้", "The signed data was not found.")
+	}
+	return ""
+}
+
+// modificationText says in plain words what one change after a signature
+// did; kinds it does not know fall back to the verifier's description.
+func modificationText(l Lang, m verify.Modification) string {
+	th := l == LangThai
+	pick := func(t, e string) string {
+		if th {
+			return t
+		}
+		return e
+	}
+	var s string
+	switch m.Kind {
+	case verify.ModDSS:
+		s = pick("เพิ่มข้อมูลสำหรับตรวจสอบใบรับรองในระยะยาว (DSS)", "Validation data for long-term checking was added (DSS).")
+	case verify.ModDocumentTimestamp:
+		s = pick("เพิ่มการประทับเวลาของเอกสาร", "A document timestamp was added.")
+	case verify.ModSignature:
+		s = pick("เพิ่มลายมือชื่อถัดไป", "A further signature was added.")
+	case verify.ModFormFill:
+		s = pick("กรอกข้อมูลในแบบฟอร์ม", "Form fields were filled in.")
+	case verify.ModFormResources:
+		s = pick("ปรับทรัพยากรของแบบฟอร์ม เช่น แบบอักษร", "Form resources such as fonts were updated.")
+	case verify.ModMetadata:
+		s = pick("แก้ไขข้อมูลกำกับเอกสาร (เมทาดาทา)", "The document's metadata was updated.")
+	case verify.ModStructure:
+		s = pick("ปรับโครงสร้างแท็กของเอกสาร", "The document's tag structure was updated.")
+	case verify.ModVersion:
+		s = pick("ปรับรุ่นของรูปแบบ PDF", "The PDF version number was updated.")
+	case verify.ModObjectReused:
+		s = pick("นำหมายเลขส่วนประกอบที่ว่างอยู่กลับมาใช้", "A free object number was used again.")
+	case verify.ModAnnotationAdded:
+		s = pick("มีการเพิ่มหมายเหตุหรือข้อความทับบนหน้าเอกสาร", "A note or text was added on top of a page.")
+	case verify.ModAnnotationChanged:
+		s = pick("หมายเหตุบนหน้าเอกสารถูกแก้ไข", "A note on a page was changed.")
+	case verify.ModAnnotationRemoved:
+		s = pick("หมายเหตุบนหน้าเอกสารถูกลบ", "A note was removed from a page.")
+	case verify.ModPageContent:
+		s = pick("เนื้อหาบนหน้าเอกสารถูกแก้ไข", "The content of a page was changed.")
+	case verify.ModPageModified:
+		s = pick("หน้าเอกสารถูกแก้ไข", "A page was altered.")
+	case verify.ModPageAdded:
+		s = pick("มีการเพิ่มหน้าเอกสาร", "A page was added.")
+	case verify.ModPageRemoved:
+		s = pick("มีการลบหน้าเอกสาร", "A page was removed.")
+	case verify.ModPagesModified:
+		s = pick("ลำดับหรือโครงสร้างของหน้าเอกสารถูกแก้ไข", "The order or structure of the pages was changed.")
+	case verify.ModCatalogModified:
+		s = pick("โครงสร้างหลักของเอกสารถูกแก้ไข", "The document's catalog was changed.")
+	case verify.ModAcroFormModified:
+		s = pick("แบบฟอร์มของเอกสารถูกแก้ไข", "The document's form was changed.")
+	case verify.ModFieldAdded:
+		s = pick("มีการเพิ่มช่องในแบบฟอร์ม", "A form field was added.")
+	case verify.ModFieldRemoved:
+		s = pick("มีการลบช่องในแบบฟอร์ม", "A form field was removed.")
+	case verify.ModFieldModified:
+		s = pick("ช่องในแบบฟอร์มถูกแก้ไข", "A form field was changed.")
+	case verify.ModSignatureModified:
+		s = pick("ลายมือชื่อที่ลงไว้แล้วหรือช่องของลายมือชื่อนั้นถูกแก้ไข", "A signature already made, or its field, was changed.")
+	case verify.ModCertification:
+		s = pick("มีการเพิ่มการรับรองเอกสารภายหลัง", "A certification was added afterwards.")
+	case verify.ModPermissions:
+		s = pick("สิทธิ์การใช้งานเอกสารถูกแก้ไข", "The document's permissions were changed.")
+	case verify.ModObjectModified:
+		s = pick("ส่วนประกอบของเอกสารถูกเขียนทับ", "Part of the document was overwritten.")
+	case verify.ModObjectDeleted:
+		s = pick("ส่วนประกอบของเอกสารถูกลบ", "Part of the document was deleted.")
+	case verify.ModXref:
+		s = pick("ตารางอ้างอิงภายในไฟล์ถูกแก้ไขผิดรูปแบบ", "The file's cross-reference table was altered.")
+	case verify.ModTrailingBytes:
+		s = pick("มีข้อมูลต่อท้ายไฟล์หลังส่วนที่ลงลายมือชื่อ", "Data was appended after the end of the file.")
+	case verify.ModUnreadable:
+		s = pick("ส่วนที่เพิ่มเข้ามาภายหลังอ่านไม่ได้", "A later revision of the file cannot be read.")
+	default:
+		s = m.Description
+		if s == "" {
+			s = m.Kind
+		}
+	}
+	switch m.Violation {
+	case "docmdp":
+		s += pick(" (ขัดกับข้อกำหนดของการรับรองเอกสาร)", " (this breaks the certification's restrictions)")
+	case "fieldmdp":
+		s += pick(" (ขัดกับการล็อกช่องในแบบฟอร์ม)", " (this breaks a field lock)")
+	}
+	return s
+}
+
+// certificationText explains a DocMDP level.
+func certificationText(l Lang, level string) string {
+	th := l == LangThai
+	pick := func(t, e string) string {
+		if th {
+			return t
+		}
+		return e
+	}
+	switch level {
+	case "1":
+		return pick("รับรองเอกสาร ระดับ 1: ห้ามแก้ไขเอกสารใด ๆ หลังลงนาม", "Certified, level 1: no change of any kind is allowed after signing.")
+	case "2":
+		return pick("รับรองเอกสาร ระดับ 2: อนุญาตเฉพาะการกรอกแบบฟอร์มและการลงลายมือชื่อเพิ่ม", "Certified, level 2: only filling in forms and further signatures are allowed.")
+	case "3":
+		return pick("รับรองเอกสาร ระดับ 3: อนุญาตการกรอกแบบฟอร์ม การลงลายมือชื่อเพิ่ม และการเพิ่มหมายเหตุ", "Certified, level 3: filling in forms, further signatures and notes are allowed.")
+	}
+	return pick("ไม่ได้รับรองเอกสาร (เป็นลายมือชื่ออนุมัติทั่วไป)", "Not a certification (an ordinary approval signature).")
+}
+
+// levelText explains a PAdES level and whether it can still be checked
+// after the certificates expire.
+func levelText(l Lang, level string) (what string, longTerm bool, why string) {
+	th := l == LangThai
+	pick := func(t, e string) string {
+		if th {
+			return t
+		}
+		return e
+	}
+	switch level {
+	case verify.LevelB:
+		return pick("ลายมือชื่อพื้นฐาน ไม่มีการประทับเวลา", "A basic signature without a timestamp."), false,
+			pick("เมื่อใบรับรองของผู้ลงนามหมดอายุหรือถูกเพิกถอน จะยืนยันลายมือชื่อนี้ไม่ได้อีก", "Once the signer's certificate expires or is revoked, this signature can no longer be confirmed.")
+	case verify.LevelT:
+		return pick("ลายมือชื่อพร้อมการประทับเวลาที่พิสูจน์เวลาที่ลงนาม", "A signature with a timestamp that proves when it was made."), false,
+			pick("เอกสารไม่มีข้อมูลสถานะใบรับรองที่ต้องใช้ตรวจสอบในอนาคต", "The document lacks the certificate status data needed to check it in future.")
+	case verify.LevelLT:
+		return pick("ลายมือชื่อพร้อมการประทับเวลาและข้อมูลสถานะใบรับรอง", "A signature with a timestamp and certificate status data."), true,
+			pick("เอกสารมีข้อมูลที่ต้องใช้ตรวจสอบครบถ้วน แม้ใบรับรองจะหมดอายุในภายหลัง", "The document holds what is needed to check it even after the certificates expire.")
+	case verify.LevelLTA:
+		return pick("ลายมือชื่อพร้อมข้อมูลสถานะใบรับรองและการประทับเวลาเพื่อการเก็บรักษาระยะยาว", "A signature with certificate status data and an archive timestamp."), true,
+			pick("การประทับเวลาเพื่อการเก็บรักษาปกป้องข้อมูลที่ใช้ตรวจสอบในระยะยาว และต่ออายุได้", "The archive timestamp protects the validation data over the long term and can be renewed.")
+	case verify.LevelNotETSI:
+		return pick("ลายมือชื่อ PDF รูปแบบเก่า ไม่ใช่มาตรฐาน PAdES", "An older PDF signature format, not PAdES."), false,
+			pick("รูปแบบนี้ไม่รองรับการตรวจสอบระยะยาวตามมาตรฐาน", "This format has no standard way to stay verifiable long-term.")
+	}
+	return "", false, ""
+}
