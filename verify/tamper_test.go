@@ -28,6 +28,28 @@ func appendUpdate(t testing.TB, data []byte, edit func(r *pdf.Reader, u *pdf.Upd
 	return append(append([]byte(nil), data...), b...)
 }
 
+// newRoot adds an update whose trailer names a new catalog object, a copy
+// of the old one that edit may change.
+func newRoot(t testing.TB, data []byte, edit func(r *pdf.Reader, u *pdf.Update, cat pdf.Dict)) []byte {
+	t.Helper()
+	var oldRef, newRef pdf.Ref
+	out := appendUpdate(t, data, func(r *pdf.Reader, u *pdf.Update) {
+		cat, ref, _ := r.Catalog()
+		cat = cat.Clone()
+		edit(r, u, cat)
+		oldRef, newRef = ref, u.Add(cat)
+	})
+	// pdf.Update copies /Root from the base trailer; the trailer follows
+	// the xref table, so rewriting it moves no offset.
+	tail := out[len(data):]
+	i := bytes.LastIndex(tail, []byte("/Root "+oldRef.String()))
+	if i < 0 {
+		t.Fatal("no /Root in the update's trailer")
+	}
+	patched := append(append(append([]byte(nil), tail[:i]...), "/Root "+newRef.String()...), tail[i+len("/Root "+oldRef.String()):]...)
+	return append(append([]byte(nil), data...), patched...)
+}
+
 func page0(t testing.TB, r *pdf.Reader) (pdf.Ref, pdf.Dict) {
 	t.Helper()
 	ref, d, err := r.Page(0)
@@ -230,6 +252,21 @@ func TestTampering(t *testing.T) {
 			}),
 			sigs: []want{{indication: verify.TotalPassed, level: verify.LevelLT, covers: boolp(false)}},
 			doc:  verify.TotalPassed, count: 1,
+		},
+		{
+			name: "catalog copied to a new object",
+			data: newRoot(t, lt, func(r *pdf.Reader, u *pdf.Update, cat pdf.Dict) {}),
+			sigs: []want{{indication: verify.TotalPassed, level: verify.LevelLT}},
+			doc:  verify.TotalPassed, count: 1,
+		},
+		{
+			name: "new catalog with other pages",
+			data: newRoot(t, lt, func(r *pdf.Reader, u *pdf.Update, cat pdf.Dict) {
+				pages, _ := r.Dict(cat["Pages"])
+				cat["Pages"] = u.Add(pages.Clone())
+			}),
+			sigs: []want{{indication: verify.TotalFailed, sub: verify.FormatFailure, level: verify.LevelLT, modified: true, modKind: "catalog-modified"}},
+			doc:  verify.TotalFailed, count: 1,
 		},
 		{
 			name: "garbage after %%EOF",

@@ -36,7 +36,9 @@ func VerifyConfig(cfg config.Config) (verify.Config, error) {
 	if err != nil {
 		return verify.Config{}, err
 	}
-	vc := verify.Config{Roots: roots}
+	// The cache keeps certificate paths and CA signature checks across
+	// verifications: most files come from the same few CAs.
+	vc := verify.Config{Roots: roots, Cache: verify.NewCache(0)}
 	if len(allow) > 0 {
 		vc.AllowFetch = func(host string) bool { return slices.Contains(allow, strings.ToLower(host)) }
 	}
