@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -66,6 +68,33 @@ func TestCLI(t *testing.T) {
 		sigs := extverify.PDFSig(t, nssFor(t, filepath.Join(dataDir, "pki", "root.pem")), out)
 		if len(sigs) != 1 || !sigs[0].Valid || !sigs[0].Trusted {
 			t.Fatalf("pdfsig: %+v", sigs)
+		}
+
+		// esign verify: a summary for people, the report for machines,
+		// and an exit status that says whether the document passed.
+		stdout.Reset()
+		if err := run(ctx, []string{"verify", "-dev", out}, &stdout, &stderr, getenv); err != nil {
+			t.Fatalf("verify: %v\n%s", err, stdout.String())
+		}
+		if !strings.Contains(stdout.String(), "TOTAL-PASSED") || !strings.Contains(stdout.String(), "นายทะเบียน มหาวิทยาลัยตัวอย่าง") {
+			t.Errorf("verify summary:\n%s", stdout.String())
+		}
+		stdout.Reset()
+		if err := run(ctx, []string{"verify", "-dev", "-json", out}, &stdout, &stderr, getenv); err != nil {
+			t.Fatal(err)
+		}
+		var rep struct {
+			Document struct{ Indication string } `json:"document"`
+		}
+		if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil || rep.Document.Indication != "TOTAL-PASSED" {
+			t.Errorf("verify -json: %v %s", err, stdout.String())
+		}
+		data, _ := os.ReadFile(out)
+		data[len(data)/3] ^= 1
+		tampered := filepath.Join(t.TempDir(), "tampered.pdf")
+		os.WriteFile(tampered, data, 0o644)
+		if err := run(ctx, []string{"verify", "-dev", tampered}, &stdout, &stderr, getenv); !errors.Is(err, errNotPassed) {
+			t.Errorf("verify of a tampered file: %v", err)
 		}
 	})
 

@@ -131,6 +131,32 @@ func (d *daemon) sign(t *testing.T, key string, pdf []byte, fields map[string]st
 	return resp.StatusCode, resp.Header, out
 }
 
+// verify posts a file to the verifier process.
+func (d *daemon) verify(t *testing.T, pdf []byte) (int, []byte) {
+	t.Helper()
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "doc.pdf")
+	fw.Write(pdf)
+	mw.Close()
+	var resp *http.Response
+	var err error
+	// The verifier starts beside esignd; give it a moment on first use.
+	for i := 0; i < 50; i++ {
+		resp, err = http.Post("http://"+d.verifyAddr+"/api/v1/verify", mw.FormDataContentType(), bytes.NewReader(body.Bytes()))
+		if err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("verifier: %v\n%s", err, d.log)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
 func errorCode(t *testing.T, body []byte) string {
 	t.Helper()
 	var e struct {
@@ -215,6 +241,53 @@ func TestDaemonEndToEnd(t *testing.T) {
 			}
 		})
 	}
+	t.Run("verifier process", func(t *testing.T) {
+		for _, level := range []string{"B-B", "B-T", "B-LT", "B-LTA"} {
+			status, _, signed := d.sign(t, key, pdf, map[string]string{"signer": "dev-official", "level": level})
+			if status != http.StatusOK {
+				t.Fatalf("sign %s: %d", level, status)
+			}
+			status, rep := d.verify(t, signed)
+			if status != http.StatusOK {
+				t.Fatalf("verify %s: %d %s", level, status, rep)
+			}
+			var r struct {
+				Document struct {
+					Indication     string `json:"indication"`
+					SignatureCount int    `json:"signature_count"`
+				} `json:"document"`
+				Signatures []struct {
+					Level  string `json:"level"`
+					Signer struct {
+						CommonName string `json:"common_name"`
+					} `json:"signer"`
+				} `json:"signatures"`
+			}
+			if err := json.Unmarshal(rep, &r); err != nil {
+				t.Fatal(err)
+			}
+			// The development verifier may ask the development services
+			// for revocation data, so every level passes.
+			if r.Document.Indication != "TOTAL-PASSED" || r.Signatures[0].Level != "PAdES-BASELINE-"+strings.TrimPrefix(level, "B-") ||
+				r.Signatures[0].Signer.CommonName != "นางสาวสมศรี ใจดี" {
+				t.Errorf("%s: %s", level, rep)
+			}
+		}
+		status, body := d.verify(t, []byte("not a pdf"))
+		if status < 400 || status >= 500 {
+			t.Errorf("garbage: %d", status)
+		}
+		errorCode(t, body)
+		resp, err := http.Get("http://" + d.verifyAddr + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "lang=\"th\"") {
+			t.Errorf("page: %d %.200s", resp.StatusCode, page)
+		}
+	})
 	t.Run("second client may use dev-registrar", func(t *testing.T) {
 		status, _, out := d.sign(t, key2, pdf, map[string]string{"signer": "dev-registrar", "level": "B-B"})
 		if status != http.StatusOK {
