@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
-	"esign/access"
+	"esign/activation"
 	"esign/signer"
+	"esign/store"
 )
 
 // ErrUnknownCredential reports a signer credential that does not exist.
@@ -37,10 +40,14 @@ type apiError struct {
 // only place that does, so every endpoint answers alike.
 func statusOf(err error) (int, string) {
 	switch {
-	case errors.Is(err, access.ErrUnauthenticated):
+	case errors.Is(err, store.ErrUnauthenticated):
 		return http.StatusUnauthorized, "unauthenticated"
-	case errors.Is(err, access.ErrForbidden):
+	case errors.Is(err, store.ErrForbidden):
 		return http.StatusForbidden, "forbidden"
+	case errors.Is(err, activation.ErrLocked):
+		return http.StatusForbidden, "credential_locked"
+	case errors.Is(err, activation.ErrActivationFailed):
+		return http.StatusForbidden, "activation_failed"
 	case errors.Is(err, ErrUnknownCredential):
 		return http.StatusNotFound, "unknown_signer"
 	case errors.Is(err, errRequestTooLarge):
@@ -83,6 +90,10 @@ func abort(c *gin.Context, err error) {
 	}
 	if status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "30")
+	}
+	var locked *activation.LockedError
+	if errors.As(err, &locked) {
+		c.Header("Retry-After", strconv.Itoa(int(locked.RetryAfter(time.Now()).Seconds())+1))
 	}
 	_ = c.Error(err)
 	c.AbortWithStatusJSON(status, gin.H{"error": apiError{Code: code, Message: msg}})

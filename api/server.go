@@ -16,34 +16,34 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"esign/access"
+	"esign/activation"
+	"esign/audit"
 	"esign/signer"
+	"esign/store"
 )
 
-// Credentials finds signer credentials by name.
-type Credentials interface {
-	Credential(ctx context.Context, name string) (signer.Credential, error)
-}
-
-// CredentialMap is a fixed set of credentials.
-type CredentialMap map[string]signer.Credential
-
-// Credential implements Credentials.
-func (m CredentialMap) Credential(_ context.Context, name string) (signer.Credential, error) {
-	c, ok := m[name]
-	if !ok {
-		return signer.Credential{}, fmt.Errorf("%w: %q", ErrUnknownCredential, name)
-	}
-	return c, nil
+// Keys turns a stored credential into its signing key (in the HSM) and
+// certificate chain.
+type Keys interface {
+	Resolve(ctx context.Context, c *store.Credential) (signer.Credential, error)
 }
 
 // Config configures the signing API. Zero values take the documented
 // defaults.
 type Config struct {
-	Signer      *signer.Signer
-	Credentials Credentials
-	Clients     *access.Store
-	Logger      *slog.Logger // default: discard
+	Signer *signer.Signer
+	// Store holds the API clients and signer credentials.
+	Store *store.Store
+	// Keys resolves credentials to HSM keys.
+	Keys Keys
+	// Activator checks the signer's activation data (PIN or TOTP).
+	Activator *activation.Activator
+	// Audit records every signing request.
+	Audit *audit.Log
+	// Appearance, when set, makes the visible appearance of a signature
+	// placed with page and rect (or in an existing field).
+	Appearance func(c *store.Credential, p Placement) (signer.Appearance, error)
+	Logger     *slog.Logger // default: discard
 	// MaxUpload caps the uploaded PDF. Default 50 MB.
 	MaxUpload int64
 	// HSMConcurrency is how many signatures may run at once; more wait.
@@ -152,7 +152,7 @@ func (s *Server) logRequests(c *gin.Context) {
 		"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "remote", c.ClientIP(),
 	}
 	if cl, ok := c.Get("client"); ok {
-		attrs = append(attrs, "client", cl.(*access.Client).Name)
+		attrs = append(attrs, "client", cl.(*store.Client).Name)
 	}
 	if len(c.Errors) > 0 {
 		attrs = append(attrs, "error", c.Errors.Last().Error())
@@ -169,10 +169,10 @@ func (s *Server) authenticate(c *gin.Context) {
 	key, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="esign"`)
-		abort(c, access.ErrUnauthenticated)
+		abort(c, store.ErrUnauthenticated)
 		return
 	}
-	cl, err := s.cfg.Clients.Authenticate(strings.TrimSpace(key))
+	cl, err := s.cfg.Store.Authenticate(c.Request.Context(), strings.TrimSpace(key))
 	if err != nil {
 		c.Header("WWW-Authenticate", `Bearer realm="esign", error="invalid_token"`)
 		abort(c, err)
@@ -205,10 +205,12 @@ func (s *Server) acquire(ctx context.Context) (func(), error) {
 
 // signRequest is the parsed form of POST /api/v1/sign.
 type signRequest struct {
-	file    multipart.File
-	size    int64
-	signer  string
-	options signer.Options
+	file      multipart.File
+	size      int64
+	signer    string
+	options   signer.Options
+	metadata  audit.Metadata
+	placement *Placement
 }
 
 // upload reads the multipart form and opens its "file" within the upload
@@ -244,11 +246,7 @@ func (s *Server) parseSign(c *gin.Context) (*signRequest, error) {
 		return nil, err
 	}
 	req := &signRequest{file: file, size: size, signer: c.PostForm("signer")}
-	if err := s.parseSignOptions(c, req); err != nil {
-		file.Close()
-		return nil, err
-	}
-	return req, nil
+	return req, s.parseSignOptions(c, req)
 }
 
 func (s *Server) parseSignOptions(c *gin.Context, req *signRequest) error {
@@ -283,6 +281,16 @@ func (s *Server) parseSignOptions(c *gin.Context, req *signRequest) error {
 			return fmt.Errorf("%w: a text field is longer than 1024 bytes", errBadRequest)
 		}
 	}
+	req.metadata = audit.Metadata{
+		Number: c.PostForm("doc_number"), Date: c.PostForm("doc_date"), Subject: c.PostForm("subject"),
+		Urgency: c.PostForm("urgency"), Secrecy: c.PostForm("secrecy"),
+	}
+	if err := req.metadata.Validate(); err != nil {
+		return fmt.Errorf("%w: e-Saraban metadata: %v", errBadRequest, err)
+	}
+	if req.placement, err = parsePlacement(c); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -293,33 +301,57 @@ func (s *Server) sign(c *gin.Context) {
 			_ = c.Request.MultipartForm.RemoveAll()
 		}
 	}()
+	client := c.MustGet("client").(*store.Client)
+	entry := audit.Entry{RequestID: requestID(c), Client: client.Name}
 	req, err := s.parseSign(c)
+	if req != nil {
+		defer req.file.Close()
+		entry.Credential, entry.Level, entry.Metadata = req.signer, string(req.options.Level), req.metadata
+	}
 	if err != nil {
-		abort(c, err)
+		s.fail(c, &entry, req, err)
 		return
 	}
-	defer req.file.Close()
-	client := c.MustGet("client").(*access.Client)
-	if !client.MayUse(req.signer) {
-		abort(c, fmt.Errorf("%w: %q", access.ErrForbidden, req.signer))
+	cred, err := s.cfg.Store.Authorize(ctx, client, req.signer)
+	if err != nil {
+		s.fail(c, &entry, req, err)
 		return
 	}
-	cred, err := s.cfg.Credentials.Credential(ctx, req.signer)
-	if err != nil {
-		abort(c, err)
+	// The signer's own activation data: the official's consent to this
+	// signature. It is never logged.
+	if err := s.cfg.Activator.Activate(ctx, req.signer, c.PostForm("activation")); err != nil {
+		s.fail(c, &entry, req, err)
 		return
+	}
+	key, err := s.cfg.Keys.Resolve(ctx, cred)
+	if err != nil {
+		s.fail(c, &entry, req, err)
+		return
+	}
+	if req.placement != nil || s.cfg.Appearance != nil && req.options.Field != "" {
+		if err := s.appearance(cred, req); err != nil {
+			s.fail(c, &entry, req, err)
+			return
+		}
 	}
 	release, err := s.acquire(ctx)
 	if err != nil {
-		abort(c, err)
+		s.fail(c, &entry, req, err)
 		return
 	}
 	start := time.Now()
-	res, err := s.cfg.Signer.Sign(ctx, req.file, req.size, cred, req.options)
+	res, err := s.cfg.Signer.Sign(ctx, req.file, req.size, key, req.options)
 	release()
 	s.metrics.observeSign(req.options.Level, time.Since(start), err)
 	if err != nil {
-		abort(c, err)
+		s.fail(c, &entry, req, err)
+		return
+	}
+	entry.InputSHA256, entry.OutputSHA256, entry.Result = res.InputSHA256, res.OutputSHA256, audit.Success
+	// The record is written before the signed file leaves: a signature the
+	// audit log does not know of is never handed out.
+	if _, err := s.cfg.Audit.Append(context.WithoutCancel(ctx), entry); err != nil {
+		abort(c, fmt.Errorf("audit: %w", err))
 		return
 	}
 	c.Header("Content-Type", "application/pdf")
@@ -327,6 +359,7 @@ func (s *Server) sign(c *gin.Context) {
 	c.Header("Content-Disposition", `attachment; filename="signed.pdf"`)
 	c.Header("X-Esign-Field", res.Field)
 	c.Header("X-Esign-Level", string(res.Level))
+	c.Header("X-Request-Id", entry.RequestID)
 	c.Status(http.StatusOK)
 	if _, err := res.Write(c.Writer, req.file); err != nil {
 		// The status is sent; all that is left is to log it. The client
@@ -334,6 +367,20 @@ func (s *Server) sign(c *gin.Context) {
 		// half file.
 		_ = c.Error(fmt.Errorf("stream signed file: %w", err))
 	}
+}
+
+// fail records a failed signing request in the audit log and answers
+// with the error.
+func (s *Server) fail(c *gin.Context, entry *audit.Entry, req *signRequest, err error) {
+	_, code := statusOf(err)
+	entry.Result, entry.ErrorCode = audit.Failure, code
+	if req != nil && req.file != nil {
+		entry.InputSHA256 = sha256Of(req.file, req.size)
+	}
+	if _, aerr := s.cfg.Audit.Append(context.WithoutCancel(c.Request.Context()), *entry); aerr != nil {
+		_ = c.Error(fmt.Errorf("audit: %w", aerr))
+	}
+	abort(c, err)
 }
 
 // Drain makes new requests fail with 503 and waits, until ctx ends, for

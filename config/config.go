@@ -51,12 +51,15 @@ type Config struct {
 	// file carries.
 	VerifyFetchAllow []string
 
-	// Credentials is a JSON file naming the production signer credentials
-	// (ESIGN_CREDENTIALS); development mode makes its own.
-	Credentials string
-	// Clients is the JSON file of API clients (ESIGN_CLIENTS, default
-	// $ESIGN_DATA_DIR/clients.json).
-	Clients string
+	// DatabaseURL names a PostgreSQL database for clients, credentials and
+	// the audit log (ESIGN_DATABASE_URL); empty means SQLite at
+	// $ESIGN_DATA_DIR/esign.db.
+	DatabaseURL string
+	// LockoutThreshold is how many activation failures in a row lock a
+	// credential (ESIGN_LOCKOUT_THRESHOLD, default 5); LockoutDuration how
+	// long (ESIGN_LOCKOUT_DURATION, default 15m).
+	LockoutThreshold int
+	LockoutDuration  time.Duration
 
 	// MaxUpload caps uploads (ESIGN_MAX_UPLOAD_MB, default 50).
 	MaxUpload int64
@@ -90,8 +93,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		TSAClientCert:     str("ESIGN_TSA_CLIENT_CERT", ""),
 		TSAClientKey:      str("ESIGN_TSA_CLIENT_KEY", ""),
 		TrustDir:          str("ESIGN_TRUST_DIR", ""),
-		Credentials:       str("ESIGN_CREDENTIALS", ""),
-		Clients:           str("ESIGN_CLIENTS", ""),
+		DatabaseURL:       str("ESIGN_DATABASE_URL", ""),
 	}
 	switch {
 	case getenv("ESIGN_PKCS11_PIN_FILE") != "":
@@ -117,15 +119,28 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.HSMConcurrency, err = intVar(getenv, "ESIGN_HSM_CONCURRENCY", 0); err != nil {
 		return c, err
 	}
-	c.OutboundTimeout = 15 * time.Second
-	if v := getenv("ESIGN_OUTBOUND_TIMEOUT"); v != "" {
-		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			return c, fmt.Errorf("ESIGN_OUTBOUND_TIMEOUT %q: want a duration such as 10s", v)
-		}
-		c.OutboundTimeout = d
+	if c.LockoutThreshold, err = intVar(getenv, "ESIGN_LOCKOUT_THRESHOLD", 5); err != nil {
+		return c, err
+	}
+	if c.OutboundTimeout, err = durationVar(getenv, "ESIGN_OUTBOUND_TIMEOUT", 15*time.Second); err != nil {
+		return c, err
+	}
+	if c.LockoutDuration, err = durationVar(getenv, "ESIGN_LOCKOUT_DURATION", 15*time.Minute); err != nil {
+		return c, err
 	}
 	return c, nil
+}
+
+func durationVar(getenv func(string) string, key string, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(getenv(key))
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("%s %q: want a duration such as 10s", key, v)
+	}
+	return d, nil
 }
 
 func intVar(getenv func(string) string, key string, def int) (int, error) {

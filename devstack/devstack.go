@@ -12,14 +12,12 @@ import (
 	"crypto"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"esign/access"
 	"esign/devpki"
 	"esign/hsm"
 	"esign/internal/atomicfile"
@@ -38,7 +36,6 @@ type Stack struct {
 	Keys        *hsm.KeyManager
 	PKI         *devpki.PKI
 	Credentials map[string]signer.Credential
-	Clients     *access.Store
 }
 
 // SoftHSMConfig writes the SoftHSM2 configuration that keeps the token
@@ -169,46 +166,8 @@ func Open(ctx context.Context, dataDir, modulePath, baseURL string) (*Stack, err
 			}
 		}
 	}
-	if st.Clients, err = devClients(dataDir); err != nil {
-		km.Close()
-		return nil, err
-	}
 	return st, nil
 }
 
 // Close releases the token.
 func (s *Stack) Close() error { return s.Keys.Close() }
-
-// devClients makes (once) the two development API clients: the first may
-// use every development credential, the second only dev-registrar.
-func devClients(dataDir string) (*access.Store, error) {
-	path := filepath.Join(dataDir, "clients.json")
-	if _, err := os.Stat(path); err == nil {
-		return access.Load(path)
-	}
-	var clients []access.Client
-	for _, c := range []struct {
-		name, file string
-		creds      []string
-	}{
-		{"dev-client", "dev-api-key", []string{"*"}},
-		{"dev-client-2", "dev-api-key-2", []string{"dev-registrar"}},
-	} {
-		key, err := access.NewKey()
-		if err != nil {
-			return nil, err
-		}
-		if err := atomicfile.Write(filepath.Join(dataDir, c.file), []byte(key), 0o600); err != nil {
-			return nil, fmt.Errorf("write %s: %w", c.file, err)
-		}
-		clients = append(clients, access.Client{Name: c.name, KeyHash: access.HashKey(key), Credentials: c.creds})
-	}
-	b, err := json.MarshalIndent(clients, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	if err := atomicfile.Write(path, b, 0o600); err != nil {
-		return nil, err
-	}
-	return access.NewStore(clients), nil
-}

@@ -1,40 +1,44 @@
 // Package service assembles the signing service from its configuration:
-// the HSM, the signer credentials, the TSA and revocation clients, and the
-// HTTP API. esignd and `esign sign` both start here, so local signing uses
-// exactly the service's set-up.
+// the HSM, the database of clients and credentials, the audit log, the TSA
+// and revocation clients, and the HTTP API. esignd and `esign sign` both
+// start here, so local signing uses exactly the service's set-up.
 package service
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
+	"encoding/pem"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 
-	"esign/access"
+	"esign/activation"
 	"esign/api"
+	"esign/audit"
 	"esign/config"
 	"esign/devstack"
 	"esign/hsm"
 	"esign/internal/trustpool"
 	"esign/revocation"
 	"esign/signer"
+	"esign/store"
 	"esign/tsa"
 )
 
 // Service is the assembled signing service.
 type Service struct {
-	Config      config.Config
-	Signer      *signer.Signer
-	Credentials api.Credentials
-	API         *api.Server
-	Dev         *devstack.Stack // nil outside development mode
-	keys        *hsm.KeyManager
+	Config    config.Config
+	Signer    *signer.Signer
+	Store     *store.Store
+	Audit     *audit.Log
+	Activator *activation.Activator
+	Keys      *Keys
+	API       *api.Server
+	Dev       *devstack.Stack // nil outside development mode
+	hsm       *hsm.KeyManager
 }
 
 // PrepareDev makes the development data directory and returns the SoftHSM2
@@ -46,48 +50,54 @@ func PrepareDev(dataDir string) (string, error) {
 	return devstack.SoftHSMConfig(dataDir)
 }
 
-// Open assembles the service.
-func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Service, error) {
-	s := &Service{Config: cfg}
+// Open assembles the service. On error everything opened is closed.
+func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Service, err error) {
+	s = &Service{Config: cfg}
+	defer func() {
+		if err != nil {
+			s.Close()
+			s = nil
+		}
+	}()
 	baseURL := "http://" + cfg.Addr
-	var clients *access.Store
+	if s.Store, err = store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir}); err != nil {
+		return s, fmt.Errorf("open database: %w", err)
+	}
 	var devRoots []*x509.Certificate
 	mounts := map[string]http.Handler{}
 	if cfg.Dev {
-		st, err := devstack.Open(ctx, cfg.DataDir, cfg.PKCS11Module, baseURL)
-		if err != nil {
-			return nil, err
+		if s.Dev, err = devstack.Open(ctx, cfg.DataDir, cfg.PKCS11Module, baseURL); err != nil {
+			return s, err
 		}
-		s.Dev, s.keys = st, st.Keys
-		s.Credentials = api.CredentialMap(st.Credentials)
-		clients = st.Clients
-		devRoots = append(devRoots, st.PKI.Root)
-		h := st.PKI.Handler("")
+		s.hsm = s.Dev.Keys
+		if err = seedDev(ctx, s.Store, s.Dev, cfg.DataDir); err != nil {
+			return s, err
+		}
+		devRoots = append(devRoots, s.Dev.PKI.Root)
+		h := s.Dev.PKI.Handler("")
 		mounts["/pki"] = h
 		mounts["/tsa"] = h
 	} else {
-		if err := s.openProduction(ctx, cfg); err != nil {
-			return nil, err
-		}
-		path := cfg.Clients
-		if path == "" {
-			path = filepath.Join(cfg.DataDir, "clients.json")
-		}
-		var err error
-		if clients, err = access.Load(path); err != nil {
-			s.Close()
-			return nil, err
+		s.hsm, err = hsm.Open(ctx, hsm.Config{
+			ModulePath: cfg.PKCS11Module, TokenLabel: cfg.PKCS11Token, TokenSerial: cfg.PKCS11TokenSerial,
+			PINSource: cfg.PKCS11PINSource,
+		})
+		if err != nil {
+			return s, fmt.Errorf("open HSM: %w", err)
 		}
 	}
+	s.Keys = NewKeys(s.hsm)
+	if s.Audit, err = audit.Open(ctx, s.Store, audit.Options{}); err != nil {
+		return s, fmt.Errorf("open audit log: %w", err)
+	}
+	s.Activator = activation.New(s.Store, activation.Options{MaxFailures: cfg.LockoutThreshold, LockFor: cfg.LockoutDuration})
 	roots, err := trustpool.Load(cfg.Trust, cfg.TrustDir, devRoots...)
 	if err != nil {
-		s.Close()
-		return nil, err
+		return s, err
 	}
 	tsaClient, err := newTSAClient(cfg, baseURL, roots)
 	if err != nil {
-		s.Close()
-		return nil, err
+		return s, err
 	}
 	s.Signer = &signer.Signer{
 		TSA:        tsaClient,
@@ -98,16 +108,54 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (*Service
 		conc = hsm.DefaultMaxSessions()
 	}
 	s.API = api.New(api.Config{
-		Signer: s.Signer, Credentials: s.Credentials, Clients: clients, Logger: logger,
+		Signer: s.Signer, Store: s.Store, Keys: s.Keys, Activator: s.Activator, Audit: s.Audit,
+		Appearance: visibleAppearance, Logger: logger,
 		MaxUpload: cfg.MaxUpload, HSMConcurrency: conc, Mount: mounts,
 	})
 	return s, nil
 }
 
-// Close releases the HSM.
+// Credential resolves a credential by name, for local signing.
+func (s *Service) Credential(ctx context.Context, name string) (*store.Credential, signer.Credential, error) {
+	c, err := s.Store.Credential(ctx, name)
+	if err != nil {
+		return nil, signer.Credential{}, fmt.Errorf("credential %q: %w", name, err)
+	}
+	key, err := s.Keys.Resolve(ctx, c)
+	return c, key, err
+}
+
+// Close releases the HSM and the database.
 func (s *Service) Close() error {
-	if s.keys != nil {
-		return s.keys.Close()
+	var first error
+	if s.hsm != nil {
+		first = s.hsm.Close()
+	}
+	if s.Store != nil {
+		if err := s.Store.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// seedDev registers the development credentials, with their chains from
+// the development PKI, and the two development API clients.
+func seedDev(ctx context.Context, st *store.Store, dev *devstack.Stack, dataDir string) error {
+	creds := store.DefaultDevCredentials()
+	for i := range creds {
+		c, ok := dev.PKI.Credentials[creds[i].Name]
+		if !ok {
+			return fmt.Errorf("development PKI has no credential %q", creds[i].Name)
+		}
+		var b strings.Builder
+		for _, cert := range c.Chain {
+			pem.Encode(&b, &pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})
+		}
+		creds[i].ChainPEM = []byte(b.String())
+	}
+	if err := store.SeedDev(ctx, st, dataDir, creds); err != nil {
+		return fmt.Errorf("seed development clients and credentials: %w", err)
 	}
 	return nil
 }
@@ -136,6 +184,3 @@ func newTSAClient(cfg config.Config, baseURL string, roots *x509.CertPool) (*tsa
 	}
 	return c, nil
 }
-
-// errNoCredentials reports a production start without credentials.
-var errNoCredentials = errors.New("service: no signer credentials configured (set ESIGN_CREDENTIALS)")

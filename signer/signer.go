@@ -12,6 +12,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
@@ -163,6 +164,9 @@ type Result struct {
 	SigningTime   time.Time // the claimed time in /M
 	TimestampTime time.Time // the signature timestamp's time, for B-T and above
 	Revisions     int
+	// InputSHA256 and OutputSHA256 identify the file received and the file
+	// returned, for the audit log; computed on the way, not by a re-read.
+	InputSHA256, OutputSHA256 []byte
 }
 
 // Size is the length of the signed file.
@@ -266,7 +270,7 @@ func (s *Signer) Sign(ctx context.Context, in io.ReaderAt, size int64, cred Cred
 			return nil, err
 		}
 	}
-	baseDigest, err := s.digestFile(ctx, in, size, opts.Hash)
+	baseDigest, base256, err := s.digestFile(ctx, in, size, opts.Hash)
 	if err != nil {
 		return nil, err
 	}
@@ -294,27 +298,51 @@ func (s *Signer) Sign(ctx context.Context, in io.ReaderAt, size int64, cred Cred
 	if rev1.token != nil {
 		res.TimestampTime = rev1.token.Time
 	}
+	if err := s.extend(ctx, in, res, opts, ev, rev1, baseDigest); err != nil {
+		return nil, err
+	}
+	if err := res.fingerprint(base256); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// fingerprint fills the SHA-256 of input and output from the input's
+// digest state.
+func (r *Result) fingerprint(base256 hash.Cloner) error {
+	in, err := base256.Clone()
+	if err != nil {
+		return err
+	}
+	r.InputSHA256 = in.Sum(nil)
+	in.Write(r.Appended)
+	r.OutputSHA256 = in.Sum(nil)
+	return nil
+}
+
+// extend adds what B-LT and B-LTA need after the signature revision.
+func (s *Signer) extend(ctx context.Context, in io.ReaderAt, res *Result, opts Options, ev *revocation.Evidence, rev1 *revision, baseDigest hash.Cloner) error {
 	if opts.Level.rank() < LevelLT.rank() {
-		return res, nil
+		return nil
 	}
 	// A TSA whose certificate changed since the profile was learnt is
 	// covered by a DSS revision after the signature.
 	if !evidenceHas(ev, rev1.token.Certificate) {
 		if err := s.appendDSS(ctx, in, res, opts.Hash, tokenChain(rev1.token)); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if opts.Level == LevelLTA {
 		tok, err := s.appendDocTimestamp(ctx, in, res, baseDigest, opts.Hash)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		// The document timestamp's own validation data, fetched after it.
 		if err := s.appendDSS(ctx, in, res, opts.Hash, tokenChain(tok)); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // checkSignable refuses what must not be signed: encrypted files, P=1
@@ -496,11 +524,19 @@ func tokenChain(tok *tsa.Token) []*x509.Certificate {
 	return orderChain(tok.Certificate, tok.Certificates)
 }
 
-// digestFile hashes the input once; each revision clones the state.
-func (s *Signer) digestFile(ctx context.Context, in io.ReaderAt, size int64, h crypto.Hash) (hash.Cloner, error) {
+// digestFile hashes the input once; each revision clones the state. The
+// second state is SHA-256, the same one when h is SHA-256, for the
+// audit's fingerprints.
+func (s *Signer) digestFile(ctx context.Context, in io.ReaderAt, size int64, h crypto.Hash) (hash.Cloner, hash.Cloner, error) {
 	d, ok := h.New().(hash.Cloner)
 	if !ok {
-		return nil, fmt.Errorf("%w: digest %v cannot be cloned", ErrBadOptions, h)
+		return nil, nil, fmt.Errorf("%w: digest %v cannot be cloned", ErrBadOptions, h)
+	}
+	d256 := d
+	var w io.Writer = d
+	if h != crypto.SHA256 {
+		d256 = sha256.New().(hash.Cloner)
+		w = io.MultiWriter(d, d256)
 	}
 	bp, _ := s.buffers.Get().(*[]byte)
 	if bp == nil {
@@ -511,7 +547,7 @@ func (s *Signer) digestFile(ctx context.Context, in io.ReaderAt, size int64, h c
 	buf := *bp
 	for off := int64(0); off < size; {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		n := int64(len(buf))
 		if size-off < n {
@@ -522,12 +558,12 @@ func (s *Signer) digestFile(ctx context.Context, in io.ReaderAt, size int64, h c
 			if err == nil {
 				err = io.ErrUnexpectedEOF
 			}
-			return nil, fmt.Errorf("read input at %d: %w", off, err)
+			return nil, nil, fmt.Errorf("read input at %d: %w", off, err)
 		}
-		d.Write(buf[:n])
+		w.Write(buf[:n])
 		off += n
 	}
-	return d, nil
+	return d, d256, nil
 }
 
 // revision is one signed incremental update.

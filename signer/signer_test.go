@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/sha256"
 	"errors"
 	"net/http/httptest"
 	"os"
@@ -41,6 +42,12 @@ func signFile(t testing.TB, s *signer.Signer, in []byte, cred signer.Credential,
 	}
 	if !bytes.Equal(out.Bytes()[:len(in)], in) {
 		t.Fatal("signing rewrote earlier bytes")
+	}
+	if sum := sha256.Sum256(in); !bytes.Equal(res.InputSHA256, sum[:]) {
+		t.Error("InputSHA256 is not the input's SHA-256")
+	}
+	if sum := sha256.Sum256(out.Bytes()); !bytes.Equal(res.OutputSHA256, sum[:]) {
+		t.Error("OutputSHA256 is not the output's SHA-256")
 	}
 	return out.Bytes()
 }

@@ -112,7 +112,7 @@ func TestCLI(t *testing.T) {
 		{"sign garbage", []string{"sign", "-dev", "-signer", "dev-official", "-level", "B-B", bad, out + ".x"}, "invalid PDF"},
 		{"sign missing file", []string{"sign", "-dev", "-signer", "dev-official", "-level", "B-B", "/nonexistent.pdf", out + ".x"}, "no such file"},
 		{"sign in place", []string{"sign", "-dev", "-signer", "dev-official", in, in}, "must differ"},
-		{"sign unknown credential", []string{"sign", "-dev", "-signer", "nobody", "-level", "B-B", in, out + ".x"}, "unknown signer"},
+		{"sign unknown credential", []string{"sign", "-dev", "-signer", "nobody", "-level", "B-B", in, out + ".x"}, "not found"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -32,8 +32,12 @@ func cmdDev(ctx context.Context, args []string, stdout, stderr io.Writer, getenv
 	fmt.Fprintf(stdout, "  token:        %s (SoftHSM2), PIN in %s\n", "esign-dev", filepath.Join(abs, "secrets", "user-pin"))
 	fmt.Fprintf(stdout, "  root CA:      %s\n", filepath.Join(abs, "pki", "root.pem"))
 	fmt.Fprintf(stdout, "  API keys:     %s, %s\n", filepath.Join(abs, "dev-api-key"), filepath.Join(abs, "dev-api-key-2"))
-	for name, c := range svc.Dev.Credentials {
-		fmt.Fprintf(stdout, "  credential:   %-14s %s\n", name, c.Chain[0].Subject.CommonName)
+	creds, err := svc.Store.ListCredentials(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range creds {
+		fmt.Fprintf(stdout, "  credential:   %-14s %s, activation %s\n", c.Name, c.DisplayName, c.Activation)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@
 //	esign sign    [flags] IN.pdf OUT.pdf   sign locally with the service's configuration
 //	esign verify  [-json] FILE.pdf         validate; exit status 0 only for TOTAL-PASSED
 //	esign keys    generate|csr|import-cert|list
+//	esign admin   client …|credential …
+//	esign audit   verify|list
 //	esign dev     init
 //
 // Configuration comes from the environment, as for esignd; PINs and keys
@@ -17,6 +19,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"esign/admincli"
 )
 
 const usage = `usage: esign <command> [arguments]
@@ -25,6 +29,8 @@ commands:
   sign     sign a PDF locally (esign sign -h for flags)
   verify   validate the signatures of a PDF (-json for the report)
   keys     manage HSM keys: generate, csr, import-cert, list
+  admin    manage API clients and signer credentials (esign admin help)
+  audit    verify or list the audit log: esign audit verify
   dev      development stack: init
 `
 
@@ -55,6 +61,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cmdVerify(ctx, args[1:], stdout, stderr, getenv)
 	case "keys":
 		return cmdKeys(ctx, args[1:], stdout, stderr, getenv)
+	case "admin":
+		return usageErr(admincli.Run(ctx, args[1:], stdout, stderr, getenv))
+	case "audit":
+		return usageErr(admincli.RunAudit(ctx, args[1:], stdout, stderr, getenv))
 	case "dev":
 		return cmdDev(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
@@ -63,4 +73,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	fmt.Fprintf(stderr, "esign: unknown command %q\n%s", args[0], usage)
 	return errUsage
+}
+
+// usageErr maps admincli's usage error onto ours: the text is printed.
+func usageErr(err error) error {
+	if errors.Is(err, admincli.ErrUsage) {
+		return errUsage
+	}
+	return err
 }

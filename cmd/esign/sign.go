@@ -12,10 +12,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"esign/config"
 	"esign/internal/atomicfile"
 	"esign/signer"
+	"esign/store"
 )
 
 func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -35,6 +37,7 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	hashName := fs.String("hash", "SHA-256", "digest: SHA-256, SHA-384 or SHA-512")
 	pss := fs.Bool("pss", false, "RSASSA-PSS instead of PKCS#1 v1.5 for RSA keys")
 	dev := fs.Bool("dev", false, "use the development stack in $ESIGN_DATA_DIR")
+	activationFile := fs.String("activation-file", "", "file holding the signer's PIN or TOTP code, for credentials that need one")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -87,9 +90,24 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 			defer stopServe()
 		}
 	}
-	cred, err := svc.Credentials.Credential(ctx, *credName)
+	stored, cred, err := svc.Credential(ctx, *credName)
 	if err != nil {
 		return err
+	}
+	// Local signing needs the signer's activation too, when the credential
+	// asks for it: from a file, never from the command line.
+	if stored.Activation != store.ActivationNone {
+		data := ""
+		if *activationFile != "" {
+			b, err := os.ReadFile(*activationFile)
+			if err != nil {
+				return fmt.Errorf("activation data: %w", err)
+			}
+			data = strings.TrimRight(string(b), "\r\n")
+		}
+		if err := svc.Activator.Activate(ctx, *credName, data); err != nil {
+			return fmt.Errorf("credential %q needs its activation data (-activation-file): %w", *credName, err)
+		}
 	}
 	f, err := os.Open(in)
 	if err != nil {

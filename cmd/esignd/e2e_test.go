@@ -223,7 +223,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 		{"no key", "", pdf, map[string]string{"signer": "dev-official"}, 401, "unauthenticated"},
 		{"wrong key", "esk_wrong", pdf, map[string]string{"signer": "dev-official"}, 401, "unauthenticated"},
 		{"credential not assigned", key2, pdf, map[string]string{"signer": "dev-official"}, 403, "forbidden"},
-		{"unknown credential", key, pdf, map[string]string{"signer": "nobody"}, 404, "unknown_signer"},
+		{"unknown credential", key, pdf, map[string]string{"signer": "nobody"}, 403, "forbidden"},
 		{"no file", key, nil, map[string]string{"signer": "dev-official"}, 400, "bad_request"},
 		{"bad level", key, pdf, map[string]string{"signer": "dev-official", "level": "B-X"}, 400, "bad_request"},
 		{"garbage", key, []byte("this is not a PDF"), map[string]string{"signer": "dev-official"}, 422, "invalid_pdf"},

@@ -1,0 +1,592 @@
+// Package admincli is the logic of the operators' commands `esign admin …`
+// (API clients and signer credentials) and `esign audit …` (the audit
+// log), run against the service's database: PostgreSQL when
+// ESIGN_DATABASE_URL is set, else SQLite at $ESIGN_DATA_DIR/esign.db
+// (ESIGN_DATA_DIR defaults to .esign-dev). TOTP secrets are sealed with
+// the key in ESIGN_TOTP_KEY_FILE (default $ESIGN_DATA_DIR/secrets/totp-key),
+// which must be the server's.
+//
+// Secrets never come from arguments: a PIN is read from the file named by
+// ESIGN_ADMIN_PIN_FILE, or else from the first line of standard input.
+// API keys and TOTP enrolment URIs are shown once, on standard output (or
+// written to a 0600 file with --key-out / --uri-out), and not kept.
+package admincli
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"esign/activation"
+	"esign/audit"
+	"esign/internal/atomicfile"
+	"esign/store"
+)
+
+// ErrUsage reports a command line that does not parse; the usage text
+// has been written to stderr already.
+var ErrUsage = errors.New("admincli: usage")
+
+const adminUsage = `usage: esign admin <client|credential> <command> [arguments]
+
+  client create NAME [--credentials A,B] [--key-out FILE]   make a client; prints its API key once
+  client list
+  client rotate NAME [--key-out FILE]                       new API key (printed once); the old one stops working
+  client disable NAME | client enable NAME
+  client assign NAME CREDENTIAL...                          let the client use credentials
+  client unassign NAME CREDENTIAL...
+
+  credential create NAME --key-label LABEL [--chain FILE.pem] [--activation none|pin|totp]
+                         [--display-name TEXT] [--position TEXT]
+  credential list
+  credential disable NAME | credential enable NAME
+  credential set-pin NAME                                   PIN from $ESIGN_ADMIN_PIN_FILE, else stdin's first line
+  credential enrol-totp NAME [--issuer TEXT] [--uri-out FILE]  prints the otpauth:// URI once
+  credential set-activation NAME none|pin|totp
+  credential reset-lockout NAME
+
+The database is $ESIGN_DATABASE_URL (PostgreSQL), else SQLite in $ESIGN_DATA_DIR.
+`
+
+const auditUsage = `usage: esign audit <command>
+
+  verify                         check the audit log's hash chain; exit status 1 if broken
+  list [--after SEQ] [--limit N] print entries as JSON lines
+`
+
+// Command runs the commands with the given standard streams and
+// environment.
+type Command struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+}
+
+// Run runs `esign admin ARGS…` (args exclude "admin") with os.Stdin as
+// standard input.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	return Command{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr, Getenv: getenv}.Admin(ctx, args)
+}
+
+// RunAudit runs `esign audit ARGS…` (args exclude "audit").
+func RunAudit(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	return Command{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr, Getenv: getenv}.Audit(ctx, args)
+}
+
+func (c Command) usage(text string) error {
+	fmt.Fprint(c.Stderr, text)
+	return ErrUsage
+}
+
+func (c Command) open(ctx context.Context) (*store.Store, error) {
+	return store.Open(ctx, store.OptionsFromEnv(c.Getenv))
+}
+
+// Admin runs an `esign admin` command.
+func (c Command) Admin(ctx context.Context, args []string) error {
+	if len(args) < 2 {
+		return c.usage(adminUsage)
+	}
+	type cmd func(context.Context, *store.Store, []string) error
+	cmds := map[string]cmd{
+		"client create":             c.clientCreate,
+		"client list":               c.clientList,
+		"client rotate":             c.clientRotate,
+		"client disable":            c.clientSetDisabled(true),
+		"client enable":             c.clientSetDisabled(false),
+		"client assign":             c.clientAssign(true),
+		"client unassign":           c.clientAssign(false),
+		"credential create":         c.credentialCreate,
+		"credential list":           c.credentialList,
+		"credential disable":        c.credentialSetDisabled(true),
+		"credential enable":         c.credentialSetDisabled(false),
+		"credential set-pin":        c.credentialSetPIN,
+		"credential enrol-totp":     c.credentialEnrolTOTP,
+		"credential enroll-totp":    c.credentialEnrolTOTP,
+		"credential set-activation": c.credentialSetActivation,
+		"credential reset-lockout":  c.credentialResetLockout,
+	}
+	run, ok := cmds[args[0]+" "+args[1]]
+	if !ok {
+		fmt.Fprintf(c.Stderr, "esign admin: unknown command %q\n", strings.Join(args[:2], " "))
+		return c.usage(adminUsage)
+	}
+	st, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return run(ctx, st, args[2:])
+}
+
+// parse parses flags that may come before, between or after the
+// positional arguments, and checks how many positionals there are
+// (max < 0: no limit).
+func (c Command) parse(fs *flag.FlagSet, args []string, min, max int) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			fmt.Fprintf(c.Stderr, "esign admin: %v\n", err)
+			return nil, c.usage(adminUsage)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if len(pos) < min || max >= 0 && len(pos) > max {
+		fmt.Fprintf(c.Stderr, "esign admin %s: wrong number of arguments\n", fs.Name())
+		return nil, c.usage(adminUsage)
+	}
+	return pos, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// showSecret prints a secret once on stdout, or writes it to a 0600 file
+// (exactly the secret, no newline) when path is set.
+func (c Command) showSecret(what, secret, path string) error {
+	if path != "" {
+		if err := atomicfile.Write(path, []byte(secret), 0o600); err != nil {
+			return fmt.Errorf("write %s: %w", what, err)
+		}
+		fmt.Fprintf(c.Stderr, "%s written to %s\n", what, path)
+		return nil
+	}
+	fmt.Fprintln(c.Stdout, secret)
+	fmt.Fprintf(c.Stderr, "the %s above is shown once and not kept: store it now\n", what)
+	return nil
+}
+
+func (c Command) clientCreate(ctx context.Context, st *store.Store, args []string) error {
+	fs := flag.NewFlagSet("client create", flag.ContinueOnError)
+	creds := fs.String("credentials", "", "comma-separated credentials the client may use")
+	keyOut := fs.String("key-out", "", "write the API key to this file instead of stdout")
+	pos, err := c.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	key, err := st.CreateClient(ctx, pos[0], splitList(*creds))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stderr, "client %s created\n", pos[0])
+	return c.showSecret("API key", key, *keyOut)
+}
+
+func (c Command) clientRotate(ctx context.Context, st *store.Store, args []string) error {
+	fs := flag.NewFlagSet("client rotate", flag.ContinueOnError)
+	keyOut := fs.String("key-out", "", "write the API key to this file instead of stdout")
+	pos, err := c.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	key, err := st.RotateClientKey(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stderr, "client %s has a new API key; the old one no longer works\n", pos[0])
+	return c.showSecret("API key", key, *keyOut)
+}
+
+func (c Command) clientSetDisabled(disabled bool) func(context.Context, *store.Store, []string) error {
+	return func(ctx context.Context, st *store.Store, args []string) error {
+		pos, err := c.parse(flag.NewFlagSet("client "+map[bool]string{true: "disable", false: "enable"}[disabled], flag.ContinueOnError), args, 1, 1)
+		if err != nil {
+			return err
+		}
+		if err := st.SetClientDisabled(ctx, pos[0], disabled); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stderr, "client %s %s\n", pos[0], map[bool]string{true: "disabled", false: "enabled"}[disabled])
+		return nil
+	}
+}
+
+func (c Command) clientAssign(assign bool) func(context.Context, *store.Store, []string) error {
+	return func(ctx context.Context, st *store.Store, args []string) error {
+		name := map[bool]string{true: "client assign", false: "client unassign"}[assign]
+		pos, err := c.parse(flag.NewFlagSet(name, flag.ContinueOnError), args, 2, -1)
+		if err != nil {
+			return err
+		}
+		var creds []string
+		for _, p := range pos[1:] {
+			creds = append(creds, splitList(p)...)
+		}
+		if assign {
+			err = st.AssignCredentials(ctx, pos[0], creds...)
+		} else {
+			err = st.UnassignCredentials(ctx, pos[0], creds...)
+		}
+		if err != nil {
+			return err
+		}
+		cl, err := st.Client(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stderr, "client %s may use: %s\n", cl.Name, listOrNone(cl.Credentials))
+		return nil
+	}
+}
+
+func listOrNone(s []string) string {
+	if len(s) == 0 {
+		return "(none)"
+	}
+	return strings.Join(s, ",")
+}
+
+func status(disabled bool) string {
+	if disabled {
+		return "disabled"
+	}
+	return "enabled"
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func (c Command) clientList(ctx context.Context, st *store.Store, args []string) error {
+	if _, err := c.parse(flag.NewFlagSet("client list", flag.ContinueOnError), args, 0, 0); err != nil {
+		return err
+	}
+	cs, err := st.ListClients(ctx)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tSTATUS\tKEY ROTATED\tCREDENTIALS")
+	for _, cl := range cs {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", cl.Name, status(cl.Disabled), fmtTime(cl.KeyRotatedAt), listOrNone(cl.Credentials))
+	}
+	return w.Flush()
+}
+
+// maxChainFile bounds a certificate chain file read from disk.
+const maxChainFile = 1 << 20
+
+func (c Command) credentialCreate(ctx context.Context, st *store.Store, args []string) error {
+	fs := flag.NewFlagSet("credential create", flag.ContinueOnError)
+	label := fs.String("key-label", "", "label of the private key in the HSM (required)")
+	chain := fs.String("chain", "", "PEM file of the certificate chain, leaf first (default: the certificate on the token)")
+	mode := fs.String("activation", "none", "activation: none, pin or totp")
+	display := fs.String("display-name", "", "signer's name as shown in visible signatures")
+	position := fs.String("position", "", "signer's position as shown in visible signatures")
+	pos, err := c.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if *label == "" {
+		fmt.Fprintln(c.Stderr, "esign admin credential create: --key-label is required")
+		return c.usage(adminUsage)
+	}
+	m, err := store.ParseActivationMode(*mode)
+	if err != nil {
+		return err
+	}
+	cred := store.Credential{Name: pos[0], KeyLabel: *label, Activation: m, DisplayName: *display, Position: *position}
+	if *chain != "" {
+		if cred.ChainPEM, err = readBounded(*chain, maxChainFile); err != nil {
+			return fmt.Errorf("certificate chain: %w", err)
+		}
+	}
+	if err := st.CreateCredential(ctx, cred); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stderr, "credential %s created (activation %s)\n", cred.Name, m)
+	if m != store.ActivationNone {
+		cmd := map[store.ActivationMode]string{store.ActivationPIN: "set-pin", store.ActivationTOTP: "enrol-totp"}[m]
+		fmt.Fprintf(c.Stderr, "it cannot sign until you run: esign admin credential %s %s\n", cmd, cred.Name)
+	}
+	return nil
+}
+
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is over %d bytes", path, limit)
+	}
+	return b, nil
+}
+
+func (c Command) credentialList(ctx context.Context, st *store.Store, args []string) error {
+	if _, err := c.parse(flag.NewFlagSet("credential list", flag.ContinueOnError), args, 0, 0); err != nil {
+		return err
+	}
+	cs, err := st.ListCredentials(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	w := tabwriter.NewWriter(c.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "NAME\tSTATUS\tACTIVATION\tENROLLED\tLOCKED UNTIL\tKEY LABEL\tCERTIFICATE\tDISPLAY NAME\tPOSITION")
+	for _, cr := range cs {
+		enrolled := map[store.ActivationMode]bool{store.ActivationNone: true, store.ActivationPIN: cr.HasPIN, store.ActivationTOTP: cr.HasTOTP}[cr.Activation]
+		locked := "-"
+		if now.Before(cr.LockedUntil) {
+			locked = fmtTime(cr.LockedUntil)
+		}
+		cert := "(on token)"
+		if chain, err := cr.Chain(); err != nil {
+			cert = "(unreadable)"
+		} else if len(chain) > 0 {
+			cert = chain[0].Subject.CommonName
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cr.Name, status(cr.Disabled), cr.Activation,
+			map[bool]string{true: "yes", false: "NO"}[enrolled], locked, cr.KeyLabel, cert, orDash(cr.DisplayName), orDash(cr.Position))
+	}
+	return w.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (c Command) credentialSetDisabled(disabled bool) func(context.Context, *store.Store, []string) error {
+	return func(ctx context.Context, st *store.Store, args []string) error {
+		pos, err := c.parse(flag.NewFlagSet("credential "+map[bool]string{true: "disable", false: "enable"}[disabled], flag.ContinueOnError), args, 1, 1)
+		if err != nil {
+			return err
+		}
+		if err := st.SetCredentialDisabled(ctx, pos[0], disabled); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stderr, "credential %s %s\n", pos[0], status(disabled))
+		return nil
+	}
+}
+
+// readPIN reads the PIN from $ESIGN_ADMIN_PIN_FILE, or else the first
+// line of standard input. One trailing line ending is removed.
+func (c Command) readPIN() ([]byte, error) {
+	var raw []byte
+	if path := c.Getenv("ESIGN_ADMIN_PIN_FILE"); path != "" {
+		b, err := readBounded(path, store.MaxPINLen+2)
+		if err != nil {
+			return nil, fmt.Errorf("read PIN file: %w", err)
+		}
+		raw = b
+	} else {
+		if f, ok := c.Stdin.(*os.File); ok {
+			if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+				fmt.Fprint(c.Stderr, "new PIN (it will be shown as you type; prefer ESIGN_ADMIN_PIN_FILE): ")
+			}
+		}
+		r := bufio.NewReaderSize(io.LimitReader(c.Stdin, store.MaxPINLen+2), store.MaxPINLen+2)
+		line, err := r.ReadBytes('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("read PIN from standard input: %w", err)
+		}
+		if errors.Is(err, io.EOF) && len(line) == store.MaxPINLen+2 {
+			return nil, fmt.Errorf("%w: the PIN is over %d bytes", store.ErrInvalid, store.MaxPINLen)
+		}
+		raw = line
+	}
+	pin := []byte(strings.TrimSuffix(strings.TrimSuffix(string(raw), "\n"), "\r"))
+	if strings.ContainsAny(string(pin), "\r\n") {
+		return nil, fmt.Errorf("%w: the PIN must be one line", store.ErrInvalid)
+	}
+	if len(pin) == 0 {
+		return nil, fmt.Errorf("%w: no PIN given (set ESIGN_ADMIN_PIN_FILE or write it to standard input)", store.ErrInvalid)
+	}
+	return pin, nil
+}
+
+func (c Command) credentialSetPIN(ctx context.Context, st *store.Store, args []string) error {
+	pos, err := c.parse(flag.NewFlagSet("credential set-pin", flag.ContinueOnError), args, 1, 1)
+	if err != nil {
+		return err
+	}
+	// Fail on an unknown credential before asking for the PIN.
+	if _, err := st.Credential(ctx, pos[0]); err != nil {
+		return err
+	}
+	pin, err := c.readPIN()
+	if err != nil {
+		return err
+	}
+	if err := st.SetPIN(ctx, pos[0], pin); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stderr, "PIN set for %s; it now signs only with that PIN\n", pos[0])
+	return nil
+}
+
+func (c Command) credentialEnrolTOTP(ctx context.Context, st *store.Store, args []string) error {
+	fs := flag.NewFlagSet("credential enrol-totp", flag.ContinueOnError)
+	issuer := fs.String("issuer", "esign", "service name shown in the authenticator app")
+	uriOut := fs.String("uri-out", "", "write the otpauth:// URI to this file instead of stdout")
+	pos, err := c.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	uri, err := activation.EnrolTOTP(ctx, st, pos[0], *issuer, activation.TOTP{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stderr, "TOTP enrolled for %s: give the signer this URI (as a QR code) for an authenticator app\n", pos[0])
+	return c.showSecret("otpauth URI", uri, *uriOut)
+}
+
+func (c Command) credentialSetActivation(ctx context.Context, st *store.Store, args []string) error {
+	pos, err := c.parse(flag.NewFlagSet("credential set-activation", flag.ContinueOnError), args, 2, 2)
+	if err != nil {
+		return err
+	}
+	m, err := store.ParseActivationMode(pos[1])
+	if err != nil {
+		return err
+	}
+	if err := st.SetActivationMode(ctx, pos[0], m); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stderr, "credential %s now needs activation %s\n", pos[0], m)
+	return nil
+}
+
+func (c Command) credentialResetLockout(ctx context.Context, st *store.Store, args []string) error {
+	pos, err := c.parse(flag.NewFlagSet("credential reset-lockout", flag.ContinueOnError), args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if err := st.ResetLockout(ctx, pos[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stderr, "lockout of %s cleared\n", pos[0])
+	return nil
+}
+
+// Audit runs an `esign audit` command.
+func (c Command) Audit(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return c.usage(auditUsage)
+	}
+	switch args[0] {
+	case "verify":
+		if len(args) != 1 {
+			return c.usage(auditUsage)
+		}
+		return c.auditVerify(ctx)
+	case "list":
+		return c.auditList(ctx, args[1:])
+	}
+	fmt.Fprintf(c.Stderr, "esign audit: unknown command %q\n", args[0])
+	return c.usage(auditUsage)
+}
+
+func (c Command) openLog(ctx context.Context) (*store.Store, *audit.Log, error) {
+	st, err := c.open(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := audit.Open(ctx, st, audit.Options{})
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, l, nil
+}
+
+func (c Command) auditVerify(ctx context.Context) error {
+	st, l, err := c.openLog(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rep, err := l.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "audit log verified: %d entries, head %s\n", rep.Entries, rep.Head)
+	return nil
+}
+
+// jsonEntry is an audit entry as `esign audit list` prints it.
+type jsonEntry struct {
+	Seq          int64  `json:"seq"`
+	Time         string `json:"time"`
+	RequestID    string `json:"request_id,omitempty"`
+	Client       string `json:"client"`
+	Credential   string `json:"credential"`
+	InputSHA256  string `json:"input_sha256,omitempty"`
+	OutputSHA256 string `json:"output_sha256,omitempty"`
+	Level        string `json:"level,omitempty"`
+	Number       string `json:"doc_number,omitempty"`
+	Date         string `json:"doc_date,omitempty"`
+	Subject      string `json:"subject,omitempty"`
+	Urgency      string `json:"urgency,omitempty"`
+	Secrecy      string `json:"secrecy,omitempty"`
+	Result       string `json:"result"`
+	ErrorCode    string `json:"error_code,omitempty"`
+	PrevHash     string `json:"prev_hash"`
+	Hash         string `json:"hash"`
+}
+
+func (c Command) auditList(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("audit list", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	after := fs.Int64("after", 0, "list entries after this sequence number")
+	limit := fs.Int("limit", 100, "at most this many entries")
+	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *limit <= 0 {
+		return c.usage(auditUsage)
+	}
+	st, l, err := c.openLog(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	es, err := l.Entries(ctx, *after, *limit)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(c.Stdout)
+	enc.SetEscapeHTML(false)
+	for _, e := range es {
+		if err := enc.Encode(jsonEntry{
+			Seq: e.Seq, Time: store.FormatTime(e.Time), RequestID: e.RequestID, Client: e.Client, Credential: e.Credential,
+			InputSHA256: hex.EncodeToString(e.InputSHA256), OutputSHA256: hex.EncodeToString(e.OutputSHA256), Level: e.Level,
+			Number: e.Metadata.Number, Date: e.Metadata.Date, Subject: e.Metadata.Subject, Urgency: e.Metadata.Urgency,
+			Secrecy: e.Metadata.Secrecy, Result: string(e.Result), ErrorCode: e.ErrorCode, PrevHash: e.PrevHash, Hash: e.Hash,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package api
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"esign/store"
+)
+
+// Placement puts a visible signature on a page: form fields "page"
+// (1-based) and "rect" ("x1,y1,x2,y2" in points from the lower left, or
+// a JSON array), with an optional PNG signature image in "image".
+type Placement struct {
+	Page  int
+	Rect  [4]float64
+	Image []byte // PNG, optional
+}
+
+// maxImage bounds the signature image.
+const maxImage = 2 << 20
+
+func parsePlacement(c *gin.Context) (*Placement, error) {
+	page, rect := c.PostForm("page"), c.PostForm("rect")
+	var img []byte
+	if fh, err := c.FormFile("image"); err == nil {
+		if fh.Size > maxImage {
+			return nil, fmt.Errorf("%w: the signature image is over %d bytes", errBadRequest, maxImage)
+		}
+		f, err := fh.Open()
+		if err != nil {
+			return nil, fmt.Errorf("open signature image: %w", err)
+		}
+		defer f.Close()
+		if img, err = io.ReadAll(io.LimitReader(f, maxImage)); err != nil {
+			return nil, fmt.Errorf("read signature image: %w", err)
+		}
+	}
+	if page == "" && rect == "" {
+		if img != nil {
+			return &Placement{Image: img}, nil // an existing field gives the place
+		}
+		return nil, nil
+	}
+	p := &Placement{Image: img}
+	var err error
+	if p.Page, err = strconv.Atoi(page); err != nil || p.Page < 1 {
+		return nil, fmt.Errorf("%w: page %q (want a page number from 1)", errBadRequest, page)
+	}
+	var nums []float64
+	if strings.HasPrefix(strings.TrimSpace(rect), "[") {
+		err = json.Unmarshal([]byte(rect), &nums)
+	} else {
+		for _, f := range strings.Split(rect, ",") {
+			v, perr := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if perr != nil {
+				err = perr
+				break
+			}
+			nums = append(nums, v)
+		}
+	}
+	if err != nil || len(nums) != 4 || nums[2] <= nums[0] || nums[3] <= nums[1] {
+		return nil, fmt.Errorf("%w: rect %q (want x1,y1,x2,y2 with x2>x1 and y2>y1)", errBadRequest, rect)
+	}
+	copy(p.Rect[:], nums)
+	return p, nil
+}
+
+// appearance sets the request's visible appearance from its placement,
+// or for an existing field, from the field's own place.
+func (s *Server) appearance(cred *store.Credential, req *signRequest) error {
+	if s.cfg.Appearance == nil {
+		if req.placement != nil {
+			return fmt.Errorf("%w: visible signatures are not configured", errBadRequest)
+		}
+		return nil
+	}
+	p := Placement{}
+	if req.placement != nil {
+		p = *req.placement
+	}
+	app, err := s.cfg.Appearance(cred, p)
+	if err != nil {
+		return fmt.Errorf("%w: appearance: %v", errBadRequest, err)
+	}
+	req.options.Appearance = app
+	return nil
+}
+
+func requestID(c *gin.Context) string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// sha256Of fingerprints an upload for the audit log of a failed request.
+func sha256Of(r io.ReaderAt, size int64) []byte {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, 0, size)); err != nil {
+		return nil
+	}
+	return h.Sum(nil)
+}

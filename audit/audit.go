@@ -1,0 +1,531 @@
+// Package audit records every signing request in an append-only,
+// hash-chained log kept in the service's database (package store).
+//
+// Each entry's hash is SHA-256 over a canonical encoding of its fields
+// and the previous entry's hash, so editing, removing or reordering
+// entries breaks the chain and Verify reports the first entry affected.
+// The database also refuses UPDATE and DELETE on the log (triggers), so
+// tampering needs deliberate schema changes or writing the file directly.
+// A chain alone cannot show that an attacker rewrote every entry from
+// some point on: record the head hash that Verify reports somewhere
+// outside the database to detect that too.
+//
+// Appends are serialised through a one-row head table, locked in the
+// appending transaction (SQLite's write lock; a row lock on PostgreSQL),
+// so concurrent requests, and several servers sharing one PostgreSQL,
+// extend one chain.
+package audit
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"esign/store"
+)
+
+var (
+	// ErrBroken reports a log whose chain does not verify; the error is a
+	// *BrokenError naming the first bad entry.
+	ErrBroken = errors.New("audit: log does not verify")
+	// ErrInvalid reports an entry that cannot be recorded as given.
+	ErrInvalid = errors.New("audit: invalid entry")
+)
+
+// Result is a signing request's outcome.
+type Result string
+
+const (
+	Success Result = "success"
+	Failure Result = "failure"
+)
+
+// Metadata is the e-Saraban metadata sent with a signing request.
+type Metadata struct {
+	Number  string // ที่: the document number, e.g. "ศธ 0201/1234"
+	Date    string // the document's date as the e-Saraban system gives it
+	Subject string // เรื่อง
+	Urgency string // ชั้นความเร็ว, e.g. ด่วนที่สุด
+	Secrecy string // ชั้นความลับ, e.g. ลับ
+}
+
+// Field size limits, in bytes.
+const (
+	MaxMetadataLen = 1024 // each Metadata field
+	maxNameLen     = 256  // client, credential, request ID, level
+	maxCodeLen     = 64   // error code
+)
+
+// Validate checks the metadata can be recorded: each field valid UTF-8
+// without NUL bytes (PostgreSQL text refuses them) and at most
+// MaxMetadataLen bytes. Call it while parsing a request, to answer 400
+// rather than fail at audit time.
+func (m Metadata) Validate() error {
+	for _, f := range []struct{ name, v string }{
+		{"number", m.Number}, {"date", m.Date}, {"subject", m.Subject}, {"urgency", m.Urgency}, {"secrecy", m.Secrecy},
+	} {
+		if err := checkText(f.name, f.v, MaxMetadataLen); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkText(name, v string, limit int) error {
+	if len(v) > limit {
+		return fmt.Errorf("%w: %s is over %d bytes", ErrInvalid, name, limit)
+	}
+	if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+		return fmt.Errorf("%w: %s is not valid UTF-8 text", ErrInvalid, name)
+	}
+	return nil
+}
+
+// Entry is one signing request.
+type Entry struct {
+	// Seq numbers entries from 1 without gaps; set by Append.
+	Seq int64
+	// Time is when the entry was appended (UTC, microseconds); set by
+	// Append.
+	Time time.Time
+	// RequestID ties the entry to the request's log lines; optional.
+	RequestID  string
+	Client     string
+	Credential string
+	// InputSHA256 and OutputSHA256 are the SHA-256 digests of the PDF
+	// received and returned; empty when there was none (a failure).
+	InputSHA256  []byte
+	OutputSHA256 []byte
+	// Level is the PAdES level asked for, e.g. "B-LT".
+	Level    string
+	Metadata Metadata
+	Result   Result
+	// ErrorCode is the API error code of a failure, e.g.
+	// "activation_failed"; empty on success.
+	ErrorCode string
+	// PrevHash and Hash are hex SHA-256; set by Append.
+	PrevHash string
+	Hash     string
+}
+
+func (e *Entry) validate() error {
+	if e.Result != Success && e.Result != Failure {
+		return fmt.Errorf("%w: result %q (want success or failure)", ErrInvalid, e.Result)
+	}
+	for _, d := range []struct {
+		name string
+		v    []byte
+	}{{"input digest", e.InputSHA256}, {"output digest", e.OutputSHA256}} {
+		if len(d.v) != 0 && len(d.v) != sha256.Size {
+			return fmt.Errorf("%w: %s is %d bytes, want %d", ErrInvalid, d.name, len(d.v), sha256.Size)
+		}
+	}
+	for _, f := range []struct {
+		name, v string
+		limit   int
+	}{
+		{"request ID", e.RequestID, maxNameLen}, {"client", e.Client, maxNameLen}, {"credential", e.Credential, maxNameLen},
+		{"level", e.Level, maxNameLen}, {"error code", e.ErrorCode, maxCodeLen},
+	} {
+		if err := checkText(f.name, f.v, f.limit); err != nil {
+			return err
+		}
+	}
+	return e.Metadata.Validate()
+}
+
+// genesis is the previous hash of the first entry.
+const genesis = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// hashVersion starts every encoded entry, so that a future change of the
+// encoding cannot be confused with this one.
+const hashVersion = "esign audit entry v1"
+
+// ComputeHash returns the hex SHA-256 of e's canonical encoding: the
+// version string, then each field as a 4-byte big-endian length and its
+// bytes, in this order: seq (decimal), time (2006-01-02T15:04:05.000000Z),
+// request ID, client, credential, input and output digests (lowercase
+// hex), level, the five metadata fields (number, date, subject, urgency,
+// secrecy), result, error code, previous hash. Length prefixes make the
+// encoding unambiguous whatever the fields contain.
+func ComputeHash(e *Entry) string {
+	r := recordOf(e)
+	return r.hash()
+}
+
+// record is an entry as stored: every field as text, in hashing order.
+type record [17]string
+
+// Indexes into record.
+const (
+	rSeq = iota
+	rTime
+	rRequestID
+	rClient
+	rCredential
+	rInput
+	rOutput
+	rLevel
+	rNumber
+	rDate
+	rSubject
+	rUrgency
+	rSecrecy
+	rResult
+	rErrorCode
+	rPrevHash
+	rHash // not hashed
+)
+
+func recordOf(e *Entry) record {
+	return record{
+		strconv.FormatInt(e.Seq, 10), store.FormatTime(e.Time), e.RequestID, e.Client, e.Credential,
+		hex.EncodeToString(e.InputSHA256), hex.EncodeToString(e.OutputSHA256), e.Level,
+		e.Metadata.Number, e.Metadata.Date, e.Metadata.Subject, e.Metadata.Urgency, e.Metadata.Secrecy,
+		string(e.Result), e.ErrorCode, e.PrevHash, e.Hash,
+	}
+}
+
+func (r *record) hash() string {
+	h := sha256.New()
+	var n [4]byte
+	put := func(s string) {
+		binary.BigEndian.PutUint32(n[:], uint32(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	put(hashVersion)
+	for _, f := range r[:rHash] {
+		put(f)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// entry parses a stored record.
+func (r *record) entry() (Entry, error) {
+	e := Entry{
+		RequestID: r[rRequestID], Client: r[rClient], Credential: r[rCredential], Level: r[rLevel],
+		Metadata: Metadata{Number: r[rNumber], Date: r[rDate], Subject: r[rSubject], Urgency: r[rUrgency], Secrecy: r[rSecrecy]},
+		Result:   Result(r[rResult]), ErrorCode: r[rErrorCode], PrevHash: r[rPrevHash], Hash: r[rHash],
+	}
+	var err error
+	if e.Seq, err = strconv.ParseInt(r[rSeq], 10, 64); err != nil {
+		return e, fmt.Errorf("entry sequence %q: %w", r[rSeq], err)
+	}
+	if e.Time, err = store.ParseTime(r[rTime]); err != nil {
+		return e, fmt.Errorf("entry %d: %w", e.Seq, err)
+	}
+	if e.InputSHA256, err = hex.DecodeString(r[rInput]); err != nil {
+		return e, fmt.Errorf("entry %d: input digest: %w", e.Seq, err)
+	}
+	if e.OutputSHA256, err = hex.DecodeString(r[rOutput]); err != nil {
+		return e, fmt.Errorf("entry %d: output digest: %w", e.Seq, err)
+	}
+	return e, nil
+}
+
+//go:embed migrations
+var migrationFiles embed.FS
+
+// Options configures a Log. The zero value is ready to use.
+type Options struct {
+	// Now is the clock that stamps entries. Default time.Now.
+	Now func() time.Time
+}
+
+// Log is the audit log in a store's database. It is safe for concurrent
+// use.
+type Log struct {
+	st  *store.Store
+	now func() time.Time
+
+	mu      sync.Mutex
+	queue   []*pending // appends waiting for a writer
+	writing bool       // a caller is draining queue
+}
+
+// Open adds the log's tables to the store's database if needed.
+func Open(ctx context.Context, st *store.Store, opts Options) (*Log, error) {
+	sub, err := fs.Sub(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	if err := st.Migrate(ctx, "audit", sub); err != nil {
+		return nil, err
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Log{st: st, now: opts.Now}, nil
+}
+
+const columns = `seq, at, request_id, client, credential, input_sha256, output_sha256, level,
+	doc_number, doc_date, subject, urgency, secrecy, result, error_code, prev_hash, hash`
+
+// Append records e and returns it as stored, with Seq, Time, PrevHash
+// and Hash set. It returns once the entry is committed.
+//
+// Concurrent appends are committed in groups: while one caller writes,
+// others queue, and the first of them then commits everything queued in
+// one transaction. A signing server thus pays one commit (one fsync) for
+// many requests instead of one each, without giving up durability.
+//
+// Cancelling ctx does not stop the append (each commit is bounded by a
+// 30 s timeout instead): a request that ends early must still be
+// recorded.
+func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
+	if err := e.validate(); err != nil {
+		return Entry{}, err
+	}
+	p := &pending{e: e, done: make(chan signal, 1)}
+	l.mu.Lock()
+	l.queue = append(l.queue, p)
+	lead := !l.writing
+	l.writing = true
+	l.mu.Unlock()
+	if lead {
+		l.writeBatch(ctx)
+	}
+	// The wait is bounded by the writers' transaction timeout, so it does
+	// not watch ctx: once queued, the entry may be committed whatever
+	// happens to this request, and its caller must learn the outcome.
+	for {
+		sig := <-p.done
+		if sig.lead {
+			l.writeBatch(ctx)
+			continue
+		}
+		if sig.err != nil {
+			return Entry{}, fmt.Errorf("append audit entry: %w", sig.err)
+		}
+		return p.e, nil
+	}
+}
+
+// pending is a queued append.
+type pending struct {
+	e    Entry
+	done chan signal
+}
+
+// signal tells a queued caller its entry's outcome, or that it is to
+// write the next batch (which starts with its own entry).
+type signal struct {
+	lead bool
+	err  error
+}
+
+// maxBatch bounds the entries committed in one transaction.
+const maxBatch = 256
+
+// writeTimeout bounds one group commit.
+const writeTimeout = 30 * time.Second
+
+// writeBatch commits the entries at the head of the queue, tells their
+// callers, and hands the writer's role to the next caller queued, if
+// any. Only the caller holding the role calls it, so batches are
+// written in queue order.
+func (l *Log) writeBatch(ctx context.Context) {
+	// The batch carries other callers' entries: the leader's request
+	// ending must not abort it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	l.mu.Lock()
+	n := min(len(l.queue), maxBatch)
+	batch := l.queue[:n:n]
+	l.queue = l.queue[n:]
+	l.mu.Unlock()
+
+	err := l.write(ctx, batch)
+	if err != nil && len(batch) > 1 {
+		// Let each entry succeed or fail on its own.
+		for _, p := range batch {
+			p.done <- signal{err: l.write(ctx, []*pending{p})}
+		}
+	} else {
+		for _, p := range batch {
+			p.done <- signal{err: err}
+		}
+	}
+
+	l.mu.Lock()
+	if len(l.queue) == 0 {
+		l.writing = false
+		l.queue = nil
+	} else {
+		l.queue[0].done <- signal{lead: true}
+	}
+	l.mu.Unlock()
+}
+
+// write commits batch in one transaction, setting each entry's Seq,
+// Time, PrevHash and Hash. On error nothing is committed and the entries
+// are left for a retry.
+func (l *Log) write(ctx context.Context, batch []*pending) error {
+	out := make([]Entry, len(batch))
+	err := l.st.WithTx(ctx, func(tx *store.Tx) error {
+		var seq int64
+		var prev string
+		// Locking the head serialises appenders, in this process and in
+		// others sharing the database; each sees the last entry.
+		if err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1"+l.st.ForUpdate()).Scan(&seq, &prev); err != nil {
+			return fmt.Errorf("read audit head: %w", err)
+		}
+		now := l.now().UTC().Truncate(time.Microsecond)
+		for i, p := range batch {
+			e := p.e
+			e.Seq, e.PrevHash, e.Time = seq+1, prev, now
+			e.Hash = ComputeHash(&e)
+			if _, err := tx.ExecContext(ctx, "INSERT INTO audit_log ("+columns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				e.Seq, store.FormatTime(e.Time), e.RequestID, e.Client, e.Credential,
+				hex.EncodeToString(e.InputSHA256), hex.EncodeToString(e.OutputSHA256), e.Level,
+				e.Metadata.Number, e.Metadata.Date, e.Metadata.Subject, e.Metadata.Urgency, e.Metadata.Secrecy,
+				string(e.Result), e.ErrorCode, e.PrevHash, e.Hash); err != nil {
+				return fmt.Errorf("insert audit entry %d: %w", e.Seq, err)
+			}
+			out[i] = e
+			seq, prev = e.Seq, e.Hash
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", seq, prev); err != nil {
+			return fmt.Errorf("advance audit head: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i, p := range batch {
+		p.e = out[i]
+	}
+	return nil
+}
+
+// scanRecord reads one row of columns. The sequence number is read as
+// an integer (so that ORDER BY and the gap check agree) and kept as
+// text.
+func scanRecord(sc interface{ Scan(...any) error }) (int64, record, error) {
+	var r record
+	var seq int64
+	dst := []any{&seq}
+	for i := rTime; i <= rHash; i++ {
+		dst = append(dst, &r[i])
+	}
+	if err := sc.Scan(dst...); err != nil {
+		return 0, r, err
+	}
+	r[rSeq] = strconv.FormatInt(seq, 10)
+	return seq, r, nil
+}
+
+// Entries returns up to limit entries with sequence numbers above after,
+// in order.
+func (l *Log) Entries(ctx context.Context, after int64, limit int) ([]Entry, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := l.st.DB().QueryContext(ctx, l.st.Rebind("SELECT "+columns+" FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read audit log: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		_, r, err := scanRecord(rows)
+		if err != nil {
+			return nil, fmt.Errorf("read audit log: %w", err)
+		}
+		e, err := r.entry()
+		if err != nil {
+			return nil, fmt.Errorf("read audit log: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read audit log: %w", err)
+	}
+	return out, nil
+}
+
+// BrokenError names the first entry at which the chain fails.
+type BrokenError struct {
+	Seq    int64
+	Reason string
+}
+
+func (e *BrokenError) Error() string {
+	return fmt.Sprintf("audit log broken at entry %d: %s", e.Seq, e.Reason)
+}
+
+// Is makes errors.Is(err, ErrBroken) hold.
+func (e *BrokenError) Is(target error) bool { return target == ErrBroken }
+
+// Report is what a successful Verify saw.
+type Report struct {
+	// Entries is how many entries verified.
+	Entries int64
+	// Head is the hash of the last entry (all zeros for an empty log).
+	// Recorded elsewhere, it lets a later Verify detect a rewrite of the
+	// whole tail.
+	Head string
+}
+
+// Verify walks the log in sequence order and recomputes the chain. It
+// returns a *BrokenError (errors.Is ErrBroken) naming the first entry
+// that was edited, removed or moved, and other errors for failures to
+// read. Entries appended while it runs are left for the next Verify.
+func (l *Log) Verify(ctx context.Context) (Report, error) {
+	// The head is read first: entries only ever come after it, so every
+	// entry it counts must be found below.
+	var headSeq int64
+	var headHash string
+	err := l.st.DB().QueryRowContext(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1").Scan(&headSeq, &headHash)
+	if err != nil {
+		return Report{}, fmt.Errorf("read audit head: %w", err)
+	}
+	rows, err := l.st.DB().QueryContext(ctx, l.st.Rebind("SELECT "+columns+" FROM audit_log WHERE seq <= ? ORDER BY seq"), headSeq)
+	if err != nil {
+		return Report{}, fmt.Errorf("read audit log: %w", err)
+	}
+	defer rows.Close()
+	want, prev := int64(1), genesis
+	for rows.Next() {
+		seq, r, err := scanRecord(rows)
+		if err != nil {
+			return Report{}, fmt.Errorf("read audit entry after %d: %w", want-1, err)
+		}
+		switch {
+		case seq != want:
+			return Report{}, &BrokenError{Seq: want, Reason: fmt.Sprintf("entry is missing (the next one present is %d)", seq)}
+		case r[rPrevHash] != prev:
+			return Report{}, &BrokenError{Seq: seq, Reason: "entry does not follow the one before it (previous hash differs)"}
+		case r.hash() != r[rHash]:
+			return Report{}, &BrokenError{Seq: seq, Reason: "entry content does not match its hash"}
+		}
+		prev = r[rHash]
+		want++
+	}
+	if err := rows.Err(); err != nil {
+		return Report{}, fmt.Errorf("read audit log: %w", err)
+	}
+	last := want - 1
+	if last != headSeq {
+		return Report{}, &BrokenError{Seq: want, Reason: fmt.Sprintf("entry is missing (the log's head records %d entries)", headSeq)}
+	}
+	if prev != headHash {
+		// Every entry verifies but the head disagrees: entries after the
+		// last were removed and the head partly rewound, or the head
+		// itself was altered.
+		return Report{}, &BrokenError{Seq: last + 1, Reason: fmt.Sprintf("the log's head does not match entry %d: later entries were removed, or the head was altered", last)}
+	}
+	return Report{Entries: last, Head: prev}, nil
+}

@@ -1,0 +1,403 @@
+package audit_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"esign/audit"
+	"esign/store"
+	"esign/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
+
+func forEachBackend(t *testing.T, fn func(t *testing.T, b store.Backend)) {
+	for _, b := range storetest.Backends() {
+		t.Run(string(b), func(t *testing.T) { fn(t, b) })
+	}
+}
+
+func openLog(t *testing.T, st *store.Store) *audit.Log {
+	t.Helper()
+	l, err := audit.Open(context.Background(), st, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func entry(i int) audit.Entry {
+	in := sha256.Sum256([]byte(fmt.Sprintf("input %d", i)))
+	out := sha256.Sum256([]byte(fmt.Sprintf("output %d", i)))
+	e := audit.Entry{
+		RequestID: fmt.Sprintf("req-%d", i), Client: "saraban", Credential: "dev-director",
+		InputSHA256: in[:], OutputSHA256: out[:], Level: "B-LT",
+		Metadata: audit.Metadata{
+			Number: fmt.Sprintf("ศธ 0201/%04d", i), Date: "22 พฤศจิกายน 2569",
+			Subject: fmt.Sprintf("memo-%04d ขออนุมัติจัดซื้อ", i), Urgency: "ด่วนที่สุด", Secrecy: "ลับ",
+		},
+		Result: audit.Success,
+	}
+	if i%3 == 0 {
+		e.Result, e.ErrorCode, e.OutputSHA256 = audit.Failure, "activation_failed", nil
+	}
+	return e
+}
+
+func appendN(t *testing.T, l *audit.Log, n int) []audit.Entry {
+	t.Helper()
+	var out []audit.Entry
+	for i := 1; i <= n; i++ {
+		e, err := l.Append(context.Background(), entry(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestAppendAndVerify(t *testing.T) {
+	ctx := context.Background()
+	clock := time.Date(2026, 11, 22, 9, 0, 0, 123456789, time.UTC)
+	forEachBackend(t, func(t *testing.T, b store.Backend) {
+		st := storetest.Open(t, b, store.Options{})
+		l, err := audit.Open(ctx, st, audit.Options{Now: func() time.Time { return clock }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := l.Verify(ctx)
+		if err != nil || rep.Entries != 0 {
+			t.Fatalf("empty log: %+v, %v", rep, err)
+		}
+		appended := appendN(t, l, 5)
+		for i, e := range appended {
+			if e.Seq != int64(i+1) || !e.Time.Equal(clock.Truncate(time.Microsecond)) || e.Hash != audit.ComputeHash(&e) {
+				t.Fatalf("appended entry %d: %+v", i+1, e)
+			}
+			if i > 0 && e.PrevHash != appended[i-1].Hash {
+				t.Fatalf("entry %d does not link to %d", i+1, i)
+			}
+		}
+		rep, err = l.Verify(ctx)
+		if err != nil || rep.Entries != 5 || rep.Head != appended[4].Hash {
+			t.Fatalf("Verify = %+v, %v", rep, err)
+		}
+		got, err := l.Entries(ctx, 1, 3)
+		if err != nil || len(got) != 3 {
+			t.Fatalf("Entries = %d, %v", len(got), err)
+		}
+		for i, e := range got {
+			want := appended[i+1]
+			if e.Seq != want.Seq || e.Metadata != want.Metadata || !bytes.Equal(e.InputSHA256, want.InputSHA256) ||
+				!bytes.Equal(e.OutputSHA256, want.OutputSHA256) || e.Hash != want.Hash || !e.Time.Equal(want.Time) ||
+				e.Result != want.Result || e.ErrorCode != want.ErrorCode {
+				t.Fatalf("entry %d read back as %+v, want %+v", want.Seq, e, want)
+			}
+		}
+		// Reopening the log does not migrate twice or lose entries.
+		l2 := openLog(t, st)
+		if rep, err := l2.Verify(ctx); err != nil || rep.Entries != 5 {
+			t.Fatalf("after reopen: %+v, %v", rep, err)
+		}
+	})
+}
+
+func TestAppendSurvivesCancelledRequest(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b store.Backend) {
+		st := storetest.Open(t, b, store.Options{})
+		l := openLog(t, st)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := l.Append(ctx, entry(1)); err != nil {
+			t.Fatalf("append with a cancelled context: %v", err)
+		}
+		if rep, err := l.Verify(context.Background()); err != nil || rep.Entries != 1 {
+			t.Fatalf("Verify = %+v, %v", rep, err)
+		}
+	})
+}
+
+func TestAppendRejectsBadEntries(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, store.SQLite, store.Options{})
+	l := openLog(t, st)
+	for _, tc := range []struct {
+		name   string
+		change func(*audit.Entry)
+	}{
+		{"no result", func(e *audit.Entry) { e.Result = "" }},
+		{"short digest", func(e *audit.Entry) { e.InputSHA256 = []byte{1, 2, 3} }},
+		{"NUL in subject", func(e *audit.Entry) { e.Metadata.Subject = "a\x00b" }},
+		{"invalid UTF-8 in number", func(e *audit.Entry) { e.Metadata.Number = "\xff\xfe" }},
+		{"oversized secrecy", func(e *audit.Entry) { e.Metadata.Secrecy = string(make([]byte, audit.MaxMetadataLen+1)) }},
+		{"oversized client", func(e *audit.Entry) { e.Client = string(bytes.Repeat([]byte("c"), 1000)) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := entry(1)
+			tc.change(&e)
+			if _, err := l.Append(ctx, e); !errors.Is(err, audit.ErrInvalid) {
+				t.Fatalf("err = %v, want ErrInvalid", err)
+			}
+		})
+	}
+	if rep, err := l.Verify(ctx); err != nil || rep.Entries != 0 {
+		t.Fatalf("rejected entries were recorded: %+v, %v", rep, err)
+	}
+}
+
+func TestDatabaseRefusesChanges(t *testing.T) {
+	ctx := context.Background()
+	forEachBackend(t, func(t *testing.T, b store.Backend) {
+		st := storetest.Open(t, b, store.Options{})
+		l := openLog(t, st)
+		appendN(t, l, 3)
+		stmts := []string{
+			"UPDATE audit_log SET subject = 'changed' WHERE seq = 2",
+			"DELETE FROM audit_log WHERE seq = 3",
+		}
+		if b == store.Postgres {
+			stmts = append(stmts, "TRUNCATE audit_log")
+		}
+		for _, q := range stmts {
+			if _, err := st.DB().ExecContext(ctx, q); err == nil {
+				t.Errorf("%s: the database allowed it", q)
+			}
+		}
+		if rep, err := l.Verify(ctx); err != nil || rep.Entries != 3 {
+			t.Fatalf("Verify = %+v, %v", rep, err)
+		}
+	})
+}
+
+// dropGuards removes the append-only triggers, as an attacker with the
+// database owner's rights could.
+func dropGuards(t *testing.T, st *store.Store) {
+	t.Helper()
+	q := []string{"DROP TRIGGER audit_log_no_update", "DROP TRIGGER audit_log_no_delete"}
+	if st.Backend() == store.Postgres {
+		q = []string{"DROP TRIGGER audit_log_no_change ON audit_log"}
+	}
+	for _, s := range q {
+		if _, err := st.DB().Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}
+
+func TestVerifyDetectsTampering(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name    string
+		tamper  []string // run in order; ? placeholders not used
+		wantSeq int64
+	}{
+		{"edited subject", []string{"UPDATE audit_log SET subject = 'เรื่องอื่น' WHERE seq = 3"}, 3},
+		{"edited result", []string{"UPDATE audit_log SET result = 'success', error_code = '' WHERE seq = 3"}, 3},
+		{"edited time", []string{"UPDATE audit_log SET at = '2020-01-01T00:00:00.000000Z' WHERE seq = 2"}, 2},
+		{"edited input digest", []string{"UPDATE audit_log SET input_sha256 = '" + fmt.Sprintf("%x", sha256.Sum256(nil)) + "' WHERE seq = 4"}, 4},
+		{"edited with its own hash recomputed", nil, 4}, // see below
+		{"removed entry", []string{"DELETE FROM audit_log WHERE seq = 3"}, 3},
+		{"removed first entry", []string{"DELETE FROM audit_log WHERE seq = 1"}, 1},
+		{"removed last entry", []string{"DELETE FROM audit_log WHERE seq = 5"}, 5},
+		{"removed last entry and head rewound", []string{
+			"DELETE FROM audit_log WHERE seq = 5",
+			"UPDATE audit_head SET seq = 4"}, 5},
+		{"reordered entries", []string{
+			"UPDATE audit_log SET seq = 100 WHERE seq = 2",
+			"UPDATE audit_log SET seq = 2 WHERE seq = 3",
+			"UPDATE audit_log SET seq = 3 WHERE seq = 100"}, 2},
+		{"whole log emptied", []string{"DELETE FROM audit_log"}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			forEachBackend(t, func(t *testing.T, b store.Backend) {
+				st := storetest.Open(t, b, store.Options{})
+				l := openLog(t, st)
+				entries := appendN(t, l, 5)
+				if _, err := l.Verify(ctx); err != nil {
+					t.Fatalf("before tampering: %v", err)
+				}
+				dropGuards(t, st)
+				tamper := tc.tamper
+				if tamper == nil {
+					// Change entry 3 and give it a matching hash: the
+					// next entry no longer links to it.
+					e := entries[2]
+					e.Metadata.Subject = "forged"
+					forged := audit.ComputeHash(&e)
+					tamper = []string{fmt.Sprintf("UPDATE audit_log SET subject = 'forged', hash = '%s' WHERE seq = 3", forged)}
+				}
+				for _, q := range tamper {
+					if _, err := st.DB().ExecContext(ctx, q); err != nil {
+						t.Fatalf("%s: %v", q, err)
+					}
+				}
+				_, err := l.Verify(ctx)
+				var be *audit.BrokenError
+				if !errors.As(err, &be) || !errors.Is(err, audit.ErrBroken) {
+					t.Fatalf("Verify after tampering: err = %v, want a BrokenError", err)
+				}
+				if be.Seq != tc.wantSeq {
+					t.Fatalf("Verify reports entry %d (%s), want %d", be.Seq, be.Reason, tc.wantSeq)
+				}
+			})
+		})
+	}
+}
+
+// TestVerifyDetectsFileEdit changes an entry by writing the SQLite file
+// directly, bypassing the engine and its triggers.
+func TestVerifyDetectsFileEdit(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := store.Open(ctx, store.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := openLog(t, st)
+	appendN(t, l, 5)
+	if _, err := l.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Closing the last connection checkpoints the WAL into the file.
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "esign.db")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, repl := []byte("memo-0004"), []byte("memo-9994")
+	if bytes.Count(raw, old) != 1 {
+		t.Fatalf("%q occurs %d times in the database file, want once", old, bytes.Count(raw, old))
+	}
+	if err := os.WriteFile(path, bytes.Replace(raw, old, repl, 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err = store.Open(ctx, store.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	l = openLog(t, st)
+	es, err := l.Entries(ctx, 3, 1)
+	if err != nil || len(es) != 1 || es[0].Metadata.Subject[:9] != "memo-9994" {
+		t.Fatalf("the file edit did not take: %+v, %v", es, err)
+	}
+	_, err = l.Verify(ctx)
+	var be *audit.BrokenError
+	if !errors.As(err, &be) || be.Seq != 4 {
+		t.Fatalf("Verify = %v, want entry 4 reported", err)
+	}
+}
+
+// TestConcurrentAppends appends from many goroutines through two
+// separate stores on one database, as two server processes would.
+func TestConcurrentAppends(t *testing.T) {
+	ctx := context.Background()
+	forEachBackend(t, func(t *testing.T, b store.Backend) {
+		opts := store.Options{DataDir: t.TempDir()}
+		if b == store.Postgres {
+			opts.DatabaseURL = storetest.Schema(t)
+		}
+		var logs []*audit.Log
+		for range 2 {
+			st, err := store.Open(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			logs = append(logs, openLog(t, st))
+		}
+		const workers, each = 16, 10
+		var wg sync.WaitGroup
+		errs := make(chan error, workers*each)
+		seqs := make(chan int64, workers*each)
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					e, err := logs[w%2].Append(ctx, entry(w*each+i))
+					if err != nil {
+						errs <- err
+						return
+					}
+					seqs <- e.Seq
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		close(seqs)
+		for err := range errs {
+			t.Fatalf("append: %v", err)
+		}
+		seen := map[int64]bool{}
+		for s := range seqs {
+			if seen[s] {
+				t.Fatalf("sequence number %d given twice", s)
+			}
+			seen[s] = true
+		}
+		rep, err := logs[0].Verify(ctx)
+		if err != nil || rep.Entries != workers*each {
+			t.Fatalf("Verify = %+v, %v; want %d entries", rep, err, workers*each)
+		}
+	})
+}
+
+// TestHashEncodingIsFixed pins the canonical encoding: changing it would
+// make every existing log fail to verify.
+func TestHashEncodingIsFixed(t *testing.T) {
+	e := entry(1)
+	e.Seq = 1
+	e.Time = time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
+	e.PrevHash = "0000000000000000000000000000000000000000000000000000000000000000"
+	// Computed independently from the documented encoding (Python hashlib).
+	const want = "2ebed468c7e4fa53c2589ec71b740be3692a0520555bc005e404112c1306f4e0"
+	if got := audit.ComputeHash(&e); got != want {
+		t.Fatalf("ComputeHash = %s, want %s", got, want)
+	}
+	// Moving a byte from one field to the next changes the hash.
+	a, b := e, e
+	a.Client, a.Credential = "ab", "c"
+	b.Client, b.Credential = "a", "bc"
+	if audit.ComputeHash(&a) == audit.ComputeHash(&b) {
+		t.Fatal("field boundaries are ambiguous")
+	}
+}
+
+// BenchmarkAppend measures appends from concurrent requests, as the sign
+// endpoint makes them.
+func BenchmarkAppend(b *testing.B) {
+	for _, backend := range storetest.Backends() {
+		b.Run(string(backend), func(b *testing.B) {
+			st := storetest.Open(b, backend, store.Options{})
+			l, err := audit.Open(context.Background(), st, audit.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.SetParallelism(16)
+			b.RunParallel(func(pb *testing.PB) {
+				i := 0
+				for pb.Next() {
+					i++
+					if _, err := l.Append(context.Background(), entry(i)); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,343 @@
+// Package store keeps the signing service's persistent state: the API
+// clients and the signer credentials they may use, and the schema other
+// packages (such as audit) add to the same database.
+//
+// Two engines serve the one code path through database/sql: SQLite
+// (embedded, the default, pure Go so no cgo toolchain is needed) at
+// $ESIGN_DATA_DIR/esign.db, and PostgreSQL when ESIGN_DATABASE_URL is set.
+// Queries are written with ? placeholders and rewritten to $n for
+// PostgreSQL; schema migrations are embedded and applied at Open.
+//
+// Secrets are never stored as given: client API keys are kept as SHA-256
+// hashes (they are 256-bit random, so a fast hash suffices), PINs as
+// argon2id hashes with a per-credential salt, and TOTP secrets, which the
+// server must be able to read back to compute codes, sealed with AES-GCM
+// under a key kept in a file outside the database (see Options.SecretKeyFile).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+var (
+	// ErrNotFound reports a client or credential that does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrExists reports a name that is already taken.
+	ErrExists = errors.New("store: already exists")
+	// ErrInvalid reports a malformed name, mode or value.
+	ErrInvalid = errors.New("store: invalid value")
+	// ErrUnauthenticated reports a missing, unknown or disabled API key.
+	ErrUnauthenticated = errors.New("store: missing or invalid API key")
+	// ErrForbidden reports a credential the client may not use: not
+	// assigned to it, disabled, or unknown (the client is not told which).
+	ErrForbidden = errors.New("store: credential not assigned to this client")
+	// ErrStaleTOTPStep reports a TOTP time step at or before the last one
+	// accepted: a replayed or outdated code.
+	ErrStaleTOTPStep = errors.New("store: TOTP time step already used")
+)
+
+// Backend names a database engine.
+type Backend string
+
+const (
+	SQLite   Backend = "sqlite"   // embedded, the default
+	Postgres Backend = "postgres" // when ESIGN_DATABASE_URL is set
+)
+
+// Options configures Open. The zero value opens SQLite under .esign-dev.
+type Options struct {
+	// DatabaseURL selects PostgreSQL (postgres:// or postgresql://, any
+	// form pgx accepts). Empty selects SQLite at DataDir/esign.db.
+	DatabaseURL string
+	// DataDir holds the SQLite database and, by default, the secret key
+	// file. Default ".esign-dev". Created (0700) if missing.
+	DataDir string
+	// SecretKeyFile holds the 256-bit AES key (64 hex digits) that seals
+	// TOTP secrets at rest. It is made on first use; every server sharing
+	// the database must be given the same file. Default
+	// DataDir/secrets/totp-key.
+	SecretKeyFile string
+	// Now is the clock for creation and rotation times. Default time.Now.
+	Now func() time.Time
+}
+
+// OptionsFromEnv reads ESIGN_DATABASE_URL, ESIGN_DATA_DIR (default
+// .esign-dev) and ESIGN_TOTP_KEY_FILE (default
+// $ESIGN_DATA_DIR/secrets/totp-key) through getenv.
+func OptionsFromEnv(getenv func(string) string) Options {
+	return Options{
+		DatabaseURL:   strings.TrimSpace(getenv("ESIGN_DATABASE_URL")),
+		DataDir:       strings.TrimSpace(getenv("ESIGN_DATA_DIR")),
+		SecretKeyFile: strings.TrimSpace(getenv("ESIGN_TOTP_KEY_FILE")),
+	}
+}
+
+// Store is an open database. It is safe for concurrent use.
+type Store struct {
+	db      *sql.DB
+	backend Backend
+	now     func() time.Time
+	box     *secretBox
+	// writeMu serialises this process's write transactions on SQLite,
+	// which allows one writer at a time: waiting here is cheaper and
+	// fairer than SQLite's busy-retry loop. BEGIN IMMEDIATE still guards
+	// against other processes (such as `esign admin`).
+	writeMu sync.Mutex
+}
+
+// Open opens the database that opts names and brings its schema up to
+// date.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	if opts.DataDir == "" {
+		opts.DataDir = ".esign-dev"
+	}
+	if opts.SecretKeyFile == "" {
+		opts.SecretKeyFile = filepath.Join(opts.DataDir, "secrets", "totp-key")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Store{now: opts.Now, box: &secretBox{path: opts.SecretKeyFile}}
+	var err error
+	switch {
+	case opts.DatabaseURL == "":
+		s.backend = SQLite
+		s.db, err = openSQLite(opts.DataDir)
+	case strings.HasPrefix(opts.DatabaseURL, "postgres://"), strings.HasPrefix(opts.DatabaseURL, "postgresql://"):
+		s.backend = Postgres
+		s.db, err = sql.Open("pgx", opts.DatabaseURL)
+	default:
+		// The URL may hold a password: never echo it.
+		return nil, fmt.Errorf("%w: ESIGN_DATABASE_URL must start with postgres:// or postgresql://", ErrInvalid)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", s.backend, err)
+	}
+	// Every signing request reads here; keep connections open rather
+	// than reconnect (and, on SQLite, re-run the connection pragmas).
+	s.db.SetMaxIdleConns(16)
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", s.backend, err)
+	}
+	if s.backend == SQLite {
+		if err := useWAL(ctx, s.db); err != nil {
+			s.db.Close()
+			return nil, err
+		}
+	}
+	if err := s.Migrate(ctx, "store", migrations()); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func openSQLite(dataDir string) (*sql.DB, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("make data directory: %w", err)
+	}
+	path, err := filepath.Abs(filepath.Join(dataDir, "esign.db"))
+	if err != nil {
+		return nil, err
+	}
+	// Every transaction begins IMMEDIATE, taking the write lock up front,
+	// so a read-then-write transaction (an audit append) cannot be
+	// overtaken between its read and its write. A busy database is
+	// waited for, up to 30 s.
+	q := "_txlock=immediate&_busy_timeout=30000&_foreign_keys=1"
+	return sql.Open("sqlite", "file:"+path+"?"+q)
+}
+
+// useWAL switches an SQLite database to write-ahead logging, which lets
+// readers run beside the one writer; the mode is kept in the file. The
+// switch needs the database to itself and SQLite reports a clash at once
+// rather than waiting, so when several processes open a new database
+// together it is retried, for up to 30 s.
+func useWAL(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
+		var mode string
+		err := db.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode)
+		var se *sqlite.Error
+		if err == nil || !errors.As(err, &se) || se.Code()&0xff != sqlite3.SQLITE_BUSY || time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("switch SQLite database to WAL: %w", err)
+			}
+			return nil
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Backend reports the engine in use.
+func (s *Store) Backend() Backend { return s.backend }
+
+// DB returns the underlying database, for packages that keep their own
+// tables beside the store's (their queries go through Rebind) and for
+// tests.
+func (s *Store) DB() *sql.DB { return s.db }
+
+// Rebind rewrites ? placeholders to PostgreSQL's $1, $2, … . Queries must
+// not contain a literal question mark.
+func (s *Store) Rebind(query string) string {
+	if s.backend != Postgres || !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// ForUpdate is the clause that row-locks what a SELECT reads inside a
+// write transaction: " FOR UPDATE" on PostgreSQL, nothing on SQLite, whose
+// transactions already hold the database's write lock.
+func (s *Store) ForUpdate() string {
+	if s.backend == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// Tx is a write transaction whose queries use ? placeholders.
+type Tx struct {
+	tx *sql.Tx
+	s  *Store
+}
+
+// ExecContext runs a statement in the transaction.
+func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.tx.ExecContext(ctx, t.s.Rebind(query), args...)
+}
+
+// QueryContext runs a query in the transaction.
+func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.tx.QueryContext(ctx, t.s.Rebind(query), args...)
+}
+
+// QueryRowContext runs a query that returns at most one row.
+func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.tx.QueryRowContext(ctx, t.s.Rebind(query), args...)
+}
+
+// WithTx runs fn in a write transaction and commits it if fn returns nil.
+// On SQLite the transaction holds the database's write lock from its
+// start; on PostgreSQL fn takes row locks with ForUpdate where it reads
+// what it will write. fn must not call other Store methods that write.
+func (s *Store) WithTx(ctx context.Context, fn func(*Tx) error) error {
+	if s.backend == SQLite {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	if err := fn(&Tx{tx: tx, s: s}); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// queryRow runs a read outside any transaction.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.db.QueryRowContext(ctx, s.Rebind(query), args...)
+}
+
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.db.QueryContext(ctx, s.Rebind(query), args...)
+}
+
+// isUniqueViolation reports a duplicate primary or unique key.
+func isUniqueViolation(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY || se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
+	}
+	return false
+}
+
+// timeLayout stores instants as fixed-width UTC text, so they read well,
+// sort as text and round-trip exactly on both engines.
+const timeLayout = "2006-01-02T15:04:05.000000Z"
+
+// FormatTime renders t in the database's time format (UTC, microseconds).
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+// ParseTime reads a time written by FormatTime; "" is the zero time.
+func ParseTime(s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(timeLayout, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("stored time %q: %w", s, err)
+	}
+	return t, nil
+}
+
+// validName accepts 1–64 characters of letters, digits, '.', '_' and '-',
+// starting with a letter or digit: names appear in URLs, logs and
+// command lines.
+func validName(kind, name string) error {
+	ok := len(name) >= 1 && len(name) <= 64
+	for i := 0; ok && i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		ok = alnum || i > 0 && (c == '.' || c == '_' || c == '-')
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s name %q (want 1-64 letters, digits, '.', '_' or '-')", ErrInvalid, kind, name)
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
