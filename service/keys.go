@@ -17,7 +17,7 @@ import (
 type Keys struct {
 	km     *hsm.KeyManager
 	mu     sync.Mutex
-	keys   map[string]crypto.Signer        // by key label
+	keys   map[string]crypto.Signer       // by key label
 	chains map[string][]*x509.Certificate // by chain PEM
 }
 
