@@ -288,11 +288,11 @@ func placeSignature(ctx context.Context, f *form, name string, sigRef pdf.Ref, a
 		if fld.dict == nil {
 			return "", fmt.Errorf("%w: field %q was added in this update", ErrBadOptions, name)
 		}
+		// An existing field keeps its own dictionary apart from /V (and
+		// the appearance): the lock is enforced through the signature's
+		// FieldMDP reference, so the field need not change more than this.
 		d := fld.dict.Clone()
 		d["V"] = sigRef
-		if lock != nil {
-			d["Lock"] = lock
-		}
 		if app != nil {
 			if err := drawInField(ctx, f, fld.ref, d, app, info); err != nil {
 				return "", err
