@@ -211,6 +211,7 @@ type signRequest struct {
 	options   signer.Options
 	metadata  audit.Metadata
 	placement *Placement
+	visible   bool // draw into the existing field named by options.Field
 }
 
 // upload reads the multipart form and opens its "file" within the upload
@@ -291,6 +292,16 @@ func (s *Server) parseSignOptions(c *gin.Context, req *signRequest) error {
 	if req.placement, err = parsePlacement(c); err != nil {
 		return err
 	}
+	switch v := c.DefaultPostForm("visible", "false"); v {
+	case "true", "1":
+		if req.options.Field == "" && req.placement == nil {
+			return fmt.Errorf(`%w: visible needs "field" (an existing empty field) or "page" and "rect"`, errBadRequest)
+		}
+		req.visible = true
+	case "false", "0", "":
+	default:
+		return fmt.Errorf("%w: visible %q (want true or false)", errBadRequest, v)
+	}
 	return nil
 }
 
@@ -328,7 +339,7 @@ func (s *Server) sign(c *gin.Context) {
 		s.fail(c, &entry, req, err)
 		return
 	}
-	if req.placement != nil || s.cfg.Appearance != nil && req.options.Field != "" {
+	if req.placement != nil || req.visible {
 		if err := s.appearance(cred, req); err != nil {
 			s.fail(c, &entry, req, err)
 			return

@@ -103,13 +103,17 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 		TSA:        tsaClient,
 		Revocation: &revocation.Fetcher{HTTPClient: &http.Client{Timeout: cfg.OutboundTimeout}},
 	}
+	appearances, err := thaiAppearances()
+	if err != nil {
+		return s, err
+	}
 	conc := cfg.HSMConcurrency
 	if conc == 0 {
 		conc = hsm.DefaultMaxSessions()
 	}
 	s.API = api.New(api.Config{
 		Signer: s.Signer, Store: s.Store, Keys: s.Keys, Activator: s.Activator, Audit: s.Audit,
-		Appearance: visibleAppearance, Logger: logger,
+		Appearance: appearances, Logger: logger,
 		MaxUpload: cfg.MaxUpload, HSMConcurrency: conc, Mount: mounts,
 	})
 	return s, nil

@@ -7,7 +7,9 @@ import (
 	"mime/multipart"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"esign/internal/extverify"
@@ -36,7 +38,7 @@ func TestDaemonRouting(t *testing.T) {
 
 	steps := []map[string]string{
 		{"signer": "dev-official", "field": "drafter", "certify": "2", "lock": "true", "level": "B-LT", "reason": "ผู้ร่าง", "doc_number": "นร 0105/77"},
-		{"signer": "dev-director", "field": "director", "activation": "123456", "lock": "true", "level": "B-LT", "reason": "เห็นชอบ"},
+		{"signer": "dev-director", "field": "director", "activation": "123456", "lock": "true", "level": "B-LT", "reason": "เห็นชอบ", "visible": "true"},
 		{"signer": "dev-registrar", "field": "secretary", "lock": "true", "level": "B-LTA", "reason": "อนุมัติ"},
 	}
 	for i, step := range steps {
@@ -85,6 +87,23 @@ func TestDaemonRouting(t *testing.T) {
 		if r.Signatures[0].Certification != "2" {
 			t.Errorf("the first signature certifies with %q", r.Signatures[0].Certification)
 		}
+	}
+	// The director signed visibly into the field: the Thai name and
+	// position are on the page, drawn with an embedded font subset.
+	path := filepath.Join(t.TempDir(), "final.pdf")
+	os.WriteFile(path, doc, 0o644)
+	text, err := exec.Command("pdftotext", "-x", "220", "-y", "600", "-W", "160", "-H", "200", path, "-").CombinedOutput()
+	if err != nil {
+		t.Fatalf("pdftotext: %v %s", err, text)
+	}
+	for _, want := range []string{"นายสมชาย รักชาติ", "ผู้อำนวยการกองกลาง", "2569"} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("the director's field does not show %q:\n%s", want, text)
+		}
+	}
+	fonts, _ := exec.Command("pdffonts", path).CombinedOutput()
+	if !strings.Contains(string(fonts), "+Laksaman") || !strings.Contains(string(fonts), "CID TrueType") {
+		t.Errorf("no embedded Laksaman subset:\n%s", fonts)
 	}
 }
 
