@@ -330,9 +330,11 @@ func (s *Server) sign(c *gin.Context) {
 	}
 	// The signer's own activation data: the official's consent to this
 	// signature. It is never logged.
-	if err := s.cfg.Activator.Activate(ctx, req.signer, c.PostForm("activation")); err != nil {
-		s.fail(c, &entry, req, err)
-		return
+	if cred.Activation != store.ActivationNone {
+		if err := s.cfg.Activator.Activate(ctx, req.signer, c.PostForm("activation")); err != nil {
+			s.fail(c, &entry, req, err)
+			return
+		}
 	}
 	key, err := s.cfg.Keys.Resolve(ctx, cred)
 	if err != nil {

@@ -97,6 +97,26 @@ type Store struct {
 	// fairer than SQLite's busy-retry loop. BEGIN IMMEDIATE still guards
 	// against other processes (such as `esign admin`).
 	writeMu sync.Mutex
+	// stmts keeps prepared statements by query text: parsing a statement
+	// costs more than running the small queries a request makes.
+	stmts sync.Map
+}
+
+// prepared returns a prepared statement for query (already rebound), or
+// nil when preparing fails; callers then run the query text directly.
+func (s *Store) prepared(ctx context.Context, query string) *sql.Stmt {
+	if st, ok := s.stmts.Load(query); ok {
+		return st.(*sql.Stmt)
+	}
+	st, err := s.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if prev, loaded := s.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt)
+	}
+	return st
 }
 
 // Open opens the database that opts names and brings its schema up to
@@ -189,7 +209,13 @@ func useWAL(ctx context.Context, db *sql.DB) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
 
 // Backend reports the engine in use.
 func (s *Store) Backend() Backend { return s.backend }
@@ -237,17 +263,29 @@ type Tx struct {
 
 // ExecContext runs a statement in the transaction.
 func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.s.Rebind(query), args...)
+	q := t.s.Rebind(query)
+	if st := t.s.prepared(ctx, q); st != nil {
+		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
 }
 
 // QueryContext runs a query in the transaction.
 func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.s.Rebind(query), args...)
+	q := t.s.Rebind(query)
+	if st := t.s.prepared(ctx, q); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
+	}
+	return t.tx.QueryContext(ctx, q, args...)
 }
 
 // QueryRowContext runs a query that returns at most one row.
 func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.s.Rebind(query), args...)
+	q := t.s.Rebind(query)
+	if st := t.s.prepared(ctx, q); st != nil {
+		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
 // WithTx runs fn in a write transaction and commits it if fn returns nil.
@@ -275,11 +313,19 @@ func (s *Store) WithTx(ctx context.Context, fn func(*Tx) error) error {
 
 // queryRow runs a read outside any transaction.
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	return s.db.QueryRowContext(ctx, s.Rebind(query), args...)
+	q := s.Rebind(query)
+	if st := s.prepared(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return s.db.QueryRowContext(ctx, q, args...)
 }
 
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return s.db.QueryContext(ctx, s.Rebind(query), args...)
+	q := s.Rebind(query)
+	if st := s.prepared(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return s.db.QueryContext(ctx, q, args...)
 }
 
 // isUniqueViolation reports a duplicate primary or unique key.

@@ -21,7 +21,7 @@ import (
 // The end-to-end tests run the real esignd binary in development mode, as
 // `make run` does, and talk to it over HTTP only: the acceptance contract.
 
-func buildDaemon(t *testing.T) string {
+func buildDaemon(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	// Both daemons, side by side, as `make build` leaves them.
@@ -31,7 +31,7 @@ func buildDaemon(t *testing.T) string {
 	return filepath.Join(dir, "esignd")
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -49,7 +49,7 @@ type daemon struct {
 	log        *bytes.Buffer
 }
 
-func startDaemon(t *testing.T, bin, dataDir string, env ...string) *daemon {
+func startDaemon(t testing.TB, bin, dataDir string, env ...string) *daemon {
 	t.Helper()
 	d := &daemon{addr: freeAddr(t), verifyAddr: freeAddr(t), dataDir: dataDir, log: &bytes.Buffer{}}
 	d.cmd = exec.Command(bin, "-dev")
@@ -79,7 +79,7 @@ func startDaemon(t *testing.T, bin, dataDir string, env ...string) *daemon {
 	return nil
 }
 
-func (d *daemon) stop(t *testing.T) {
+func (d *daemon) stop(t testing.TB) {
 	if d.cmd.ProcessState != nil || d.cmd.Process == nil {
 		return
 	}
@@ -95,7 +95,7 @@ func (d *daemon) stop(t *testing.T) {
 	}
 }
 
-func (d *daemon) key(t *testing.T, name string) string {
+func (d *daemon) key(t testing.TB, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(d.dataDir, name))
 	if err != nil {

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"esign/hsm"
+)
+
+// BenchmarkSignEndpoint drives the real daemon's sign endpoint at B-B with
+// 32 concurrent clients on transcript-chromium.pdf, and measures the raw
+// SoftHSM RSA-2048 rate on the same token in the same run. Metrics:
+// "req/s", "raw-sig/s", "ratio-of-raw" (the target is >= 0.50)
+// and "errors" (must be 0).
+func BenchmarkSignEndpoint(b *testing.B) {
+	bin := buildDaemon(b)
+	dataDir := b.TempDir()
+	dm := startDaemon(b, bin, dataDir)
+	d, key := dm.addr, dm.key(b, "dev-api-key")
+	pdf, err := os.ReadFile("../../testdata/corpus/transcript-chromium.pdf")
+	if err != nil {
+		b.Fatal(err)
+	}
+	raw := rawHSMRate(b, dataDir, 2*time.Second)
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "transcript.pdf")
+	fw.Write(pdf)
+	mw.WriteField("signer", "dev-official")
+	mw.WriteField("level", "B-B")
+	mw.Close()
+	payload, ctype := body.Bytes(), mw.FormDataContentType()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+	const clients = 32
+	var errors atomic.Int64
+	var next atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				req, _ := http.NewRequest(http.MethodPost, "http://"+d+"/api/v1/sign", bytes.NewReader(payload))
+				req.Header.Set("Content-Type", ctype)
+				req.Header.Set("Authorization", "Bearer "+key)
+				resp, err := client.Do(req)
+				if err != nil {
+					errors.Add(1)
+					continue
+				}
+				n, _ := io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK || n <= int64(len(pdf)) {
+					errors.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	rate := float64(b.N) / elapsed.Seconds()
+	b.ReportMetric(rate, "req/s")
+	b.ReportMetric(raw, "raw-sig/s")
+	b.ReportMetric(rate/raw, "ratio-of-raw")
+	b.ReportMetric(float64(errors.Load()), "errors")
+	if errors.Load() > 0 {
+		b.Errorf("%d failed requests", errors.Load())
+	}
+}
+
+// rawHSMRate signs with dev-official's key straight through PKCS#11, with
+// one worker per CPU, for about d.
+func rawHSMRate(b *testing.B, dataDir string, d time.Duration) float64 {
+	b.Helper()
+	// This process loads the module for the first time here, so it can
+	// still be pointed at the daemon's token directory.
+	os.Setenv("SOFTHSM2_CONF", filepath.Join(dataDir, "softhsm", "softhsm2.conf"))
+	pin, err := os.ReadFile(filepath.Join(dataDir, "secrets", "user-pin"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	km, err := hsm.Open(context.Background(), hsm.Config{TokenLabel: "esign-dev", PIN: strings.TrimSpace(string(pin))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer km.Close()
+	key, err := km.Signer(context.Background(), hsm.KeyRef{Label: "dev-official"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	digest := sha256.Sum256([]byte("raw"))
+	var n atomic.Int64
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if _, err := key.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+					b.Error(err)
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
+}
