@@ -61,6 +61,12 @@ type Config struct {
 	LockoutThreshold int
 	LockoutDuration  time.Duration
 
+	// TLS for the signing API: ESIGN_TLS_CERT and ESIGN_TLS_KEY (PEM
+	// files) turn it on; ESIGN_TLS_CLIENT_CA (PEM) also requires API
+	// clients to present a certificate from that CA (mutual TLS), on top
+	// of their API key.
+	TLSCert, TLSKey, TLSClientCA string
+
 	// MaxUpload caps uploads (ESIGN_MAX_UPLOAD_MB, default 50).
 	MaxUpload int64
 	// HSMConcurrency caps concurrent signatures (ESIGN_HSM_CONCURRENCY,
@@ -94,6 +100,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		TSAClientKey:      str("ESIGN_TSA_CLIENT_KEY", ""),
 		TrustDir:          str("ESIGN_TRUST_DIR", ""),
 		DatabaseURL:       str("ESIGN_DATABASE_URL", ""),
+		TLSCert:           str("ESIGN_TLS_CERT", ""),
+		TLSKey:            str("ESIGN_TLS_KEY", ""),
+		TLSClientCA:       str("ESIGN_TLS_CLIENT_CA", ""),
 	}
 	switch {
 	case getenv("ESIGN_PKCS11_PIN_FILE") != "":
@@ -127,6 +136,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.LockoutDuration, err = durationVar(getenv, "ESIGN_LOCKOUT_DURATION", 15*time.Minute); err != nil {
 		return c, err
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") || c.TLSClientCA != "" && c.TLSCert == "" {
+		return c, fmt.Errorf("TLS: set ESIGN_TLS_CERT and ESIGN_TLS_KEY together (ESIGN_TLS_CLIENT_CA needs both)")
 	}
 	return c, nil
 }

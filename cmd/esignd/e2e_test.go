@@ -42,6 +42,8 @@ func freeAddr(t testing.TB) string {
 }
 
 type daemon struct {
+	base       string       // "http://addr", or https with TLS
+	client     *http.Client // talks to base
 	cmd        *exec.Cmd
 	addr       string
 	verifyAddr string
@@ -51,7 +53,15 @@ type daemon struct {
 
 func startDaemon(t testing.TB, bin, dataDir string, env ...string) *daemon {
 	t.Helper()
-	d := &daemon{addr: freeAddr(t), verifyAddr: freeAddr(t), dataDir: dataDir, log: &bytes.Buffer{}}
+	return startDaemonWith(t, bin, dataDir, "http", http.DefaultClient, env...)
+}
+
+// startDaemonWith starts esignd and waits until scheme://addr/healthz
+// answers 200 through client.
+func startDaemonWith(t testing.TB, bin, dataDir, scheme string, client *http.Client, env ...string) *daemon {
+	t.Helper()
+	d := &daemon{addr: freeAddr(t), verifyAddr: freeAddr(t), dataDir: dataDir, log: &bytes.Buffer{}, client: client}
+	d.base = scheme + "://" + d.addr
 	d.cmd = exec.Command(bin, "-dev")
 	d.cmd.Env = append(os.Environ(), append([]string{
 		"ESIGN_DATA_DIR=" + dataDir, "ESIGN_ADDR=" + d.addr, "ESIGN_VERIFY_ADDR=" + d.verifyAddr,
@@ -63,7 +73,7 @@ func startDaemon(t testing.TB, bin, dataDir string, env ...string) *daemon {
 	t.Cleanup(func() { d.stop(t) })
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + d.addr + "/healthz")
+		resp, err := d.client.Get(d.base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -117,12 +127,12 @@ func (d *daemon) sign(t *testing.T, key string, pdf []byte, fields map[string]st
 		mw.WriteField(k, v)
 	}
 	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, "http://"+d.addr+"/api/v1/sign", &body)
+	req, _ := http.NewRequest(http.MethodPost, d.base+"/api/v1/sign", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := d.client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -57,9 +58,16 @@ func run() error {
 	}
 	defer svc.Close()
 
+	tc, err := tlsConfig(cfg)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	if tc != nil {
+		ln = tls.NewListener(ln, tc)
 	}
 	srv := &http.Server{
 		Handler:           svc.API.Handler(),
@@ -69,7 +77,8 @@ func run() error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	logger.Info("signing API ready", "addr", ln.Addr().String(), "dev", cfg.Dev, "data_dir", cfg.DataDir)
+	logger.Info("signing API ready", "addr", ln.Addr().String(), "dev", cfg.Dev, "data_dir", cfg.DataDir,
+		"tls", tc != nil, "mtls", tc != nil && tc.ClientCAs != nil)
 	if cfg.Dev {
 		stopVerifier := startVerifier(ctx, logger)
 		defer stopVerifier()
