@@ -9,8 +9,9 @@ package pdf
 
 import (
 	"fmt"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf16"
 )
@@ -84,11 +85,16 @@ func (d Dict) SortedKeys() []Name {
 		keys = append(keys, k)
 	}
 	// /Type first reads best and matches what most producers do.
-	sort.Slice(keys, func(i, j int) bool {
-		if keys[i] == "Type" || keys[j] == "Type" {
-			return keys[i] == "Type" && keys[j] != "Type"
+	slices.SortFunc(keys, func(a, b Name) int {
+		switch {
+		case a == b:
+			return 0
+		case a == "Type":
+			return -1
+		case b == "Type":
+			return 1
 		}
-		return keys[i] < keys[j]
+		return strings.Compare(string(a), string(b))
 	})
 	return keys
 }

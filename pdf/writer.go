@@ -300,9 +300,15 @@ func subsections(refs []Ref) [][]Ref {
 func appendXrefTable(b []byte, refs []Ref, offsets map[uint32]int64) []byte {
 	b = append(b, "xref\n"...)
 	for _, run := range subsections(refs) {
-		b = fmt.Appendf(b, "%d %d\n", run[0].Num, len(run))
+		b = strconv.AppendUint(b, uint64(run[0].Num), 10)
+		b = append(b, ' ')
+		b = strconv.AppendInt(b, int64(len(run)), 10)
+		b = append(b, '\n')
 		for _, r := range run {
-			b = fmt.Appendf(b, "%010d %05d n\r\n", offsets[r.Num], r.Gen)
+			b = appendPadded(b, uint64(offsets[r.Num]), 10)
+			b = append(b, ' ')
+			b = appendPadded(b, uint64(r.Gen), 5)
+			b = append(b, " n\r\n"...)
 		}
 	}
 	return b
@@ -395,4 +401,15 @@ func (c *concat) ReadAt(p []byte, off int64) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// appendPadded appends v in decimal, zero-padded to width digits, as xref
+// table entries need.
+func appendPadded(b []byte, v uint64, width int) []byte {
+	var digits [20]byte
+	d := strconv.AppendUint(digits[:0], v, 10)
+	for i := len(d); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, d...)
 }
