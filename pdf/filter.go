@@ -105,29 +105,13 @@ func inflate(raw []byte, limit int64) ([]byte, error) {
 }
 
 func asciiHex(raw []byte) ([]byte, error) {
-	out := make([]byte, 0, len(raw)/2)
-	var hi byte
-	half := false
-	for _, c := range raw {
-		if c == '>' {
-			break
-		}
-		if isWhite(c) {
-			continue
-		}
-		v, ok := unhex(c)
-		if !ok {
-			return nil, fmt.Errorf("%w: bad ASCIIHex digit", ErrSyntax)
-		}
-		if half {
-			out = append(out, hi<<4|v)
-		} else {
-			hi = v
-		}
-		half = !half
+	// The data ends at '>' (§7.4.2).
+	if k := bytes.IndexByte(raw, '>'); k >= 0 {
+		raw = raw[:k]
 	}
-	if half {
-		out = append(out, hi<<4)
+	out, _, ok := decodeHex(raw)
+	if !ok {
+		return nil, fmt.Errorf("%w: bad ASCIIHex digit", ErrSyntax)
 	}
 	return out, nil
 }

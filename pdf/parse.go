@@ -267,6 +267,18 @@ func (p *parser) hexString() (Object, error) {
 		return nil, errShort
 	}
 	raw := p.buf[p.pos : p.pos+end]
+	out, bad, ok := decodeHex(raw)
+	if !ok {
+		return nil, p.errorf("bad hex digit %q", bad)
+	}
+	p.pos += end + 1
+	return String{Bytes: out, Hex: true}, nil
+}
+
+// decodeHex decodes hex digits, skipping white space; an odd final digit
+// counts as followed by 0 (§7.3.4.3). On a bad digit it returns it and
+// false.
+func decodeHex(raw []byte) ([]byte, byte, bool) {
 	out := make([]byte, 0, len(raw)/2+1)
 	var hi byte
 	half := false
@@ -276,7 +288,7 @@ func (p *parser) hexString() (Object, error) {
 		}
 		v, ok := unhex(c)
 		if !ok {
-			return nil, p.errorf("bad hex digit %q", c)
+			return nil, c, false
 		}
 		if half {
 			out = append(out, hi<<4|v)
@@ -288,8 +300,7 @@ func (p *parser) hexString() (Object, error) {
 	if half {
 		out = append(out, hi<<4)
 	}
-	p.pos += end + 1
-	return String{Bytes: out, Hex: true}, nil
+	return out, 0, true
 }
 
 func (p *parser) array() (Object, error) {

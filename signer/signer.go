@@ -823,11 +823,7 @@ func (s *Signer) appendDocTimestamp(ctx context.Context, in io.ReaderAt, res *Re
 			return nil, err
 		}
 		prefix.Write(res.Appended)
-		pc, ok := prefix.(hash.Cloner)
-		if !ok {
-			return nil, fmt.Errorf("%w: digest state cannot be cloned", ErrBadOptions)
-		}
-		upd, digest, contents, err := sealRevision(r, u, pc)
+		upd, digest, contents, err := sealRevision(r, u, prefix)
 		if err != nil {
 			return nil, err
 		}
