@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -39,6 +40,12 @@ func run() error {
 	}
 	cfg.Dev = cfg.Dev || *dev
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	// Each request allocates about its upload's size and frees it at once,
+	// around a small live heap; collecting less often buys throughput for
+	// a little memory (measured: about +10% requests/s). GOGC overrides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
