@@ -15,19 +15,15 @@ import (
 // one empty signature field per official on the document's route, in one
 // incremental update, before anyone signs.
 func (s *Server) addFields(c *gin.Context) {
-	defer func() {
-		if c.Request.MultipartForm != nil {
-			_ = c.Request.MultipartForm.RemoveAll()
-		}
-	}()
-	file, size, err := s.upload(c)
+	f, err := s.readForm(c)
 	if err != nil {
 		abort(c, err)
 		return
 	}
-	defer file.Close()
+	defer f.close()
+	file, size := f.file, f.file.size
 	var specs []signer.FieldSpec
-	if err := json.Unmarshal([]byte(c.PostForm("fields")), &specs); err != nil {
+	if err := json.Unmarshal([]byte(f.get("fields")), &specs); err != nil {
 		abort(c, fmt.Errorf(`%w: "fields" must be a JSON array of {"name","page","rect":[x1,y1,x2,y2]}: %v`, errBadRequest, err))
 		return
 	}

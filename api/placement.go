@@ -27,22 +27,8 @@ type Placement struct {
 // maxImage bounds the signature image.
 const maxImage = 2 << 20
 
-func parsePlacement(c *gin.Context) (*Placement, error) {
-	page, rect := c.PostForm("page"), c.PostForm("rect")
-	var img []byte
-	if fh, err := c.FormFile("image"); err == nil {
-		if fh.Size > maxImage {
-			return nil, fmt.Errorf("%w: the signature image is over %d bytes", errBadRequest, maxImage)
-		}
-		f, err := fh.Open()
-		if err != nil {
-			return nil, fmt.Errorf("open signature image: %w", err)
-		}
-		defer f.Close()
-		if img, err = io.ReadAll(io.LimitReader(f, maxImage)); err != nil {
-			return nil, fmt.Errorf("read signature image: %w", err)
-		}
-	}
+func parsePlacement(f *form) (*Placement, error) {
+	page, rect, img := f.get("page"), f.get("rect"), f.image
 	if page == "" && rect == "" {
 		if img != nil {
 			return &Placement{Image: img}, nil // an existing field gives the place

@@ -4,13 +4,12 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
-	"mime/multipart"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,6 +60,7 @@ type Config struct {
 // Server is the signing API.
 type Server struct {
 	cfg      Config
+	buffers  sync.Pool // *[]byte upload buffers
 	slots    chan struct{}
 	draining atomic.Bool
 	inflight atomic.Int64
@@ -205,7 +205,8 @@ func (s *Server) acquire(ctx context.Context) (func(), error) {
 
 // signRequest is the parsed form of POST /api/v1/sign.
 type signRequest struct {
-	file      multipart.File
+	form      *form
+	file      *upload
 	size      int64
 	signer    string
 	options   signer.Options
@@ -214,63 +215,36 @@ type signRequest struct {
 	visible   bool // draw into the existing field named by options.Field
 }
 
-// upload reads the multipart form and opens its "file" within the upload
-// limit.
-func (s *Server) upload(c *gin.Context) (multipart.File, int64, error) {
-	// The form fields beside the file are small; allow a little over the
-	// file limit for them and the multipart framing.
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUpload+64<<10)
-	if err := c.Request.ParseMultipartForm(8 << 20); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, 0, fmt.Errorf("%w: the limit is %d bytes", errRequestTooLarge, s.cfg.MaxUpload)
-		}
-		return nil, 0, fmt.Errorf("%w: want multipart/form-data: %v", errBadRequest, err)
-	}
-	fh, err := c.FormFile("file")
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: missing form field \"file\"", errBadRequest)
-	}
-	if fh.Size > s.cfg.MaxUpload {
-		return nil, 0, fmt.Errorf("%w: the limit is %d bytes", errRequestTooLarge, s.cfg.MaxUpload)
-	}
-	f, err := fh.Open()
-	if err != nil {
-		return nil, 0, fmt.Errorf("open upload: %w", err)
-	}
-	return f, fh.Size, nil
-}
-
 func (s *Server) parseSign(c *gin.Context) (*signRequest, error) {
-	file, size, err := s.upload(c)
+	f, err := s.readForm(c)
 	if err != nil {
 		return nil, err
 	}
-	req := &signRequest{file: file, size: size, signer: c.PostForm("signer")}
-	return req, s.parseSignOptions(c, req)
+	req := &signRequest{form: f, file: f.file, size: f.file.size, signer: f.get("signer")}
+	return req, s.parseSignOptions(f, req)
 }
 
-func (s *Server) parseSignOptions(c *gin.Context, req *signRequest) error {
+func (s *Server) parseSignOptions(f *form, req *signRequest) error {
 	var err error
 	if req.signer == "" {
 		return fmt.Errorf("%w: missing form field \"signer\"", errBadRequest)
 	}
-	level := c.DefaultPostForm("level", string(signer.LevelLT))
+	level := f.getDefault("level", string(signer.LevelLT))
 	if req.options.Level, err = signer.ParseLevel(level); err != nil {
 		return err
 	}
-	switch v := c.DefaultPostForm("certify", "none"); v {
+	switch v := f.getDefault("certify", "none"); v {
 	case "none", "":
 	case "1", "2", "3":
 		req.options.Certify, _ = strconv.Atoi(v)
 	default:
 		return fmt.Errorf("%w: certify %q (want none, 1, 2 or 3)", errBadRequest, v)
 	}
-	req.options.Reason = c.PostForm("reason")
-	req.options.Location = c.PostForm("location")
-	req.options.ContactInfo = c.PostForm("contact")
-	req.options.Field = c.PostForm("field")
-	switch v := c.DefaultPostForm("lock", "false"); v {
+	req.options.Reason = f.get("reason")
+	req.options.Location = f.get("location")
+	req.options.ContactInfo = f.get("contact")
+	req.options.Field = f.get("field")
+	switch v := f.getDefault("lock", "false"); v {
 	case "true", "1":
 		req.options.LockField = true
 	case "false", "0", "":
@@ -283,16 +257,16 @@ func (s *Server) parseSignOptions(c *gin.Context, req *signRequest) error {
 		}
 	}
 	req.metadata = audit.Metadata{
-		Number: c.PostForm("doc_number"), Date: c.PostForm("doc_date"), Subject: c.PostForm("subject"),
-		Urgency: c.PostForm("urgency"), Secrecy: c.PostForm("secrecy"),
+		Number: f.get("doc_number"), Date: f.get("doc_date"), Subject: f.get("subject"),
+		Urgency: f.get("urgency"), Secrecy: f.get("secrecy"),
 	}
 	if err := req.metadata.Validate(); err != nil {
 		return fmt.Errorf("%w: e-Saraban metadata: %v", errBadRequest, err)
 	}
-	if req.placement, err = parsePlacement(c); err != nil {
+	if req.placement, err = parsePlacement(f); err != nil {
 		return err
 	}
-	switch v := c.DefaultPostForm("visible", "false"); v {
+	switch v := f.getDefault("visible", "false"); v {
 	case "true", "1":
 		if req.options.Field == "" && req.placement == nil {
 			return fmt.Errorf(`%w: visible needs "field" (an existing empty field) or "page" and "rect"`, errBadRequest)
@@ -307,16 +281,11 @@ func (s *Server) parseSignOptions(c *gin.Context, req *signRequest) error {
 
 func (s *Server) sign(c *gin.Context) {
 	ctx := c.Request.Context()
-	defer func() {
-		if c.Request.MultipartForm != nil {
-			_ = c.Request.MultipartForm.RemoveAll()
-		}
-	}()
 	client := c.MustGet("client").(*store.Client)
 	entry := audit.Entry{RequestID: requestID(c), Client: client.Name}
 	req, err := s.parseSign(c)
 	if req != nil {
-		defer req.file.Close()
+		defer req.form.close()
 		entry.Credential, entry.Level, entry.Metadata = req.signer, string(req.options.Level), req.metadata
 	}
 	if err != nil {
@@ -331,7 +300,7 @@ func (s *Server) sign(c *gin.Context) {
 	// The signer's own activation data: the official's consent to this
 	// signature. It is never logged.
 	if cred.Activation != store.ActivationNone {
-		if err := s.cfg.Activator.Activate(ctx, req.signer, c.PostForm("activation")); err != nil {
+		if err := s.cfg.Activator.Activate(ctx, req.signer, req.form.get("activation")); err != nil {
 			s.fail(c, &entry, req, err)
 			return
 		}

@@ -9,11 +9,14 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"fmt"
+	"io"
 	"math/big"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,5 +119,64 @@ func TestHSMQueueSaturated(t *testing.T) {
 	s.metrics.reg.WriteText(&m)
 	if !bytes.Contains(m.Bytes(), []byte(`esign_signatures_total{level="B-B",result="ok"} 1`)) {
 		t.Errorf("metrics:\n%s", m.String())
+	}
+}
+
+// TestLargeUploadSpillsToDisk: an upload past the in-memory threshold is
+// spooled to a temporary file, signed, and the file removed.
+func TestLargeUploadSpillsToDisk(t *testing.T) {
+	s, key := newTestServer(t, Config{MaxUpload: 64 << 20})
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	tmpdir := t.TempDir()
+	t.Setenv("TMPDIR", tmpdir)
+
+	// A one-page PDF whose content stream is 40 MB of blank lines.
+	var pdf bytes.Buffer
+	offs := []int{}
+	obj := func(body string) {
+		offs = append(offs, pdf.Len())
+		fmt.Fprintf(&pdf, "%d 0 obj\n%s\nendobj\n", len(offs), body)
+	}
+	pdf.WriteString("%PDF-1.7\n")
+	obj("<</Type/Catalog/Pages 2 0 R>>")
+	obj("<</Type/Pages/Kids[3 0 R]/Count 1>>")
+	obj("<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]/Contents 4 0 R>>")
+	content := bytes.Repeat([]byte("% padding line of a large scanned document\n"), (40<<20)/43)
+	offs = append(offs, pdf.Len())
+	fmt.Fprintf(&pdf, "4 0 obj\n<</Length %d>>\nstream\n", len(content))
+	pdf.Write(content)
+	pdf.WriteString("\nendstream\nendobj\n")
+	xref := pdf.Len()
+	fmt.Fprintf(&pdf, "xref\n0 5\n0000000000 65535 f\r\n")
+	for _, o := range offs {
+		fmt.Fprintf(&pdf, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&pdf, "trailer\n<</Size 5/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", xref)
+
+	var body bytes.Buffer
+	mw := multipart.NewWriter(&body)
+	fw, _ := mw.CreateFormFile("file", "large.pdf")
+	fw.Write(pdf.Bytes())
+	mw.WriteField("signer", "signer")
+	mw.WriteField("level", "B-B")
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/api/v1/sign", &body)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Equal(out[:pdf.Len()], pdf.Bytes()) || len(out) <= pdf.Len() {
+		t.Fatalf("status %s, %d bytes back for %d sent", resp.Status, len(out), pdf.Len())
+	}
+	left, _ := os.ReadDir(tmpdir)
+	for _, e := range left {
+		if strings.HasPrefix(e.Name(), "esign-upload-") {
+			t.Errorf("temporary upload %s left behind", e.Name())
+		}
 	}
 }
