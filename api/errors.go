@@ -14,9 +14,6 @@ import (
 	"esign/store"
 )
 
-// ErrUnknownCredential reports a signer credential that does not exist.
-var ErrUnknownCredential = errors.New("api: unknown signer credential")
-
 // errRequestTooLarge reports an upload over the limit.
 var errRequestTooLarge = errors.New("api: request body too large")
 
@@ -42,14 +39,12 @@ func statusOf(err error) (int, string) {
 	switch {
 	case errors.Is(err, store.ErrUnauthenticated):
 		return http.StatusUnauthorized, "unauthenticated"
-	case errors.Is(err, store.ErrForbidden):
+	case errors.Is(err, store.ErrForbidden), errors.Is(err, store.ErrNotFound):
 		return http.StatusForbidden, "forbidden"
 	case errors.Is(err, activation.ErrLocked):
 		return http.StatusForbidden, "credential_locked"
 	case errors.Is(err, activation.ErrActivationFailed):
 		return http.StatusForbidden, "activation_failed"
-	case errors.Is(err, ErrUnknownCredential):
-		return http.StatusNotFound, "unknown_signer"
 	case errors.Is(err, errRequestTooLarge):
 		return http.StatusRequestEntityTooLarge, "too_large"
 	case errors.Is(err, errBadRequest), errors.Is(err, signer.ErrBadOptions):
