@@ -1,7 +1,6 @@
 package signer_test
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -58,7 +57,7 @@ func BenchmarkSignVsRawHSM(b *testing.B) {
 		}
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				res, err := env.Signer.Sign(ctx, bytes.NewReader(in), int64(len(in)), cred, signer.Options{Level: signer.LevelB})
+				res, err := env.Signer.Sign(ctx, signer.Bytes(in), int64(len(in)), cred, signer.Options{Level: signer.LevelB})
 				if err != nil {
 					b.Error(err)
 					return

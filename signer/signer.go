@@ -87,6 +87,25 @@ func ParseLevel(s string) (Level, error) {
 	return "", fmt.Errorf("%w: level %q (want B-B, B-T, B-LT or B-LTA)", ErrBadOptions, s)
 }
 
+// Bytes is a PDF held in memory. Passed to Sign as the input, it is read
+// in place rather than copied out through ReadAt.
+type Bytes []byte
+
+// ReadAt implements io.ReaderAt.
+func (b Bytes) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("signer: negative offset %d", off)
+	}
+	if off >= int64(len(b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
 // Credential is a signing key and its certificate chain.
 type Credential struct {
 	Signer crypto.Signer
@@ -537,6 +556,11 @@ func (s *Signer) digestFile(ctx context.Context, in io.ReaderAt, size int64, h c
 	if h != crypto.SHA256 {
 		d256 = sha256.New().(hash.Cloner)
 		w = io.MultiWriter(d, d256)
+	}
+	// An input already in memory is hashed where it lies.
+	if m, ok := in.(Bytes); ok && int64(len(m)) >= size {
+		w.Write(m[:size])
+		return d, d256, ctx.Err()
 	}
 	bp, _ := s.buffers.Get().(*[]byte)
 	if bp == nil {
