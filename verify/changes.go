@@ -830,10 +830,6 @@ func (d *differ) field(ref pdf.Ref, fr *fieldRole, o, n pdf.Dict) {
 			}
 		case fr.isSig && !fr.signed && (k == "AP" || k == "AS" || k == "MK" || k == "DA" || k == "F"):
 			d.add(ModSignature, ref, fr.name, true, "signature field %q got its appearance", fr.name)
-		case fr.isSig && !fr.signed && k == "Lock" && n["V"] != nil:
-			// Some signing tools write the field's lock as they sign it;
-			// the signature's FieldMDP reference is what enforces it.
-			d.add(ModSignature, ref, fr.name, true, "signature field %q was locked as it was signed", fr.name)
 		case fr.isSig:
 			d.add(ModSignatureModified, ref, fr.name, false, "/%s of signature field %q changed", k, fr.name)
 		case k == "V" || k == "AS" || k == "AP" || k == "RV":
