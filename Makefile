@@ -24,10 +24,13 @@ test: deps-test
 
 # Benchmarks of the issue targets; see README "Performance".
 bench: deps-test
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./signer/ ./hsm/
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./signer/ ./hsm/ ./verify/
+	$(GO) test -run '^$$' -bench SignEndpoint -benchtime 4000x ./cmd/esignd/
 
 fuzz: deps-test
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./pdf/
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 60s ./verify/
+	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./cades/
 
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)
