@@ -29,6 +29,7 @@ import (
 	"esign/activation"
 	"esign/audit"
 	"esign/internal/atomicfile"
+	"esign/internal/readlimit"
 	"esign/store"
 )
 
@@ -312,7 +313,7 @@ func (c Command) credentialCreate(ctx context.Context, st *store.Store, args []s
 	}
 	cred := store.Credential{Name: pos[0], KeyLabel: *label, Activation: m, DisplayName: *display, Position: *position}
 	if *chain != "" {
-		if cred.ChainPEM, err = readBounded(*chain, maxChainFile); err != nil {
+		if cred.ChainPEM, err = readlimit.File(*chain, maxChainFile); err != nil {
 			return fmt.Errorf("certificate chain: %w", err)
 		}
 	}
@@ -325,22 +326,6 @@ func (c Command) credentialCreate(ctx context.Context, st *store.Store, args []s
 		fmt.Fprintf(c.Stderr, "it cannot sign until you run: esign admin credential %s %s\n", cmd, cred.Name)
 	}
 	return nil
-}
-
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is over %d bytes", path, limit)
-	}
-	return b, nil
 }
 
 func (c Command) credentialList(ctx context.Context, st *store.Store, args []string) error {
@@ -398,7 +383,7 @@ func (c Command) credentialSetDisabled(disabled bool) func(context.Context, *sto
 func (c Command) readPIN() ([]byte, error) {
 	var raw []byte
 	if path := c.Getenv("ESIGN_ADMIN_PIN_FILE"); path != "" {
-		b, err := readBounded(path, store.MaxPINLen+2)
+		b, err := readlimit.File(path, store.MaxPINLen+2)
 		if err != nil {
 			return nil, fmt.Errorf("read PIN file: %w", err)
 		}

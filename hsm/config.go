@@ -7,6 +7,8 @@ import (
 	"os"
 	"runtime"
 	"strings"
+
+	"esign/internal/readlimit"
 )
 
 // DefaultModulePath is the PKCS#11 module used when Config.ModulePath is empty:
@@ -157,7 +159,7 @@ func readPIN(source string, getenv func(string) string) (string, error) {
 		if path == "" {
 			return "", errors.New("hsm: PIN source file: names no file")
 		}
-		b, err := readBounded(path, maxPINFileSize)
+		b, err := readlimit.File(path, maxPINFileSize)
 		if err != nil {
 			return "", fmt.Errorf("hsm: read PIN file: %w", err)
 		}
@@ -170,21 +172,4 @@ func readPIN(source string, getenv func(string) string) (string, error) {
 		return "", fmt.Errorf("hsm: PIN source %s is empty", source)
 	}
 	return pin, nil
-}
-
-// readBounded reads at most limit bytes of a file and fails if it is longer.
-func readBounded(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s: longer than %d bytes", path, limit)
-	}
-	return b, nil
 }

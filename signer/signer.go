@@ -772,9 +772,9 @@ func fillContents(upd []byte, base int64, h pdf.Hole, der []byte) error {
 	if i < 0 || i+int64(h.Width) > int64(len(upd)) {
 		return fmt.Errorf("signer: /Contents outside the update")
 	}
-	hole := upd[i : i+int64(h.Width)]
-	blankContents(hole)
-	hex.Encode(hole[1:], der)
+	// sealRevision left the hole as "<000…0>": the DER goes over its
+	// start and the zeros stay as padding.
+	hex.Encode(upd[i+1:], der)
 	return nil
 }
 

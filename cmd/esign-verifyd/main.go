@@ -8,18 +8,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"esign/config"
+	"esign/internal/serve"
 	"esign/verifyapi"
 )
 
@@ -51,19 +50,6 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.VerifyAddr, err)
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
 	logger.Info("verifier ready", "addr", ln.Addr().String(), "dev", cfg.Dev)
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return serve.Run(ctx, ln, srv.Handler(), serve.Options{Logger: logger, ShutdownTimeout: 30 * time.Second})
 }

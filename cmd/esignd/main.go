@@ -8,19 +8,17 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
-	"time"
 
 	"esign/config"
+	"esign/internal/serve"
 	"esign/service"
 )
 
@@ -76,32 +74,17 @@ func run() error {
 	if tc != nil {
 		ln = tls.NewListener(ln, tc)
 	}
-	srv := &http.Server{
-		Handler:           svc.API.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
 	logger.Info("signing API ready", "addr", ln.Addr().String(), "dev", cfg.Dev, "data_dir", cfg.DataDir,
 		"tls", tc != nil, "mtls", tc != nil && tc.ClientCAs != nil)
 	if cfg.Dev {
 		stopVerifier := startVerifier(ctx, logger)
 		defer stopVerifier()
 	}
-
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	logger.Info("shutting down: finishing requests in flight; new ones get 503")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	svc.API.Drain(shutdownCtx)
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	return nil
+	return serve.Run(ctx, ln, svc.API.Handler(), serve.Options{
+		Logger: logger,
+		Drain: func(ctx context.Context) {
+			logger.Info("shutting down: finishing requests in flight; new ones get 503")
+			svc.API.Drain(ctx)
+		},
+	})
 }
