@@ -1,16 +1,20 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"mime/multipart"
 	"net/http"
 	"os"
 	"sync"
 
 	"github.com/gin-gonic/gin"
+
+	"esign/signer"
 )
 
 // Limits of the multipart reader beside the upload limit itself.
@@ -20,6 +24,8 @@ const (
 	// memoryUpload is how much of an upload stays in memory before the
 	// rest goes to a temporary file.
 	memoryUpload = 32 << 20
+	// readBuffer is the read size under the multipart reader.
+	readBuffer = 64 << 10
 )
 
 // form is a parsed multipart request. It is read in one pass straight from
@@ -70,6 +76,15 @@ func (u *upload) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// input is what the signer reads: the memory itself when the upload is
+// in memory, so it is hashed and written out in place.
+func (u *upload) input() io.ReaderAt {
+	if u.tmp == nil {
+		return signer.Bytes(u.mem[:u.size])
+	}
+	return u
+}
+
 // Close returns the buffer to the pool, or removes the temporary file.
 func (u *upload) Close() error {
 	if u.tmp != nil {
@@ -85,13 +100,42 @@ func (u *upload) Close() error {
 	return nil
 }
 
+// formBoundary returns the boundary of a multipart/form-data Content-Type.
+func formBoundary(contentType string) (string, error) {
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return "", err
+	}
+	if mediaType != "multipart/form-data" {
+		return "", fmt.Errorf("Content-Type is %q", mediaType)
+	}
+	boundary := params["boundary"]
+	if boundary == "" {
+		return "", errors.New("no multipart boundary")
+	}
+	return boundary, nil
+}
+
 // readForm reads the request's multipart body within the upload limit.
 func (s *Server) readForm(c *gin.Context) (*form, error) {
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUpload+64<<10)
-	mr, err := c.Request.MultipartReader()
+	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUpload+64<<10)
+	boundary, err := formBoundary(c.Request.Header.Get("Content-Type"))
 	if err != nil {
 		return nil, fmt.Errorf("%w: want multipart/form-data: %v", errBadRequest, err)
 	}
+	// multipart.Reader reads 4 KB at a time; a large buffer under it
+	// turns the ~30 socket reads of a 115 KB upload into two or three.
+	br, _ := s.readers.Get().(*bufio.Reader)
+	if br == nil {
+		br = bufio.NewReaderSize(body, readBuffer)
+	} else {
+		br.Reset(body)
+	}
+	defer func() {
+		br.Reset(nil)
+		s.readers.Put(br)
+	}()
+	mr := multipart.NewReader(br, boundary)
 	f := &form{values: map[string]string{}}
 	for {
 		part, err := mr.NextPart()

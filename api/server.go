@@ -61,6 +61,7 @@ type Config struct {
 type Server struct {
 	cfg      Config
 	buffers  sync.Pool // *[]byte upload buffers
+	readers  sync.Pool // *bufio.Reader under the multipart reader
 	slots    chan struct{}
 	draining atomic.Bool
 	inflight atomic.Int64
@@ -322,7 +323,8 @@ func (s *Server) sign(c *gin.Context) {
 		return
 	}
 	start := time.Now()
-	res, err := s.cfg.Signer.Sign(ctx, req.file, req.size, key, req.options)
+	in := req.file.input()
+	res, err := s.cfg.Signer.Sign(ctx, in, req.size, key, req.options)
 	release()
 	s.metrics.observeSign(req.options.Level, time.Since(start), err)
 	if err != nil {
@@ -343,7 +345,7 @@ func (s *Server) sign(c *gin.Context) {
 	c.Header("X-Esign-Level", string(res.Level))
 	c.Header("X-Request-Id", entry.RequestID)
 	c.Status(http.StatusOK)
-	if _, err := res.Write(c.Writer, req.file); err != nil {
+	if _, err := res.Write(c.Writer, in); err != nil {
 		// The status is sent; all that is left is to log it. The client
 		// sees a short body against Content-Length, never a valid-looking
 		// half file.

@@ -193,7 +193,12 @@ func (r *Result) Size() int64 { return r.BaseSize + int64(len(r.Appended)) }
 
 // Write streams the signed file: the unchanged input, then the updates.
 func (r *Result) Write(w io.Writer, in io.ReaderAt) (int64, error) {
-	n, err := io.Copy(w, io.NewSectionReader(in, 0, r.BaseSize))
+	var base io.Reader = io.NewSectionReader(in, 0, r.BaseSize)
+	if m, ok := in.(Bytes); ok && int64(len(m)) >= r.BaseSize {
+		// One write, not copies through a 32 KB buffer.
+		base = bytes.NewReader(m[:r.BaseSize])
+	}
+	n, err := io.Copy(w, base)
 	if err != nil {
 		return n, fmt.Errorf("write signed file: %w", err)
 	}

@@ -64,12 +64,30 @@ func CheckKey(key string) error {
 // Authenticate finds the enabled client whose API key this is, or
 // returns ErrUnauthenticated. The lookup is by the key's hash, and the
 // stored hash is compared again in constant time, so nothing about a
-// stored hash leaks through timing.
+// stored hash leaks through timing. A result is cached until a change to
+// clients, credentials or assignments (authCache).
 func (s *Store) Authenticate(ctx context.Context, key string) (*Client, error) {
 	if key == "" || len(key) > maxKeyLen {
 		return nil, ErrUnauthenticated
 	}
 	want := HashKey(key)
+	version, err := s.authVersion(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("authenticate: %w", err)
+	}
+	if c, ok := s.auth.client(want, version); ok {
+		return c, nil
+	}
+	c, err := s.authenticate(ctx, want)
+	if err != nil {
+		return nil, err
+	}
+	s.auth.putClient(want, version, c)
+	return c, nil
+}
+
+// authenticate looks the client up by the hash of its key.
+func (s *Store) authenticate(ctx context.Context, want string) (*Client, error) {
 	var got string
 	var c Client
 	var disabled int
@@ -112,11 +130,32 @@ func (s *Store) Authenticate(ctx context.Context, key string) (*Client, error) {
 // Authorize returns the credential if client may sign with it now: the
 // client is enabled, the credential exists, is enabled and is assigned to
 // the client. Otherwise it returns an error wrapping ErrForbidden that
-// does not say which condition failed.
+// does not say which condition failed. A result is cached until a
+// change to clients, credentials or assignments (authCache); its
+// Failures and LockedUntil are as they were when it was read, so
+// activation reads its own (ActivationState).
 func (s *Store) Authorize(ctx context.Context, client *Client, credential string) (*Credential, error) {
 	if client == nil {
 		return nil, ErrUnauthenticated
 	}
+	version, err := s.authVersion(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("authorize: %w", err)
+	}
+	g := grant{client.Name, credential}
+	if c, ok := s.auth.grant(g, version); ok {
+		return c, nil
+	}
+	c, err := s.authorize(ctx, client, credential)
+	if err != nil {
+		return nil, err
+	}
+	s.auth.putGrant(g, version, c)
+	return c, nil
+}
+
+// authorize reads the credential if the client may use it.
+func (s *Store) authorize(ctx context.Context, client *Client, credential string) (*Credential, error) {
 	c, err := scanCredential(s.queryRow(ctx, "SELECT "+credentialColumnsOf("cr")+` FROM credentials cr
 		JOIN client_credentials cc ON cc.credential = cr.name
 		JOIN clients cl ON cl.name = cc.client

@@ -100,6 +100,8 @@ type Store struct {
 	// stmts keeps prepared statements by query text: parsing a statement
 	// costs more than running the small queries a request makes.
 	stmts sync.Map
+	// auth caches Authenticate and Authorize; see authCache.
+	auth authCache
 }
 
 // prepared returns a prepared statement for query (already rebound), or

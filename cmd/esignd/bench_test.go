@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"esign/hsm"
+	"esign/internal/runtimetune"
 )
 
 // BenchmarkSignEndpoint drives the real daemon's sign endpoint at B-B with
@@ -87,9 +89,11 @@ func BenchmarkSignEndpoint(b *testing.B) {
 }
 
 // rawHSMRate signs with dev-official's key straight through PKCS#11, with
-// one worker per CPU, for about d.
+// one worker per CPU and the runtime set up as in esignd, for about d.
 func rawHSMRate(b *testing.B, dataDir string, d time.Duration) float64 {
 	b.Helper()
+	workers := runtime.GOMAXPROCS(0)
+	defer runtimetune.Apply(os.Getenv)()
 	// This process loads the module for the first time here, so it can
 	// still be pointed at the daemon's token directory.
 	os.Setenv("SOFTHSM2_CONF", filepath.Join(dataDir, "softhsm", "softhsm2.conf"))
@@ -111,7 +115,7 @@ func rawHSMRate(b *testing.B, dataDir string, d time.Duration) float64 {
 	deadline := time.Now().Add(d)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for range 2 {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
