@@ -70,7 +70,7 @@ type Config struct {
 	// MaxUpload caps uploads (ESIGN_MAX_UPLOAD_MB, default 50).
 	MaxUpload int64
 	// HSMConcurrency caps concurrent signatures (ESIGN_HSM_CONCURRENCY,
-	// default 2×CPUs+2, the HSM session pool's size).
+	// default 2×GOMAXPROCS+2, the HSM session pool's size).
 	HSMConcurrency int
 	// OutboundTimeout bounds every call to a TSA, OCSP responder or CRL
 	// server (ESIGN_OUTBOUND_TIMEOUT, default 15s).

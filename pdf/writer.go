@@ -222,7 +222,7 @@ func holeTag(name string) string { return "\x00hole:" + name + "\x00" }
 func (u *Update) Bytes() ([]byte, map[string]Hole, error) {
 	base := u.base.size
 	// Size the buffer once: placeholders dominate, objects are small.
-	capacity := 4096 + 512*len(u.objects)
+	capacity := 1024 + 512*len(u.objects)
 	for _, h := range u.holes {
 		capacity += h.Width
 	}

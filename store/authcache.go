@@ -14,6 +14,9 @@ import (
 // entry is served only while nothing it depends on has changed: one read
 // of one row per call instead of three queries per request.
 //
+// Entries are handed out as copies, except that a Credential's ChainPEM
+// is shared: callers read it and never modify it.
+//
 // Only successes are kept: an unknown or disabled key is looked up every
 // time, and no caller can fill the cache without a valid key.
 type authCache struct {
@@ -76,7 +79,6 @@ func (c *authCache) grant(g grant, version int64) (*Credential, bool) {
 		return nil, false
 	}
 	cr := e.credential
-	cr.ChainPEM = slices.Clone(cr.ChainPEM)
 	return &cr, true
 }
 
