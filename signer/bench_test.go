@@ -23,11 +23,13 @@ import (
 	"esign/signer"
 )
 
-// BenchmarkSignVsRawHSM measures, in one run, the raw SoftHSM RSA-2048
-// signing rate and the rate of whole B-B signatures on the 115 KB
-// transcript, with one worker per CPU (2 on the reference machine) and the
-// Go runtime set up as esignd runs it (runtimetune). The ratio is reported
-// as "ratio-of-raw": the target is >= 0.70.
+// BenchmarkSignVsRawHSM measures the raw SoftHSM RSA-2048 signing rate
+// and the rate of whole B-B signatures on the 115 KB transcript, with one
+// worker per CPU (2 on the reference machine) and the Go runtime set up as
+// esignd runs it (runtimetune). The signing run measures the raw rate
+// itself, for a second before and a second after, so that its
+// "ratio-of-raw" (the target is >= 0.70) compares like with like
+// even under -count or a drifting machine.
 func BenchmarkSignVsRawHSM(b *testing.B) {
 	workers := runtime.GOMAXPROCS(0)
 	env := testenv.New(b)
@@ -36,19 +38,24 @@ func BenchmarkSignVsRawHSM(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	var rawPerSec float64
+	digest := sha256.Sum256([]byte("raw"))
+	rawSign := func() error {
+		_, err := cred.Signer.Sign(rand.Reader, digest[:], crypto.SHA256)
+		return err
+	}
 	b.Run("raw-rsa2048", func(b *testing.B) {
-		digest := sha256.Sum256([]byte("raw"))
-		runWorkers(b, workers, func() error {
-			_, err := cred.Signer.Sign(rand.Reader, digest[:], crypto.SHA256)
-			return err
-		})
-		rawPerSec = float64(b.N) / b.Elapsed().Seconds()
-		b.ReportMetric(rawPerSec, "sig/s")
+		runWorkers(b, workers, rawSign)
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sig/s")
 	})
 	b.Run("sign-B-B-transcript", func(b *testing.B) {
 		ctx := context.Background()
 		b.SetBytes(int64(len(in)))
+		// The first, one-document run only sizes the next.
+		calibrating := b.N == 1
+		var before float64
+		if !calibrating {
+			before = rawRate(b, workers, time.Second, rawSign)
+		}
 		runWorkers(b, workers, func() error {
 			res, err := env.Signer.Sign(ctx, signer.Bytes(in), int64(len(in)), cred, signer.Options{Level: signer.LevelB})
 			if err == nil && len(res.Appended) == 0 {
@@ -58,10 +65,37 @@ func BenchmarkSignVsRawHSM(b *testing.B) {
 		})
 		docs := float64(b.N) / b.Elapsed().Seconds()
 		b.ReportMetric(docs, "docs/s")
-		if rawPerSec > 0 {
-			b.ReportMetric(docs/rawPerSec, "ratio-of-raw")
+		if !calibrating {
+			raw := (before + rawRate(b, workers, time.Second, rawSign)) / 2
+			b.ReportMetric(raw, "raw-sig/s")
+			b.ReportMetric(docs/raw, "ratio-of-raw")
 		}
 	})
+}
+
+// rawRate runs op on workers goroutines for about d, with the runtime set
+// up as in esignd, and returns the operations per second.
+func rawRate(b *testing.B, workers int, d time.Duration, op func() error) float64 {
+	defer runtimetune.Apply(os.Getenv)()
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	deadline := start.Add(d)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) {
+				if err := op(); err != nil {
+					b.Error(err)
+					return
+				}
+				n.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(n.Load()) / time.Since(start).Seconds()
 }
 
 // runWorkers runs op b.N times in all, on workers goroutines, with the
