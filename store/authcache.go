@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 )
 
@@ -20,22 +19,11 @@ import (
 // Only successes are kept: an unknown or disabled key is looked up every
 // time, and no caller can fill the cache without a valid key.
 type authCache struct {
-	mu      sync.Mutex
-	clients map[string]cachedClient // by key hash
-	grants  map[grant]cachedGrant
-}
-
-type cachedClient struct {
-	version int64
-	client  Client
+	clients versionedMap[string, Client]    // by key hash
+	grants  versionedMap[grant, Credential] // by client and credential
 }
 
 type grant struct{ client, credential string }
-
-type cachedGrant struct {
-	version    int64
-	credential Credential
-}
 
 // maxCached bounds each map; past it the map starts again empty. Real
 // deployments have tens of clients and credentials.
@@ -50,43 +38,34 @@ func (s *Store) authVersion(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
-func (c *authCache) client(keyHash string, version int64) (*Client, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.clients[keyHash]
+// versionedMap holds values stamped with the counter they were read under.
+type versionedMap[K comparable, V any] struct {
+	mu sync.Mutex
+	m  map[K]versioned[V]
+}
+
+type versioned[V any] struct {
+	version int64
+	value   V
+}
+
+// get returns a copy of the value for k if it was read under version.
+func (m *versionedMap[K, V]) get(k K, version int64) (V, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.m[k]
 	if !ok || e.version != version {
-		return nil, false
+		var zero V
+		return zero, false
 	}
-	cl := e.client
-	cl.Credentials = slices.Clone(cl.Credentials)
-	return &cl, true
+	return e.value, true
 }
 
-func (c *authCache) putClient(keyHash string, version int64, cl *Client) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.clients == nil || len(c.clients) >= maxCached {
-		c.clients = make(map[string]cachedClient)
+func (m *versionedMap[K, V]) put(k K, version int64, v V) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.m == nil || len(m.m) >= maxCached {
+		m.m = make(map[K]versioned[V])
 	}
-	c.clients[keyHash] = cachedClient{version: version, client: *cl}
-}
-
-func (c *authCache) grant(g grant, version int64) (*Credential, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.grants[g]
-	if !ok || e.version != version {
-		return nil, false
-	}
-	cr := e.credential
-	return &cr, true
-}
-
-func (c *authCache) putGrant(g grant, version int64, cr *Credential) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.grants == nil || len(c.grants) >= maxCached {
-		c.grants = make(map[grant]cachedGrant)
-	}
-	c.grants[g] = cachedGrant{version: version, credential: *cr}
+	m.m[k] = versioned[V]{version: version, value: v}
 }

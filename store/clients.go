@@ -75,14 +75,15 @@ func (s *Store) Authenticate(ctx context.Context, key string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authenticate: %w", err)
 	}
-	if c, ok := s.auth.client(want, version); ok {
-		return c, nil
+	if c, ok := s.auth.clients.get(want, version); ok {
+		c.Credentials = slices.Clone(c.Credentials)
+		return &c, nil
 	}
 	c, err := s.authenticate(ctx, want)
 	if err != nil {
 		return nil, err
 	}
-	s.auth.putClient(want, version, c)
+	s.auth.clients.put(want, version, *c)
 	return c, nil
 }
 
@@ -143,14 +144,14 @@ func (s *Store) Authorize(ctx context.Context, client *Client, credential string
 		return nil, fmt.Errorf("authorize: %w", err)
 	}
 	g := grant{client.Name, credential}
-	if c, ok := s.auth.grant(g, version); ok {
-		return c, nil
+	if c, ok := s.auth.grants.get(g, version); ok {
+		return &c, nil
 	}
 	c, err := s.authorize(ctx, client, credential)
 	if err != nil {
 		return nil, err
 	}
-	s.auth.putGrant(g, version, c)
+	s.auth.grants.put(g, version, *c)
 	return c, nil
 }
 
