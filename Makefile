@@ -25,7 +25,7 @@ test: deps-test
 # Benchmarks of the issue targets; see README "Performance".
 bench: deps-test
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./signer/ ./hsm/ ./verify/
-	$(GO) test -run '^$$' -bench SignEndpoint -benchtime 4000x ./cmd/esignd/
+	$(GO) test -run '^$$' -bench SignEndpoint -benchtime 8000x ./cmd/esignd/
 
 fuzz: deps-test
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./pdf/
