@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -66,14 +65,7 @@ func (u *upload) ReadAt(p []byte, off int64) (int, error) {
 	if u.tmp != nil {
 		return u.tmp.ReadAt(p, off)
 	}
-	if off >= int64(len(u.mem)) {
-		return 0, io.EOF
-	}
-	n := copy(p, u.mem[off:])
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
+	return signer.Bytes(u.mem).ReadAt(p, off)
 }
 
 // input is what the signer reads: the memory itself when the upload is
@@ -100,29 +92,9 @@ func (u *upload) Close() error {
 	return nil
 }
 
-// formBoundary returns the boundary of a multipart/form-data Content-Type.
-func formBoundary(contentType string) (string, error) {
-	mediaType, params, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return "", err
-	}
-	if mediaType != "multipart/form-data" {
-		return "", fmt.Errorf("Content-Type is %q", mediaType)
-	}
-	boundary := params["boundary"]
-	if boundary == "" {
-		return "", errors.New("no multipart boundary")
-	}
-	return boundary, nil
-}
-
 // readForm reads the request's multipart body within the upload limit.
 func (s *Server) readForm(c *gin.Context) (*form, error) {
 	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUpload+64<<10)
-	boundary, err := formBoundary(c.Request.Header.Get("Content-Type"))
-	if err != nil {
-		return nil, fmt.Errorf("%w: want multipart/form-data: %v", errBadRequest, err)
-	}
 	// multipart.Reader reads 4 KB at a time; a large buffer under it
 	// turns the ~30 socket reads of a 115 KB upload into two or three.
 	br, _ := s.readers.Get().(*bufio.Reader)
@@ -135,7 +107,14 @@ func (s *Server) readForm(c *gin.Context) (*form, error) {
 		br.Reset(nil)
 		s.readers.Put(br)
 	}()
-	mr := multipart.NewReader(br, boundary)
+	c.Request.Body = struct {
+		io.Reader
+		io.Closer
+	}{br, body}
+	mr, err := c.Request.MultipartReader()
+	if err != nil {
+		return nil, fmt.Errorf("%w: want multipart/form-data: %v", errBadRequest, err)
+	}
 	f := &form{values: map[string]string{}}
 	for {
 		part, err := mr.NextPart()

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"esign/internal/benchrate"
 	"esign/internal/runtimetune"
 	"esign/internal/testenv"
 	"esign/signer"
@@ -54,7 +55,7 @@ func BenchmarkSignVsRawHSM(b *testing.B) {
 		calibrating := b.N == 1
 		var before float64
 		if !calibrating {
-			before = rawRate(b, workers, time.Second, rawSign)
+			before = benchrate.Rate(b, workers, time.Second, rawSign)
 		}
 		runWorkers(b, workers, func() error {
 			res, err := env.Signer.Sign(ctx, signer.Bytes(in), int64(len(in)), cred, signer.Options{Level: signer.LevelB})
@@ -66,36 +67,11 @@ func BenchmarkSignVsRawHSM(b *testing.B) {
 		docs := float64(b.N) / b.Elapsed().Seconds()
 		b.ReportMetric(docs, "docs/s")
 		if !calibrating {
-			raw := (before + rawRate(b, workers, time.Second, rawSign)) / 2
+			raw := (before + benchrate.Rate(b, workers, time.Second, rawSign)) / 2
 			b.ReportMetric(raw, "raw-sig/s")
 			b.ReportMetric(docs/raw, "ratio-of-raw")
 		}
 	})
-}
-
-// rawRate runs op on workers goroutines for about d, with the runtime set
-// up as in esignd, and returns the operations per second.
-func rawRate(b *testing.B, workers int, d time.Duration, op func() error) float64 {
-	defer runtimetune.Apply(os.Getenv)()
-	var n atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	deadline := start.Add(d)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				if err := op(); err != nil {
-					b.Error(err)
-					return
-				}
-				n.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
 }
 
 // runWorkers runs op b.N times in all, on workers goroutines, with the

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"esign/hsm"
-	"esign/internal/runtimetune"
+	"esign/internal/benchrate"
 )
 
 // BenchmarkSignEndpoint drives the real daemon's sign endpoint at B-B with
@@ -43,7 +43,13 @@ func BenchmarkSignEndpoint(b *testing.B) {
 	// a drift in the machine's speed during the run weighs on both sides.
 	km, hsmKey := rawHSMKey(b, dataDir)
 	defer km.Close()
-	rawBefore := rawHSMRate(b, hsmKey, 2*time.Second)
+	digest := sha256.Sum256([]byte("raw"))
+	rawSign := func() error {
+		_, err := hsmKey.Sign(rand.Reader, digest[:], crypto.SHA256)
+		return err
+	}
+	workers := runtime.GOMAXPROCS(0)
+	rawBefore := benchrate.Rate(b, workers, 2*time.Second, rawSign)
 
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
@@ -85,7 +91,7 @@ func BenchmarkSignEndpoint(b *testing.B) {
 	wg.Wait()
 	elapsed := time.Since(start)
 	b.StopTimer()
-	raw := (rawBefore + rawHSMRate(b, hsmKey, 2*time.Second)) / 2
+	raw := (rawBefore + benchrate.Rate(b, workers, 2*time.Second, rawSign)) / 2
 	rate := float64(b.N) / elapsed.Seconds()
 	b.ReportMetric(rate, "req/s")
 	b.ReportMetric(raw, "raw-sig/s")
@@ -118,32 +124,4 @@ func rawHSMKey(b *testing.B, dataDir string) (*hsm.KeyManager, crypto.Signer) {
 		b.Fatal(err)
 	}
 	return km, key
-}
-
-// rawHSMRate signs with key straight through PKCS#11, with one worker per
-// CPU and the runtime set up as in esignd, for about d.
-func rawHSMRate(b *testing.B, key crypto.Signer, d time.Duration) float64 {
-	b.Helper()
-	workers := runtime.GOMAXPROCS(0)
-	defer runtimetune.Apply(os.Getenv)()
-	digest := sha256.Sum256([]byte("raw"))
-	var n atomic.Int64
-	deadline := time.Now().Add(d)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Now().Before(deadline) {
-				if _, err := key.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
-					b.Error(err)
-					return
-				}
-				n.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(n.Load()) / time.Since(start).Seconds()
 }
