@@ -48,6 +48,12 @@ func SoftHSMConfig(dataDir string) (string, error) {
 		return "", err
 	}
 	tokens := filepath.Join(abs, "softhsm", "tokens")
+	// SoftHSM's parser ends a configuration value at a '=' or a '#'
+	// (seen with SoftHSM 2.6), so such a path would leave the module
+	// unable to start, with only CKR_GENERAL_ERROR to show for it.
+	if strings.ContainsAny(tokens, "=#\r\n") {
+		return "", fmt.Errorf("data directory %q: SoftHSM cannot use a path containing '=', '#' or a line break", abs)
+	}
 	if err := os.MkdirAll(tokens, 0o700); err != nil {
 		return "", fmt.Errorf("make token directory: %w", err)
 	}

@@ -6,7 +6,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
-	"io"
+	"fmt"
 	"mime/multipart"
 	"net/http"
 	"os"
@@ -27,14 +27,54 @@ import (
 // SoftHSM RSA-2048 rate on the same token in the same run. Metrics:
 // "req/s", "raw-sig/s" (the mean of the rates before and after the load),
 // "raw-before", "ratio-of-raw" (the target is >= 0.50) and
-// "errors" (must be 0). The clients share the daemon's CPUs; they are Go's
-// http.Client with 64 KB connection buffers, which read the 125 KB
-// response in a few system calls rather than thirty.
+// "errors" (must be 0, warm-up included).
+//
+// The clients share the daemon's two CPUs, so what they spend is taken
+// from the daemon. Two clients are measured (sub-benchmarks): "lean", a minimal HTTP/1.1
+// keep-alive load generator (poster) that costs about what a C tool such
+// as wrk would, which is the figure for the target; and "nethttp", Go's
+// http.Client with 64 KB connection buffers, for comparison.
 func BenchmarkSignEndpoint(b *testing.B) {
+	b.Run("lean", func(b *testing.B) {
+		benchSignEndpoint(b, func(addr, key string, payload []byte, ctype string) func() (int, []byte, error) {
+			p := newPoster(addr, "/api/v1/sign", map[string]string{"Content-Type": ctype, "Authorization": "Bearer " + key}, payload)
+			return p.post
+		})
+	})
+	b.Run("nethttp", func(b *testing.B) {
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}}
+		defer client.CloseIdleConnections()
+		benchSignEndpoint(b, func(addr, key string, payload []byte, ctype string) func() (int, []byte, error) {
+			var buf bytes.Buffer
+			return func() (int, []byte, error) {
+				req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/sign", bytes.NewReader(payload))
+				if err != nil {
+					return 0, nil, err
+				}
+				req.Header.Set("Content-Type", ctype)
+				req.Header.Set("Authorization", "Bearer "+key)
+				resp, err := client.Do(req)
+				if err != nil {
+					return 0, nil, err
+				}
+				defer resp.Body.Close()
+				buf.Reset()
+				_, err = buf.ReadFrom(resp.Body)
+				return resp.StatusCode, buf.Bytes(), err
+			}
+		})
+	})
+}
+
+// newClient returns one client's post function; each of the concurrent
+// clients gets its own.
+type newClient func(addr, key string, payload []byte, contentType string) (post func() (status int, body []byte, err error))
+
+func benchSignEndpoint(b *testing.B, client newClient) {
 	bin := buildDaemon(b)
 	dataDir := b.TempDir()
-	dm := startDaemon(b, bin, dataDir)
-	d, key := dm.addr, dm.key(b, "dev-api-key")
+	dm := startDaemon(b, bin, dataDir,)
+	key := dm.key(b, "dev-api-key")
 	pdf, err := os.ReadFile("../../testdata/corpus/transcript-chromium.pdf")
 	if err != nil {
 		b.Fatal(err)
@@ -59,36 +99,48 @@ func BenchmarkSignEndpoint(b *testing.B) {
 	mw.WriteField("level", "B-B")
 	mw.Close()
 	payload, ctype := body.Bytes(), mw.FormDataContentType()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, ReadBufferSize: 64 << 10, WriteBufferSize: 64 << 10}}
 
 	const clients = 32
 	var errors atomic.Int64
-	var next atomic.Int64
+	var firstErr sync.Once
+	fail := func(err error) {
+		errors.Add(1)
+		firstErr.Do(func() { b.Log(err) })
+	}
+	// load runs the clients until next passes limit. Each answer must be
+	// the upload with an incremental update appended.
+	load := func(next *atomic.Int64, limit func(int64) bool) {
+		var wg sync.WaitGroup
+		for range clients {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				post := client(dm.addr, key, payload, ctype)
+				for limit(next.Add(1)) {
+					status, out, err := post()
+					switch {
+					case err != nil:
+						fail(err)
+					case status != http.StatusOK:
+						fail(fmt.Errorf("status %d: %.200s", status, out))
+					case len(out) <= len(pdf) || !bytes.Equal(out[:1024], pdf[:1024]) || !bytes.Contains(out[len(out)-16:], []byte("%%EOF")):
+						fail(fmt.Errorf("answer of %d bytes is not the upload with an update appended", len(out)))
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	// A fresh daemon spends its first second or so growing its heap: on
+	// this VM the page faults make it about 30% slower then. The figure
+	// wanted is the rate of a server in service, so the same load runs
+	// for warmUp first and is not timed.
+	warmEnd := time.Now().Add(warmUp)
+	load(new(atomic.Int64), func(int64) bool { return time.Now().Before(warmEnd) })
+
 	b.ResetTimer()
 	start := time.Now()
-	var wg sync.WaitGroup
-	for range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for next.Add(1) <= int64(b.N) {
-				req, _ := http.NewRequest(http.MethodPost, "http://"+d+"/api/v1/sign", bytes.NewReader(payload))
-				req.Header.Set("Content-Type", ctype)
-				req.Header.Set("Authorization", "Bearer "+key)
-				resp, err := client.Do(req)
-				if err != nil {
-					errors.Add(1)
-					continue
-				}
-				n, _ := io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK || n <= int64(len(pdf)) {
-					errors.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	load(new(atomic.Int64), func(i int64) bool { return i <= int64(b.N) })
 	elapsed := time.Since(start)
 	b.StopTimer()
 	raw := (rawBefore + benchrate.Rate(b, workers, 2*time.Second, rawSign)) / 2
@@ -103,18 +155,24 @@ func BenchmarkSignEndpoint(b *testing.B) {
 	}
 }
 
+// warmUp is how long BenchmarkSignEndpoint loads the daemon before it
+// starts timing.
+const warmUp = 2 * time.Second
+
 // rawHSMKey opens the daemon's development token in this process and
 // returns dev-official's key.
 func rawHSMKey(b *testing.B, dataDir string) (*hsm.KeyManager, crypto.Signer) {
 	b.Helper()
-	// This process loads the module for the first time here, so it can
-	// still be pointed at the daemon's token directory.
-	os.Setenv("SOFTHSM2_CONF", filepath.Join(dataDir, "softhsm", "softhsm2.conf"))
+	// SoftHSM reads its configuration when the module is initialised,
+	// which hsm.Open does here (again for each run, after km.Close). The
+	// variable is unset at once so that no later daemon inherits it.
 	pin, err := os.ReadFile(filepath.Join(dataDir, "secrets", "user-pin"))
 	if err != nil {
 		b.Fatal(err)
 	}
+	os.Setenv("SOFTHSM2_CONF", filepath.Join(dataDir, "softhsm", "softhsm2.conf"))
 	km, err := hsm.Open(context.Background(), hsm.Config{TokenLabel: "esign-dev", PIN: strings.TrimSpace(string(pin))})
+	os.Unsetenv("SOFTHSM2_CONF")
 	if err != nil {
 		b.Fatal(err)
 	}
