@@ -73,7 +73,7 @@ type newClient func(addr, key string, payload []byte, contentType string) (post 
 func benchSignEndpoint(b *testing.B, client newClient) {
 	bin := buildDaemon(b)
 	dataDir := b.TempDir()
-	dm := startDaemon(b, bin, dataDir,)
+	dm := startDaemon(b, bin, dataDir)
 	key := dm.key(b, "dev-api-key")
 	pdf, err := os.ReadFile("../../testdata/corpus/transcript-chromium.pdf")
 	if err != nil {
