@@ -265,6 +265,7 @@ type Tx struct {
 
 // ExecContext runs a statement in the transaction.
 func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ctx = t.s.statementContext(ctx)
 	q := t.s.Rebind(query)
 	if st := t.s.prepared(ctx, q); st != nil {
 		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
@@ -274,6 +275,7 @@ func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Re
 
 // QueryContext runs a query in the transaction.
 func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	ctx = t.s.statementContext(ctx)
 	q := t.s.Rebind(query)
 	if st := t.s.prepared(ctx, q); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
@@ -283,6 +285,7 @@ func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.
 
 // QueryRowContext runs a query that returns at most one row.
 func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = t.s.statementContext(ctx)
 	q := t.s.Rebind(query)
 	if st := t.s.prepared(ctx, q); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
@@ -299,7 +302,7 @@ func (s *Store) WithTx(ctx context.Context, fn func(*Tx) error) error {
 		s.writeMu.Lock()
 		defer s.writeMu.Unlock()
 	}
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.db.BeginTx(s.statementContext(ctx), nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
@@ -313,8 +316,24 @@ func (s *Store) WithTx(ctx context.Context, fn func(*Tx) error) error {
 	return nil
 }
 
+// statementContext is the context for a single-row read or a statement
+// in a transaction. On SQLite it drops ctx's cancellation (keeping its
+// values): given a context that can end, the driver starts a goroutine
+// per statement to watch it, and database/sql another per result set,
+// which costs more than the statement, on every signing request. Those
+// statements are local and short, and a wait for the write lock is
+// bounded by the busy timeout. PostgreSQL statements cross the network,
+// so there ctx is kept whole.
+func (s *Store) statementContext(ctx context.Context) context.Context {
+	if s.backend == SQLite {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
+}
+
 // queryRow runs a read outside any transaction.
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	ctx = s.statementContext(ctx)
 	q := s.Rebind(query)
 	if st := s.prepared(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
