@@ -328,7 +328,9 @@ type signal struct {
 // maxBatch bounds the entries committed in one transaction.
 const maxBatch = 256
 
-// writeTimeout bounds one group commit.
+// writeTimeout bounds one group commit on PostgreSQL. On SQLite the store
+// runs statements without cancellation, and the wait for the write lock
+// is bounded by its busy timeout (also 30 s) instead.
 const writeTimeout = 30 * time.Second
 
 // writeBatch commits the entries at the head of the queue, tells their

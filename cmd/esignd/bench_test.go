@@ -30,10 +30,11 @@ import (
 // "errors" (must be 0, warm-up included).
 //
 // The clients share the daemon's two CPUs, so what they spend is taken
-// from the daemon. Two clients are measured (sub-benchmarks): "lean", a minimal HTTP/1.1
-// keep-alive load generator (poster) that costs about what a C tool such
-// as wrk would, which is the figure for the target; and "nethttp", Go's
-// http.Client with 64 KB connection buffers, for comparison.
+// from the daemon. Two clients are measured, as sub-benchmarks: "lean", a
+// minimal HTTP/1.1 keep-alive load generator (poster) that costs about
+// what a C tool such as wrk would, which is the figure for the target; and
+// "nethttp", Go's http.Client with 64 KB connection buffers, for
+// comparison.
 func BenchmarkSignEndpoint(b *testing.B) {
 	b.Run("lean", func(b *testing.B) {
 		benchSignEndpoint(b, func(addr, key string, payload []byte, ctype string) func() (int, []byte, error) {

@@ -15,9 +15,10 @@ import (
 // connection, and checks each response. It is the benchmark's load
 // generator: on a two-CPU machine the clients share the daemon's CPUs, so
 // they should cost as little as a C load generator such as wrk would.
-// net/http's client spends about three goroutine hand-offs and a header
-// map per request; this writes the request in one system call and reads
-// the response through one 64 KB buffer.
+// net/http's client passes each request and response between the caller
+// and its connection's reading and writing goroutines, and builds header
+// maps; this writes the prepared request in one system call and reads the
+// response through one 64 KB buffer.
 type poster struct {
 	addr    string
 	request []byte // the whole request: head and body
