@@ -184,6 +184,11 @@ func (a *Activator) Activate(ctx context.Context, credential, data string) error
 	default:
 		return fmt.Errorf("activate: credential %q has unknown activation mode %q", credential, st.Mode)
 	}
+	if ok && step == 0 && st.Failures == 0 && st.LockedUntil.IsZero() {
+		// A PIN with nothing to clear: no write, so a signature does
+		// not queue for SQLite's write lock behind the audit log.
+		return nil
+	}
 	if ok {
 		err := a.st.RecordActivationSuccess(ctx, credential, step)
 		if !errors.Is(err, store.ErrStaleTOTPStep) {

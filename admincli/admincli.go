@@ -102,14 +102,14 @@ func (c Command) Admin(ctx context.Context, args []string) error {
 		"client create":             c.clientCreate,
 		"client list":               c.clientList,
 		"client rotate":             c.clientRotate,
-		"client disable":            c.clientSetDisabled(true),
-		"client enable":             c.clientSetDisabled(false),
+		"client disable":            c.setDisabled("client", (*store.Store).SetClientDisabled, true),
+		"client enable":             c.setDisabled("client", (*store.Store).SetClientDisabled, false),
 		"client assign":             c.clientAssign(true),
 		"client unassign":           c.clientAssign(false),
 		"credential create":         c.credentialCreate,
 		"credential list":           c.credentialList,
-		"credential disable":        c.credentialSetDisabled(true),
-		"credential enable":         c.credentialSetDisabled(false),
+		"credential disable":        c.setDisabled("credential", (*store.Store).SetCredentialDisabled, true),
+		"credential enable":         c.setDisabled("credential", (*store.Store).SetCredentialDisabled, false),
 		"credential set-pin":        c.credentialSetPIN,
 		"credential enrol-totp":     c.credentialEnrolTOTP,
 		"credential enroll-totp":    c.credentialEnrolTOTP,
@@ -210,20 +210,6 @@ func (c Command) clientRotate(ctx context.Context, st *store.Store, args []strin
 	return c.showSecret("API key", key, *keyOut)
 }
 
-func (c Command) clientSetDisabled(disabled bool) func(context.Context, *store.Store, []string) error {
-	return func(ctx context.Context, st *store.Store, args []string) error {
-		pos, err := c.parse(flag.NewFlagSet("client "+map[bool]string{true: "disable", false: "enable"}[disabled], flag.ContinueOnError), args, 1, 1)
-		if err != nil {
-			return err
-		}
-		if err := st.SetClientDisabled(ctx, pos[0], disabled); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.Stderr, "client %s %s\n", pos[0], map[bool]string{true: "disabled", false: "enabled"}[disabled])
-		return nil
-	}
-}
-
 func (c Command) clientAssign(assign bool) func(context.Context, *store.Store, []string) error {
 	return func(ctx context.Context, st *store.Store, args []string) error {
 		name := map[bool]string{true: "client assign", false: "client unassign"}[assign]
@@ -257,6 +243,26 @@ func listOrNone(s []string) string {
 		return "(none)"
 	}
 	return strings.Join(s, ",")
+}
+
+// setDisabled disables or enables the client or credential named by its
+// one argument, through set.
+func (c Command) setDisabled(kind string, set func(*store.Store, context.Context, string, bool) error, disabled bool) func(context.Context, *store.Store, []string) error {
+	return func(ctx context.Context, st *store.Store, args []string) error {
+		verb := "enable"
+		if disabled {
+			verb = "disable"
+		}
+		pos, err := c.parse(flag.NewFlagSet(kind+" "+verb, flag.ContinueOnError), args, 1, 1)
+		if err != nil {
+			return err
+		}
+		if err := set(st, ctx, pos[0], disabled); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stderr, "%s %s %s\n", kind, pos[0], status(disabled))
+		return nil
+	}
 }
 
 func status(disabled bool) string {
@@ -362,20 +368,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func (c Command) credentialSetDisabled(disabled bool) func(context.Context, *store.Store, []string) error {
-	return func(ctx context.Context, st *store.Store, args []string) error {
-		pos, err := c.parse(flag.NewFlagSet("credential "+map[bool]string{true: "disable", false: "enable"}[disabled], flag.ContinueOnError), args, 1, 1)
-		if err != nil {
-			return err
-		}
-		if err := st.SetCredentialDisabled(ctx, pos[0], disabled); err != nil {
-			return err
-		}
-		fmt.Fprintf(c.Stderr, "credential %s %s\n", pos[0], status(disabled))
-		return nil
-	}
 }
 
 // readPIN reads the PIN from $ESIGN_ADMIN_PIN_FILE, or else the first

@@ -26,7 +26,9 @@ type AppearanceInfo struct {
 	Location    string
 	Time        time.Time // the claimed signing time
 	// Placed, when not nil, is the place of an existing empty field the
-	// signature fills: the appearance must use its page and rectangle.
+	// signature fills: the appearance must use its rectangle. Its Page is
+	// left at 0, because the field's widget already sits on its page and
+	// only the appearance stream is taken from the result.
 	Placed *Widget
 }
 
@@ -384,7 +386,6 @@ func drawInField(ctx context.Context, f *form, ref pdf.Ref, d pdf.Dict, app Appe
 			place.Rect[i] = float64(n)
 		}
 	}
-	place.Page = pageIndexOf(f.r, widget["P"])
 	info.Placed = &place
 	w, err := app.Widget(ctx, f.u, info)
 	if err != nil {
@@ -397,23 +398,4 @@ func drawInField(ctx context.Context, f *form, ref pdf.Ref, d pdf.Dict, app Appe
 	}
 	f.u.Set(widgetRef, widget)
 	return nil
-}
-
-// pageIndexOf finds the 0-based index of a page reference; 0 when unknown.
-// It reads at most the first 2000 pages, which bounds hostile files.
-func pageIndexOf(r *pdf.Reader, p pdf.Object) int {
-	ref, ok := p.(pdf.Ref)
-	if !ok {
-		return 0
-	}
-	n, err := r.PageCount()
-	if err != nil {
-		return 0
-	}
-	for i := 0; i < n && i < 2000; i++ {
-		if pr, _, err := r.Page(i); err == nil && pr == ref {
-			return i
-		}
-	}
-	return 0
 }

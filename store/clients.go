@@ -218,12 +218,8 @@ func (s *Store) createClient(ctx context.Context, name, key string, credentials 
 // assign adds credentials to client, which must exist.
 func assign(ctx context.Context, tx *Tx, client string, credentials []string) error {
 	for _, cr := range credentials {
-		var n int
-		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM credentials WHERE name = ?", cr).Scan(&n); err != nil {
-			return err
-		}
-		if n == 0 {
-			return fmt.Errorf("%w: credential %q", ErrNotFound, cr)
+		if err := mustExist(ctx, tx, "credentials", cr); err != nil {
+			return fmt.Errorf("%w: credential %q", err, cr)
 		}
 		if _, err := tx.ExecContext(ctx, "INSERT INTO client_credentials (client, credential) VALUES (?, ?) ON CONFLICT DO NOTHING", client, cr); err != nil {
 			return err

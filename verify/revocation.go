@@ -132,13 +132,26 @@ func (e *evidence) loadDSS() {
 		return
 	}
 	budget := maxDSSEntries
-	read := func(o pdf.Object, use func([]byte)) {
+	// VRI entries mostly point again at the streams of /Certs, /OCSPs and
+	// /CRLs; each stream is decoded once for each use.
+	type streamUse struct {
+		ref  pdf.Ref
+		kind string
+	}
+	done := make(map[streamUse]bool)
+	read := func(o pdf.Object, kind string, use func([]byte)) {
 		arr, err := r.Array(o)
 		if err != nil {
 			v.warnDoc("a DSS array cannot be read: %v", err)
 			return
 		}
 		for _, x := range arr {
+			if ref, ok := x.(pdf.Ref); ok {
+				if done[streamUse{ref, kind}] {
+					continue
+				}
+				done[streamUse{ref, kind}] = true
+			}
 			if budget--; budget < 0 {
 				return
 			}
@@ -173,9 +186,9 @@ func (e *evidence) loadDSS() {
 	}
 	addOCSP := func(b []byte) { e.addOCSP(b, fromDSS) }
 	addCRL := func(b []byte) { e.addCRL(b, fromDSS) }
-	read(dss["Certs"], addCert)
-	read(dss["OCSPs"], addOCSP)
-	read(dss["CRLs"], addCRL)
+	read(dss["Certs"], "cert", addCert)
+	read(dss["OCSPs"], "ocsp", addOCSP)
+	read(dss["CRLs"], "crl", addCRL)
 	vri, _ := r.Dict(dss["VRI"])
 	n := 0
 	for _, entry := range vri {
@@ -186,9 +199,9 @@ func (e *evidence) loadDSS() {
 		if d == nil {
 			continue
 		}
-		read(d["Cert"], addCert)
-		read(d["OCSP"], addOCSP)
-		read(d["CRL"], addCRL)
+		read(d["Cert"], "cert", addCert)
+		read(d["OCSP"], "ocsp", addOCSP)
+		read(d["CRL"], "crl", addCRL)
 	}
 }
 

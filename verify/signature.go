@@ -416,12 +416,17 @@ func (v *verifier) checkSignedDict(s *sigCtx, end int64) bool {
 	// Unchanged since: the same object at the same place.
 	ne, nok, err1 := v.r.Lookup(s.f.sigRef.Num)
 	oe, ook, err2 := r.Lookup(s.f.sigRef.Num)
-	if err1 == nil && err2 == nil && nok && ook && ne.Type == 1 && sameEntry(oe, ne) {
-		if ne.Offset >= s.br[1] || s.br[1]-ne.Offset > 64<<20 {
+	// The hex string must lie inside the dictionary's own object, as the
+	// signed revision places it.
+	contentsInside := func() bool {
+		if err2 == nil && ook && oe.Type == 1 && (oe.Offset >= s.br[1] || s.br[1]-oe.Offset > 64<<20) {
 			s.fail(FormatFailure, "/Contents of the signed range is not inside signature dictionary %v", s.f.sigRef)
 			return false
 		}
 		return true
+	}
+	if err1 == nil && err2 == nil && nok && ook && ne.Type == 1 && sameEntry(oe, ne) {
+		return contentsInside()
 	}
 	d, err := r.Dict(s.f.sigRef)
 	if err != nil || d == nil {
@@ -439,12 +444,7 @@ func (v *verifier) checkSignedDict(s *sigCtx, end int64) bool {
 		s.fail(FormatFailure, "signature dictionary %v differs from the one in the revision it signs", s.f.sigRef)
 		return false
 	}
-	// The hex string must lie inside the dictionary's own object.
-	if e, found, err := r.Lookup(s.f.sigRef.Num); err == nil && found && e.Type == 1 && (e.Offset >= s.br[1] || s.br[1]-e.Offset > 64<<20) {
-		s.fail(FormatFailure, "/Contents of the signed range is not inside signature dictionary %v", s.f.sigRef)
-		return false
-	}
-	return true
+	return contentsInside()
 }
 
 // hexStringEquals reports whether gap is "<hex>" with only hex digits

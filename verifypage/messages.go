@@ -249,66 +249,67 @@ var english = text{
 	Footer: "Results follow ETSI EN 319 102-1 (PAdES).",
 }
 
+// pick returns thai on the Thai page and english otherwise.
+func (l Lang) pick(thai, english string) string {
+	if l == LangThai {
+		return thai
+	}
+	return english
+}
+
 // reason explains a sub-indication in plain words; "" when there is
 // nothing more to say than the verdict.
 func reason(l Lang, sub verify.SubIndication, changed bool) string {
-	th := l == LangThai
-	pick := func(t, e string) string {
-		if th {
-			return t
-		}
-		return e
-	}
 	switch sub {
 	case verify.HashFailure:
-		return pick("ข้อมูลในเอกสารไม่ตรงกับข้อมูลที่ลงลายมือชื่อไว้ แสดงว่าเอกสารถูกแก้ไขหลังลงลายมือชื่อ",
+		return l.pick("ข้อมูลในเอกสารไม่ตรงกับข้อมูลที่ลงลายมือชื่อไว้ แสดงว่าเอกสารถูกแก้ไขหลังลงลายมือชื่อ",
 			"The document's bytes no longer match what was signed: it was altered after signing.")
 	case verify.SigCryptoFailure:
-		return pick("ค่าลายมือชื่อดิจิทัลไม่ถูกต้อง ลายมือชื่อถูกปลอมแปลงหรือเสียหาย",
+		return l.pick("ค่าลายมือชื่อดิจิทัลไม่ถูกต้อง ลายมือชื่อถูกปลอมแปลงหรือเสียหาย",
 			"The signature value does not verify: the signature is forged or damaged.")
 	case verify.FormatFailure:
 		if changed {
-			return pick("เอกสารถูกแก้ไขหลังลงลายมือชื่อในลักษณะที่ไม่ได้รับอนุญาต",
+			return l.pick("เอกสารถูกแก้ไขหลังลงลายมือชื่อในลักษณะที่ไม่ได้รับอนุญาต",
 				"The document was changed after signing in a way that is not allowed.")
 		}
-		return pick("โครงสร้างลายมือชื่อในไฟล์ไม่ถูกต้อง", "The signature's structure in the file is broken.")
+		return l.pick("โครงสร้างลายมือชื่อในไฟล์ไม่ถูกต้อง", "The signature's structure in the file is broken.")
 	case verify.Revoked:
-		return pick("ใบรับรองของผู้ลงนามถูกเพิกถอนก่อนเวลาที่ลงลายมือชื่อ",
+		return l.pick("ใบรับรองของผู้ลงนามถูกเพิกถอนก่อนเวลาที่ลงลายมือชื่อ",
 			"The signer's certificate was revoked before the signature was made.")
 	case verify.Expired:
-		return pick("ใบรับรองของผู้ลงนามหมดอายุแล้วในเวลาที่ลงลายมือชื่อ",
+		return l.pick("ใบรับรองของผู้ลงนามหมดอายุแล้วในเวลาที่ลงลายมือชื่อ",
 			"The signer's certificate had expired when the document was signed.")
 	case verify.NotYetValid:
-		return pick("ใบรับรองของผู้ลงนามยังไม่มีผลในเวลาที่ลงลายมือชื่อ",
+		return l.pick("ใบรับรองของผู้ลงนามยังไม่มีผลในเวลาที่ลงลายมือชื่อ",
 			"The signer's certificate was not yet valid when the document was signed.")
 	case verify.CryptoConstraintsFailure:
-		return pick("ลายมือชื่อใช้อัลกอริทึมที่ไม่ปลอดภัยแล้ว",
+		return l.pick("ลายมือชื่อใช้อัลกอริทึมที่ไม่ปลอดภัยแล้ว",
 			"The signature uses an algorithm that is no longer considered secure.")
 	case verify.NoCertificateChainFound:
-		return pick("ใบรับรองของผู้ลงนามไม่ได้ออกโดยหน่วยงานที่ระบบนี้เชื่อถือ จึงยืนยันตัวตนของผู้ลงนามไม่ได้",
+		return l.pick("ใบรับรองของผู้ลงนามไม่ได้ออกโดยหน่วยงานที่ระบบนี้เชื่อถือ จึงยืนยันตัวตนของผู้ลงนามไม่ได้",
 			"The signer's certificate was not issued by an authority this service trusts, so the signer's identity cannot be confirmed.")
 	case verify.CertificateChainGeneralFailure:
-		return pick("ตรวจสอบสายใบรับรองของผู้ลงนามไม่ได้", "The signer's certificate chain could not be checked.")
+		return l.pick("ตรวจสอบสายใบรับรองของผู้ลงนามไม่ได้", "The signer's certificate chain could not be checked.")
 	case verify.ChainConstraintsFailure:
-		return pick("ใบรับรองของผู้ลงนามไม่ได้ออกมาเพื่อใช้ลงลายมือชื่อเอกสาร",
+		return l.pick("ใบรับรองของผู้ลงนามไม่ได้ออกมาเพื่อใช้ลงลายมือชื่อเอกสาร",
 			"The signer's certificate is not meant for signing documents.")
 	case verify.NoSigningCertificateFound:
-		return pick("ไม่พบใบรับรองของผู้ลงนามในลายมือชื่อ หรือลายมือชื่อไม่ได้ระบุใบรับรองนั้น",
+		return l.pick("ไม่พบใบรับรองของผู้ลงนามในลายมือชื่อ หรือลายมือชื่อไม่ได้ระบุใบรับรองนั้น",
 			"The signer's certificate is missing from the signature, or the signature does not name it.")
 	case verify.RevokedNoPOE:
-		return pick("ใบรับรองของผู้ลงนามถูกเพิกถอนแล้ว และไม่มีการประทับเวลาที่พิสูจน์ว่าลงลายมือชื่อก่อนการเพิกถอน",
+		return l.pick("ใบรับรองของผู้ลงนามถูกเพิกถอนแล้ว และไม่มีการประทับเวลาที่พิสูจน์ว่าลงลายมือชื่อก่อนการเพิกถอน",
 			"The signer's certificate has been revoked, and no timestamp proves the signature came before that.")
 	case verify.RevokedCANoPOE:
-		return pick("ใบรับรองของหน่วยงานผู้ออกใบรับรองถูกเพิกถอน และไม่มีการประทับเวลาที่พิสูจน์ว่าลงลายมือชื่อก่อนหน้านั้น",
+		return l.pick("ใบรับรองของหน่วยงานผู้ออกใบรับรองถูกเพิกถอน และไม่มีการประทับเวลาที่พิสูจน์ว่าลงลายมือชื่อก่อนหน้านั้น",
 			"A certificate of the issuing authority was revoked, and no timestamp proves the signature came before that.")
 	case verify.OutOfBoundsNoPOE:
-		return pick("ใบรับรองของผู้ลงนามหมดอายุหรือยังไม่มีผล และไม่มีการประทับเวลาที่พิสูจน์ว่าลงลายมือชื่อขณะใบรับรองยังใช้ได้",
+		return l.pick("ใบรับรองของผู้ลงนามหมดอายุหรือยังไม่มีผล และไม่มีการประทับเวลาที่พิสูจน์ว่าลงลายมือชื่อขณะใบรับรองยังใช้ได้",
 			"The signer's certificate is outside its validity period, and no timestamp proves the signature was made while it was valid.")
 	case verify.TryLater:
-		return pick("ยังตรวจสอบไม่ได้ว่าใบรับรองของผู้ลงนามถูกเพิกถอนหรือไม่ เพราะไม่มีข้อมูลสถานะใบรับรอง โปรดลองใหม่ภายหลัง",
+		return l.pick("ยังตรวจสอบไม่ได้ว่าใบรับรองของผู้ลงนามถูกเพิกถอนหรือไม่ เพราะไม่มีข้อมูลสถานะใบรับรอง โปรดลองใหม่ภายหลัง",
 			"Whether the signer's certificate was revoked cannot be told yet: no status information is available. Try again later.")
 	case verify.SignedDataNotFound:
-		return pick("ไม่พบข้อมูลที่ลงลายมือชื่อไว้", "The signed data was not found.")
+		return l.pick("ไม่พบข้อมูลที่ลงลายมือชื่อไว้", "The signed data was not found.")
 	}
 	return ""
 }
@@ -316,75 +317,68 @@ func reason(l Lang, sub verify.SubIndication, changed bool) string {
 // modificationText says in plain words what one change after a signature
 // did; kinds it does not know fall back to the verifier's description.
 func modificationText(l Lang, m verify.Modification) string {
-	th := l == LangThai
-	pick := func(t, e string) string {
-		if th {
-			return t
-		}
-		return e
-	}
 	var s string
 	switch m.Kind {
 	case verify.ModDSS:
-		s = pick("เพิ่มข้อมูลสำหรับตรวจสอบใบรับรองในระยะยาว (DSS)", "Validation data for long-term checking was added (DSS).")
+		s = l.pick("เพิ่มข้อมูลสำหรับตรวจสอบใบรับรองในระยะยาว (DSS)", "Validation data for long-term checking was added (DSS).")
 	case verify.ModDocumentTimestamp:
-		s = pick("เพิ่มการประทับเวลาของเอกสาร", "A document timestamp was added.")
+		s = l.pick("เพิ่มการประทับเวลาของเอกสาร", "A document timestamp was added.")
 	case verify.ModSignature:
-		s = pick("เพิ่มลายมือชื่อถัดไป", "A further signature was added.")
+		s = l.pick("เพิ่มลายมือชื่อถัดไป", "A further signature was added.")
 	case verify.ModFormFill:
-		s = pick("กรอกข้อมูลในแบบฟอร์ม", "Form fields were filled in.")
+		s = l.pick("กรอกข้อมูลในแบบฟอร์ม", "Form fields were filled in.")
 	case verify.ModFormResources:
-		s = pick("ปรับทรัพยากรของแบบฟอร์ม เช่น แบบอักษร", "Form resources such as fonts were updated.")
+		s = l.pick("ปรับทรัพยากรของแบบฟอร์ม เช่น แบบอักษร", "Form resources such as fonts were updated.")
 	case verify.ModMetadata:
-		s = pick("แก้ไขข้อมูลกำกับเอกสาร (เมทาดาทา)", "The document's metadata was updated.")
+		s = l.pick("แก้ไขข้อมูลกำกับเอกสาร (เมทาดาทา)", "The document's metadata was updated.")
 	case verify.ModStructure:
-		s = pick("ปรับโครงสร้างแท็กของเอกสาร", "The document's tag structure was updated.")
+		s = l.pick("ปรับโครงสร้างแท็กของเอกสาร", "The document's tag structure was updated.")
 	case verify.ModVersion:
-		s = pick("ปรับรุ่นของรูปแบบ PDF", "The PDF version number was updated.")
+		s = l.pick("ปรับรุ่นของรูปแบบ PDF", "The PDF version number was updated.")
 	case verify.ModObjectReused:
-		s = pick("นำหมายเลขส่วนประกอบที่ว่างอยู่กลับมาใช้", "A free object number was used again.")
+		s = l.pick("นำหมายเลขส่วนประกอบที่ว่างอยู่กลับมาใช้", "A free object number was used again.")
 	case verify.ModAnnotationAdded:
-		s = pick("มีการเพิ่มหมายเหตุหรือข้อความทับบนหน้าเอกสาร", "A note or text was added on top of a page.")
+		s = l.pick("มีการเพิ่มหมายเหตุหรือข้อความทับบนหน้าเอกสาร", "A note or text was added on top of a page.")
 	case verify.ModAnnotationChanged:
-		s = pick("หมายเหตุบนหน้าเอกสารถูกแก้ไข", "A note on a page was changed.")
+		s = l.pick("หมายเหตุบนหน้าเอกสารถูกแก้ไข", "A note on a page was changed.")
 	case verify.ModAnnotationRemoved:
-		s = pick("หมายเหตุบนหน้าเอกสารถูกลบ", "A note was removed from a page.")
+		s = l.pick("หมายเหตุบนหน้าเอกสารถูกลบ", "A note was removed from a page.")
 	case verify.ModPageContent:
-		s = pick("เนื้อหาบนหน้าเอกสารถูกแก้ไข", "The content of a page was changed.")
+		s = l.pick("เนื้อหาบนหน้าเอกสารถูกแก้ไข", "The content of a page was changed.")
 	case verify.ModPageModified:
-		s = pick("หน้าเอกสารถูกแก้ไข", "A page was altered.")
+		s = l.pick("หน้าเอกสารถูกแก้ไข", "A page was altered.")
 	case verify.ModPageAdded:
-		s = pick("มีการเพิ่มหน้าเอกสาร", "A page was added.")
+		s = l.pick("มีการเพิ่มหน้าเอกสาร", "A page was added.")
 	case verify.ModPageRemoved:
-		s = pick("มีการลบหน้าเอกสาร", "A page was removed.")
+		s = l.pick("มีการลบหน้าเอกสาร", "A page was removed.")
 	case verify.ModPagesModified:
-		s = pick("ลำดับหรือโครงสร้างของหน้าเอกสารถูกแก้ไข", "The order or structure of the pages was changed.")
+		s = l.pick("ลำดับหรือโครงสร้างของหน้าเอกสารถูกแก้ไข", "The order or structure of the pages was changed.")
 	case verify.ModCatalogModified:
-		s = pick("โครงสร้างหลักของเอกสารถูกแก้ไข", "The document's catalog was changed.")
+		s = l.pick("โครงสร้างหลักของเอกสารถูกแก้ไข", "The document's catalog was changed.")
 	case verify.ModAcroFormModified:
-		s = pick("แบบฟอร์มของเอกสารถูกแก้ไข", "The document's form was changed.")
+		s = l.pick("แบบฟอร์มของเอกสารถูกแก้ไข", "The document's form was changed.")
 	case verify.ModFieldAdded:
-		s = pick("มีการเพิ่มช่องในแบบฟอร์ม", "A form field was added.")
+		s = l.pick("มีการเพิ่มช่องในแบบฟอร์ม", "A form field was added.")
 	case verify.ModFieldRemoved:
-		s = pick("มีการลบช่องในแบบฟอร์ม", "A form field was removed.")
+		s = l.pick("มีการลบช่องในแบบฟอร์ม", "A form field was removed.")
 	case verify.ModFieldModified:
-		s = pick("ช่องในแบบฟอร์มถูกแก้ไข", "A form field was changed.")
+		s = l.pick("ช่องในแบบฟอร์มถูกแก้ไข", "A form field was changed.")
 	case verify.ModSignatureModified:
-		s = pick("ลายมือชื่อที่ลงไว้แล้วหรือช่องของลายมือชื่อนั้นถูกแก้ไข", "A signature already made, or its field, was changed.")
+		s = l.pick("ลายมือชื่อที่ลงไว้แล้วหรือช่องของลายมือชื่อนั้นถูกแก้ไข", "A signature already made, or its field, was changed.")
 	case verify.ModCertification:
-		s = pick("มีการเพิ่มการรับรองเอกสารภายหลัง", "A certification was added afterwards.")
+		s = l.pick("มีการเพิ่มการรับรองเอกสารภายหลัง", "A certification was added afterwards.")
 	case verify.ModPermissions:
-		s = pick("สิทธิ์การใช้งานเอกสารถูกแก้ไข", "The document's permissions were changed.")
+		s = l.pick("สิทธิ์การใช้งานเอกสารถูกแก้ไข", "The document's permissions were changed.")
 	case verify.ModObjectModified:
-		s = pick("ส่วนประกอบของเอกสารถูกเขียนทับ", "Part of the document was overwritten.")
+		s = l.pick("ส่วนประกอบของเอกสารถูกเขียนทับ", "Part of the document was overwritten.")
 	case verify.ModObjectDeleted:
-		s = pick("ส่วนประกอบของเอกสารถูกลบ", "Part of the document was deleted.")
+		s = l.pick("ส่วนประกอบของเอกสารถูกลบ", "Part of the document was deleted.")
 	case verify.ModXref:
-		s = pick("ตารางอ้างอิงภายในไฟล์ถูกแก้ไขผิดรูปแบบ", "The file's cross-reference table was altered.")
+		s = l.pick("ตารางอ้างอิงภายในไฟล์ถูกแก้ไขผิดรูปแบบ", "The file's cross-reference table was altered.")
 	case verify.ModTrailingBytes:
-		s = pick("มีข้อมูลต่อท้ายไฟล์หลังส่วนที่ลงลายมือชื่อ", "Data was appended after the end of the file.")
+		s = l.pick("มีข้อมูลต่อท้ายไฟล์หลังส่วนที่ลงลายมือชื่อ", "Data was appended after the end of the file.")
 	case verify.ModUnreadable:
-		s = pick("ส่วนที่เพิ่มเข้ามาภายหลังอ่านไม่ได้", "A later revision of the file cannot be read.")
+		s = l.pick("ส่วนที่เพิ่มเข้ามาภายหลังอ่านไม่ได้", "A later revision of the file cannot be read.")
 	default:
 		s = m.Description
 		if s == "" {
@@ -393,59 +387,45 @@ func modificationText(l Lang, m verify.Modification) string {
 	}
 	switch m.Violation {
 	case "docmdp":
-		s += pick(" (ขัดกับข้อกำหนดของการรับรองเอกสาร)", " (this breaks the certification's restrictions)")
+		s += l.pick(" (ขัดกับข้อกำหนดของการรับรองเอกสาร)", " (this breaks the certification's restrictions)")
 	case "fieldmdp":
-		s += pick(" (ขัดกับการล็อกช่องในแบบฟอร์ม)", " (this breaks a field lock)")
+		s += l.pick(" (ขัดกับการล็อกช่องในแบบฟอร์ม)", " (this breaks a field lock)")
 	}
 	return s
 }
 
 // certificationText explains a DocMDP level.
 func certificationText(l Lang, level string) string {
-	th := l == LangThai
-	pick := func(t, e string) string {
-		if th {
-			return t
-		}
-		return e
-	}
 	switch level {
 	case "1":
-		return pick("รับรองเอกสาร ระดับ 1: ห้ามแก้ไขเอกสารใด ๆ หลังลงนาม", "Certified, level 1: no change of any kind is allowed after signing.")
+		return l.pick("รับรองเอกสาร ระดับ 1: ห้ามแก้ไขเอกสารใด ๆ หลังลงนาม", "Certified, level 1: no change of any kind is allowed after signing.")
 	case "2":
-		return pick("รับรองเอกสาร ระดับ 2: อนุญาตเฉพาะการกรอกแบบฟอร์มและการลงลายมือชื่อเพิ่ม", "Certified, level 2: only filling in forms and further signatures are allowed.")
+		return l.pick("รับรองเอกสาร ระดับ 2: อนุญาตเฉพาะการกรอกแบบฟอร์มและการลงลายมือชื่อเพิ่ม", "Certified, level 2: only filling in forms and further signatures are allowed.")
 	case "3":
-		return pick("รับรองเอกสาร ระดับ 3: อนุญาตการกรอกแบบฟอร์ม การลงลายมือชื่อเพิ่ม และการเพิ่มหมายเหตุ", "Certified, level 3: filling in forms, further signatures and notes are allowed.")
+		return l.pick("รับรองเอกสาร ระดับ 3: อนุญาตการกรอกแบบฟอร์ม การลงลายมือชื่อเพิ่ม และการเพิ่มหมายเหตุ", "Certified, level 3: filling in forms, further signatures and notes are allowed.")
 	}
-	return pick("ไม่ได้รับรองเอกสาร (เป็นลายมือชื่ออนุมัติทั่วไป)", "Not a certification (an ordinary approval signature).")
+	return l.pick("ไม่ได้รับรองเอกสาร (เป็นลายมือชื่ออนุมัติทั่วไป)", "Not a certification (an ordinary approval signature).")
 }
 
 // levelText explains a PAdES level and whether it can still be checked
 // after the certificates expire.
 func levelText(l Lang, level string) (what string, longTerm bool, why string) {
-	th := l == LangThai
-	pick := func(t, e string) string {
-		if th {
-			return t
-		}
-		return e
-	}
 	switch level {
 	case verify.LevelB:
-		return pick("ลายมือชื่อพื้นฐาน ไม่มีการประทับเวลา", "A basic signature without a timestamp."), false,
-			pick("เมื่อใบรับรองของผู้ลงนามหมดอายุหรือถูกเพิกถอน จะยืนยันลายมือชื่อนี้ไม่ได้อีก", "Once the signer's certificate expires or is revoked, this signature can no longer be confirmed.")
+		return l.pick("ลายมือชื่อพื้นฐาน ไม่มีการประทับเวลา", "A basic signature without a timestamp."), false,
+			l.pick("เมื่อใบรับรองของผู้ลงนามหมดอายุหรือถูกเพิกถอน จะยืนยันลายมือชื่อนี้ไม่ได้อีก", "Once the signer's certificate expires or is revoked, this signature can no longer be confirmed.")
 	case verify.LevelT:
-		return pick("ลายมือชื่อพร้อมการประทับเวลาที่พิสูจน์เวลาที่ลงนาม", "A signature with a timestamp that proves when it was made."), false,
-			pick("เอกสารไม่มีข้อมูลสถานะใบรับรองที่ต้องใช้ตรวจสอบในอนาคต", "The document lacks the certificate status data needed to check it in future.")
+		return l.pick("ลายมือชื่อพร้อมการประทับเวลาที่พิสูจน์เวลาที่ลงนาม", "A signature with a timestamp that proves when it was made."), false,
+			l.pick("เอกสารไม่มีข้อมูลสถานะใบรับรองที่ต้องใช้ตรวจสอบในอนาคต", "The document lacks the certificate status data needed to check it in future.")
 	case verify.LevelLT:
-		return pick("ลายมือชื่อพร้อมการประทับเวลาและข้อมูลสถานะใบรับรอง", "A signature with a timestamp and certificate status data."), true,
-			pick("เอกสารมีข้อมูลที่ต้องใช้ตรวจสอบครบถ้วน แม้ใบรับรองจะหมดอายุในภายหลัง", "The document holds what is needed to check it even after the certificates expire.")
+		return l.pick("ลายมือชื่อพร้อมการประทับเวลาและข้อมูลสถานะใบรับรอง", "A signature with a timestamp and certificate status data."), true,
+			l.pick("เอกสารมีข้อมูลที่ต้องใช้ตรวจสอบครบถ้วน แม้ใบรับรองจะหมดอายุในภายหลัง", "The document holds what is needed to check it even after the certificates expire.")
 	case verify.LevelLTA:
-		return pick("ลายมือชื่อพร้อมข้อมูลสถานะใบรับรองและการประทับเวลาเพื่อการเก็บรักษาระยะยาว", "A signature with certificate status data and an archive timestamp."), true,
-			pick("การประทับเวลาเพื่อการเก็บรักษาปกป้องข้อมูลที่ใช้ตรวจสอบในระยะยาว และต่ออายุได้", "The archive timestamp protects the validation data over the long term and can be renewed.")
+		return l.pick("ลายมือชื่อพร้อมข้อมูลสถานะใบรับรองและการประทับเวลาเพื่อการเก็บรักษาระยะยาว", "A signature with certificate status data and an archive timestamp."), true,
+			l.pick("การประทับเวลาเพื่อการเก็บรักษาปกป้องข้อมูลที่ใช้ตรวจสอบในระยะยาว และต่ออายุได้", "The archive timestamp protects the validation data over the long term and can be renewed.")
 	case verify.LevelNotETSI:
-		return pick("ลายมือชื่อ PDF รูปแบบเก่า ไม่ใช่มาตรฐาน PAdES", "An older PDF signature format, not PAdES."), false,
-			pick("รูปแบบนี้ไม่รองรับการตรวจสอบระยะยาวตามมาตรฐาน", "This format has no standard way to stay verifiable long-term.")
+		return l.pick("ลายมือชื่อ PDF รูปแบบเก่า ไม่ใช่มาตรฐาน PAdES", "An older PDF signature format, not PAdES."), false,
+			l.pick("รูปแบบนี้ไม่รองรับการตรวจสอบระยะยาวตามมาตรฐาน", "This format has no standard way to stay verifiable long-term.")
 	}
 	return "", false, ""
 }

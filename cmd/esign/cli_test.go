@@ -65,7 +65,7 @@ func TestCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer stop()
-		sigs := extverify.PDFSig(t, nssFor(t, filepath.Join(dataDir, "pki", "root.pem")), out)
+		sigs := extverify.PDFSig(t, extverify.NSSDBFromPEM(t, filepath.Join(dataDir, "pki", "root.pem")), out)
 		if len(sigs) != 1 || !sigs[0].Valid || !sigs[0].Trusted {
 			t.Fatalf("pdfsig: %+v", sigs)
 		}
@@ -139,10 +139,4 @@ func freeAddr(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-func nssFor(t *testing.T, pemFile string) string {
-	t.Helper()
-	certs := extverify.ReadPEM(t, pemFile)
-	return extverify.NSSDB(t, certs...)
 }

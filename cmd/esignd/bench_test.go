@@ -7,17 +7,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
-	"mime/multipart"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"esign/devstack"
 	"esign/hsm"
 	"esign/internal/benchrate"
 )
@@ -92,14 +90,7 @@ func benchSignEndpoint(b *testing.B, client newClient) {
 	workers := runtime.GOMAXPROCS(0)
 	rawBefore := benchrate.Rate(b, workers, 2*time.Second, rawSign)
 
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, _ := mw.CreateFormFile("file", "transcript.pdf")
-	fw.Write(pdf)
-	mw.WriteField("signer", "dev-official")
-	mw.WriteField("level", "B-B")
-	mw.Close()
-	payload, ctype := body.Bytes(), mw.FormDataContentType()
+	payload, ctype := multipartBody(pdf, map[string]string{"signer": "dev-official", "level": "B-B"})
 
 	const clients = 32
 	var errors atomic.Int64
@@ -165,14 +156,15 @@ const warmUp = 2 * time.Second
 func rawHSMKey(b *testing.B, dataDir string) (*hsm.KeyManager, crypto.Signer) {
 	b.Helper()
 	// SoftHSM reads its configuration when the module is initialised,
-	// which hsm.Open does here (again for each run, after km.Close). The
-	// variable is unset at once so that no later daemon inherits it.
-	pin, err := os.ReadFile(filepath.Join(dataDir, "secrets", "user-pin"))
+	// which opening the token does here (again for each run, after
+	// km.Close). The variable is unset at once so that no later daemon
+	// inherits it.
+	conf, err := devstack.SoftHSMConfig(dataDir)
 	if err != nil {
 		b.Fatal(err)
 	}
-	os.Setenv("SOFTHSM2_CONF", filepath.Join(dataDir, "softhsm", "softhsm2.conf"))
-	km, err := hsm.Open(context.Background(), hsm.Config{TokenLabel: "esign-dev", PIN: strings.TrimSpace(string(pin))})
+	os.Setenv("SOFTHSM2_CONF", conf)
+	km, err := devstack.OpenToken(context.Background(), dataDir, "")
 	os.Unsetenv("SOFTHSM2_CONF")
 	if err != nil {
 		b.Fatal(err)

@@ -114,11 +114,11 @@ func (d *daemon) key(t testing.TB, name string) string {
 	return strings.TrimSpace(string(b))
 }
 
-// sign posts a multipart sign request and returns status, headers, body.
-func (d *daemon) sign(t *testing.T, key string, pdf []byte, fields map[string]string) (int, http.Header, []byte) {
-	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
+// multipartBody builds a multipart form: the file part when pdf is not
+// nil, and fields.
+func multipartBody(pdf []byte, fields map[string]string) (body []byte, contentType string) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
 	if pdf != nil {
 		fw, _ := mw.CreateFormFile("file", "in.pdf")
 		fw.Write(pdf)
@@ -127,8 +127,16 @@ func (d *daemon) sign(t *testing.T, key string, pdf []byte, fields map[string]st
 		mw.WriteField(k, v)
 	}
 	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, d.base+"/api/v1/sign", &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return b.Bytes(), mw.FormDataContentType()
+}
+
+// post sends a multipart request to path, with the API key when key is
+// not empty, and returns status, headers and body.
+func (d *daemon) post(t *testing.T, path, key string, pdf []byte, fields map[string]string) (int, http.Header, []byte) {
+	t.Helper()
+	body, ctype := multipartBody(pdf, fields)
+	req, _ := http.NewRequest(http.MethodPost, d.base+path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", ctype)
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
@@ -139,6 +147,12 @@ func (d *daemon) sign(t *testing.T, key string, pdf []byte, fields map[string]st
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, out
+}
+
+// sign posts a sign request.
+func (d *daemon) sign(t *testing.T, key string, pdf []byte, fields map[string]string) (int, http.Header, []byte) {
+	t.Helper()
+	return d.post(t, "/api/v1/sign", key, pdf, fields)
 }
 
 // verify posts a file to the verifier process.
@@ -188,7 +202,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	pdf, _ := os.ReadFile("../../testdata/corpus/transcript-chromium.pdf")
-	nss := nssFromPEM(t, filepath.Join(dataDir, "pki", "root.pem"))
+	nss := extverify.NSSDBFromPEM(t, filepath.Join(dataDir, "pki", "root.pem"))
 
 	for _, level := range []string{"B-B", "B-T", "B-LT", "B-LTA", ""} {
 		t.Run("sign "+level, func(t *testing.T) {
@@ -337,9 +351,4 @@ func TestDaemonTSAUnreachable(t *testing.T) {
 	if status, _, out := d.sign(t, d.key(t, "dev-api-key"), pdf, map[string]string{"signer": "dev-official", "level": "B-B"}); status != http.StatusOK {
 		t.Fatalf("B-B without TSA: %d %s", status, out)
 	}
-}
-
-func nssFromPEM(t *testing.T, pemFile string) string {
-	t.Helper()
-	return extverify.NSSDB(t, extverify.ReadPEM(t, pemFile)...)
 }

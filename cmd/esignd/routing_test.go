@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
-	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
@@ -24,13 +21,13 @@ func TestDaemonRouting(t *testing.T) {
 	dataDir := t.TempDir()
 	d := startDaemon(t, bin, dataDir)
 	key := d.key(t, "dev-api-key")
-	nss := extverify.NSSDB(t, extverify.ReadPEM(t, filepath.Join(dataDir, "pki", "root.pem"))...)
+	nss := extverify.NSSDBFromPEM(t, filepath.Join(dataDir, "pki", "root.pem"))
 	doc, _ := os.ReadFile("../../testdata/corpus/memo-libreoffice.pdf")
 
 	fields := `[{"name":"drafter","page":1,"rect":[60,60,200,120]},
 	            {"name":"director","page":1,"rect":[220,60,360,120]},
 	            {"name":"secretary","page":1,"rect":[380,60,520,120]}]`
-	status, out := d.post(t, "/api/v1/fields", key, doc, map[string]string{"fields": fields})
+	status, _, out := d.post(t, "/api/v1/fields", key, doc, map[string]string{"fields": fields})
 	if status != http.StatusOK {
 		t.Fatalf("fields: %d %s", status, out)
 	}
@@ -105,27 +102,4 @@ func TestDaemonRouting(t *testing.T) {
 	if !strings.Contains(string(fonts), "+Laksaman") || !strings.Contains(string(fonts), "CID TrueType") {
 		t.Errorf("no embedded Laksaman subset:\n%s", fonts)
 	}
-}
-
-// post sends a multipart request with a file and fields.
-func (d *daemon) post(t *testing.T, path, key string, pdf []byte, fields map[string]string) (int, []byte) {
-	t.Helper()
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
-	fw, _ := mw.CreateFormFile("file", "doc.pdf")
-	fw.Write(pdf)
-	for k, v := range fields {
-		mw.WriteField(k, v)
-	}
-	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, "http://"+d.addr+path, &body)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, out
 }

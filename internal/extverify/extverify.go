@@ -232,8 +232,14 @@ func OpenSSLTSVerify(t testing.TB, token []byte, h crypto.Hash, digest []byte, c
 	return nil
 }
 
-// ReadPEM reads the certificates of a PEM file.
-func ReadPEM(t testing.TB, path string) []*x509.Certificate {
+// NSSDBFromPEM is NSSDB with the roots read from a PEM file.
+func NSSDBFromPEM(t testing.TB, path string) string {
+	t.Helper()
+	return NSSDB(t, readPEM(t, path)...)
+}
+
+// readPEM reads the certificates of a PEM file.
+func readPEM(t testing.TB, path string) []*x509.Certificate {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
