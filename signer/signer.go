@@ -87,8 +87,9 @@ func ParseLevel(s string) (Level, error) {
 	return "", fmt.Errorf("%w: level %q (want B-B, B-T, B-LT or B-LTA)", ErrBadOptions, s)
 }
 
-// Bytes is a PDF held in memory. Passed to Sign as the input, it is read
-// in place rather than copied out through ReadAt.
+// Bytes is a PDF held in memory. Passed to Sign as the input, it is
+// hashed and written out in place rather than copied out through ReadAt;
+// the PDF reader still reads its objects through ReadAt.
 type Bytes []byte
 
 // ReadAt implements io.ReaderAt.
