@@ -51,6 +51,13 @@ const (
 	ModXref              = "xref-modified"
 	ModTrailingBytes     = "trailing-bytes"
 	ModUnreadable        = "revision-unreadable"
+	// ModOverlay: a new widget or annotation whose appearance draws over a
+	// page without being a signature that was actually made.
+	ModOverlay = "overlay"
+	// ModDefinedLater: the signed revision referred to an object it did
+	// not hold (missing or free), and a later revision defined it: what
+	// was signed now shows something else (a shadow attack).
+	ModDefinedLater = "object-defined-later"
 )
 
 // level at which a kind becomes allowed: 1 = always (also under DocMDP

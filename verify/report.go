@@ -200,4 +200,30 @@ type Modification struct {
 	// Violation is "docmdp" or "fieldmdp" when a change that is otherwise
 	// acceptable breaks this signature's DocMDP or FieldMDP restriction.
 	Violation string `json:"violation,omitempty"`
+	// Effect says what a reader of the document would see change: one of
+	// the Effect constants, or "" when nothing is drawn differently (a
+	// DSS, metadata, an invisible field).
+	Effect string `json:"effect,omitempty"`
+	// Page is the 1-based page the change shows on; 0 when it is not tied
+	// to one page.
+	Page int `json:"page,omitempty"`
+	// Rect is the area of Page the change covers, [x1 y1 x2 y2] in PDF
+	// units from the page's lower-left corner, when it is known.
+	Rect []float64 `json:"rect,omitempty"`
 }
+
+// What a change after a signature does to the rendered document, as
+// Modification.Effect reports it.
+const (
+	// EffectContent: what a page draws changed (content streams, fonts,
+	// images, resources, optional content).
+	EffectContent = "content"
+	// EffectOverlay: a new widget or annotation draws over a page.
+	EffectOverlay = "overlay"
+	// EffectAnnotation: an annotation was added, changed or removed.
+	EffectAnnotation = "annotation"
+	// EffectFormField: a form field's value or appearance changed.
+	EffectFormField = "form-field"
+	// EffectAttachment: an embedded file was added, changed or removed.
+	EffectAttachment = "attachment"
+)
