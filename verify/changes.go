@@ -94,16 +94,18 @@ type shown struct {
 func (v *verifier) checkChanges(s *sigCtx) {
 	var changes []change
 	incomplete := false
-	if s.end < v.size {
-		old, err := v.reader(s.end)
-		if err != nil {
-			changes = append(changes, change{kind: ModUnreadable, desc: fmt.Sprintf("the signed revision cannot be read on its own: %v", err)})
-		} else {
-			d := &differ{v: v, sig: s, old: old, cur: v.r, seen: map[string]bool{}}
+	old, err := v.reader(s.end)
+	switch {
+	case err != nil && s.end < v.size:
+		changes = append(changes, change{kind: ModUnreadable, desc: fmt.Sprintf("the signed revision cannot be read on its own: %v", err)})
+	case err == nil:
+		d := &differ{v: v, sig: s, old: old, cur: v.r, seen: map[string]bool{}}
+		if s.end < v.size {
 			d.run(s.end)
-			changes = d.changes
-			incomplete = d.incomplete
 		}
+		d.warnDangling()
+		changes = d.changes
+		incomplete = d.incomplete
 	}
 	if v.revs.trailing > 0 {
 		changes = append(changes, change{kind: ModTrailingBytes,
@@ -243,6 +245,32 @@ func (v *verifier) applyCertification() {
 			v.report.Document.Certification = s.res.Certification
 		}
 		signedBefore = true
+	}
+}
+
+// maxDanglingListed bounds the missing objects a warning names.
+const maxDanglingListed = 5
+
+// warnDangling warns of every object the signed revision refers to
+// without holding it: a defect of the signed document, and the hook of a
+// shadow attack, which a later revision can fill in without touching a
+// signed byte. run fails the signature when one does.
+func (d *differ) warnDangling() {
+	rm := d.roleMap()
+	if len(rm.dangling) == 0 {
+		return
+	}
+	nums := make([]uint32, 0, len(rm.dangling))
+	for n := range rm.dangling {
+		nums = append(nums, n)
+	}
+	sort.Slice(nums, func(i, j int) bool { return nums[i] < nums[j] })
+	for i, n := range nums {
+		if i == maxDanglingListed {
+			d.sig.warn("the signed revision refers to %d more objects it does not hold", len(nums)-i)
+			break
+		}
+		d.sig.warn("the signed revision refers to object %d %s but does not hold it; a later revision could fill it in unseen", n, rm.dangling[n].where())
 	}
 }
 
