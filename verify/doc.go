@@ -84,29 +84,68 @@
 // # Changes after a signature
 //
 // Each signature covers one revision. The revision it covers is read on
-// its own and compared with the whole file: every object a later
-// cross-reference section lists is compared by value (references by
-// identity, streams by dictionary and decoded data), and each difference
-// is classified by what the object was in the signed revision. The later
-// sections must extend the signed revision's chain. Bytes after the last
-// %%EOF (white space aside) are a change too ("trailing-bytes").
+// its own (a reader over that prefix of the file, sharing the whole
+// file's parsed cross-reference sections and budget) and compared with
+// the whole file: every object a later cross-reference section lists is
+// compared by value (references by identity, streams by dictionary and
+// decoded data), and each difference is classified. The later sections
+// must extend the signed revision's chain. Bytes after the last %%EOF
+// (white space aside) are a change too ("trailing-bytes").
+//
+// Every "allowed" verdict must be justified by what a viewer will render,
+// so the signed revision is first walked from its catalog, reading only
+// the references of each object (pdf.Reader.Links), and every object it
+// reaches is marked with where it is reached from, the most visible place
+// first: what pages draw (contents, resources and everything they reach,
+// fonts, images, form XObjects, and the optional content configuration),
+// then annotations and their appearances, then the form, the DSS, the
+// metadata, the logical structure, embedded files and the rest of the
+// catalog. Then:
+//
+//   - A reference in the signed revision to an object it does not hold
+//     (missing, free, of another generation, unreadable) is a defect of
+//     the signed document and warned of. A later revision that defines
+//     such an object changes what was signed without touching a signed
+//     byte (the shadow attacks' hide-and-replace): "object-defined-later",
+//     never allowed.
+//   - An object that existed and changed is judged by where the signed
+//     revision reached it from, not by its type: anything a page draws is
+//     "page-content", whatever it claims to be. A later entry that gives
+//     an object another generation leaves the signed references pointing
+//     at nothing: the object counts as deleted.
+//   - A new signature field or widget is "signature" (allowed) only when a
+//     later signature whose signed bytes are intact fills it, or when
+//     nothing it carries draws: hidden, zero-sized, or appearances with no
+//     painting operator and no border or background. An empty signature
+//     field that draws is an "overlay" (the Sneaky Signature Attack),
+//     never allowed; so is an empty signature field that gets a drawing
+//     appearance without a signature.
+//   - New annotations and form fields are reported with the page and the
+//     rectangle they cover.
 //
 // Allowed always (also under DocMDP P=1, as EN 319 142-1 permits):
 // "dss", "document-timestamp", "version". Allowed without certification
-// and under P=2 and P=3: "signature" (new signature fields and widgets,
-// signing an empty signature field, the form's signature flags),
-// "form-fill" (values and appearances of existing non-signature fields),
-// "form-resources", "metadata" (Info, XMP), "structure" (tagging updates
-// that come with new widgets), "object-reused" (a free object number used
-// again). Allowed only under P=3: "annotation-added",
-// "annotation-modified", "annotation-removed". Never allowed:
-// "page-content", "page-modified", "page-added", "page-removed",
+// and under P=2 and P=3: "signature", "form-fill" (values and appearances
+// of existing non-signature fields), "form-resources", "metadata" (Info,
+// XMP), "structure" (tagging updates that come with new widgets),
+// "object-reused" (a free object number used again that the signed
+// revision does not refer to). Allowed only under P=3, as ISO 32000-2
+// §12.8.2.2 Table 257 says: "annotation-added", "annotation-modified",
+// "annotation-removed"; one that draws over a page keeps the verdict
+// DocMDP gives but adds a warning naming the page and the area covered
+// (the Evil Annotation Attack changes what the reader sees). Never
+// allowed: "page-content", "page-modified", "page-added", "page-removed",
 // "pages-modified", "catalog-modified", "acroform-modified",
 // "form-field-added", "form-field-removed", "form-field-modified",
 // "signature-modified" (a signature dictionary, a signed field or its
 // appearance), "certification-added", "permissions-modified",
 // "object-modified" (anything else overwritten), "object-deleted",
-// "xref-modified", "revision-unreadable", "trailing-bytes".
+// "object-defined-later", "overlay", "xref-modified",
+// "revision-unreadable", "trailing-bytes".
+//
+// Each Modification says what a reader would see change (Effect:
+// "content", "overlay", "annotation", "form-field", "attachment"), on
+// which page and, where known, over which rectangle.
 //
 // A FieldMDP lock (the signature's FieldMDP transform or its field's
 // /Lock) forbids later "form-fill" and "signature" changes to the fields
@@ -138,13 +177,29 @@
 // signature. The level says what the document holds, not whether it
 // validated.
 //
+// # Bounds
+//
+// Anyone can upload a file, so one call's work is bounded as a whole, not
+// per revision or per signature: one budget of decoded stream bytes
+// (DefaultMaxDecodedBytes) and one of bytes read to parse
+// (DefaultMaxReadBytes), shared by the readers of every revision, which
+// also share the parsed cross-reference sections; a bound on the objects
+// walked and compared; and one budget of signature checks (certificates,
+// CRLs, OCSP responses). The context is checked wherever the work loops:
+// every read and decode of the PDF, every object walked or compared,
+// every signature, every signature check. When it ends, Verify stops at
+// once and returns its error, never a report built on a reading cut short.
+//
 // # Cost
 //
 // Verify parses only the objects it needs, continues the hash of an
 // earlier signature's range for a later one instead of hashing the file
 // again, builds each certificate path once per call and checks each
-// certificate signature once per call. Most of what remains is checking
-// certificate signatures (RSA-3072 CAs cost the most), so a Cache shared by
-// a long-running verifier, which keeps paths and certificate and CRL
-// signature checks across calls, more than halves the cost.
+// certificate signature once per call. Walking a signed revision reads the
+// references of every object it reaches, once per call whatever the
+// number of revisions. Most of what remains is checking certificate
+// signatures (RSA-3072 CAs cost the most) and that walk, so a Cache
+// shared by a long-running verifier, which keeps paths, certificate and
+// CRL signature checks, and the walk of each signed revision (by the
+// SHA-256 of its bytes) across calls, more than halves the cost.
 package verify
