@@ -847,7 +847,14 @@ func (d *differ) newField(r pdf.Ref) {
 		}
 		ref, _ := o.(pdf.Ref)
 		if ft != pdf.Name("Sig") {
-			d.add(ModFieldAdded, ref, name, false, "form field %q was added", name)
+			sh := shown{}
+			for _, w := range d.widgets(fd) {
+				if paints(d.cur, w) {
+					sh = shown{effect: EffectFormField, page: d.pageOf(w), rect: annotRect(d.cur, w)}
+					break
+				}
+			}
+			d.addShown(sh, ModFieldAdded, ref, name, false, "form field %q was added%s", name, onPage(sh))
 			return
 		}
 		later := d.laterSignature(o, fd)
@@ -941,10 +948,20 @@ func (d *differ) annots(ref pdf.Ref, idx int, o, n pdf.Array) {
 		if !ok || inNew[r] {
 			continue
 		}
+		sh := shown{page: idx + 1}
+		if od, _ := d.old.Dict(r); od != nil && paints(d.old, od) {
+			sh.rect = annotRect(d.old, od)
+			sh.effect = EffectFormField
+		}
 		if fr := d.roleMap().fields[r.Num]; fr != nil {
-			d.add(ModFieldRemoved, r, fr.name, false, "the widget of field %q was removed from page %d", fr.name, idx+1)
+			d.addShown(sh, ModFieldRemoved, r, fr.name, false, "the widget of field %q was removed from page %d", fr.name, idx+1)
 		} else {
-			d.add(ModAnnotationRemoved, r, "", false, "an annotation was removed from page %d", idx+1)
+			// Taking away what an annotation drew over a page shows
+			// what was under it: a change the reader sees.
+			if sh.effect != "" {
+				sh.effect = EffectAnnotation
+			}
+			d.addShown(sh, ModAnnotationRemoved, r, "", false, "an annotation was removed from page %d%s", idx+1, onPage(shown{rect: sh.rect}))
 		}
 	}
 }
