@@ -2,6 +2,7 @@ package pdf
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -35,11 +36,20 @@ func (k XrefKind) String() string {
 	return "xref table"
 }
 
-// ReaderOptions bounds what one Reader may spend. The zero value is fine.
+// ReaderOptions bounds what one Reader, and the revision readers made from
+// it, may spend together. The zero value is fine.
 type ReaderOptions struct {
-	// MaxDecodedBytes caps the bytes all stream decoding of this reader may
-	// produce in total. Default 256 MiB.
+	// MaxDecodedBytes caps the bytes all stream decoding may produce in
+	// total. Default 256 MiB.
 	MaxDecodedBytes int64
+	// MaxReadBytes caps the bytes read from the file to parse objects,
+	// cross-reference sections and trailers, in total. Default 1 GiB.
+	MaxReadBytes int64
+	// Context, when set, stops the reading once it ends. Reads are lazy
+	// and happen deep inside other calls, so every read and decode checks
+	// it: a cancelled request stops parsing a hostile file instead of
+	// running on. Default: never stopped.
+	Context context.Context
 	// MaxSections caps the length of the /Prev chain. Default 10000.
 	MaxSections int
 	// MaxObjectBytes caps the size of one object outside stream data.
@@ -54,6 +64,9 @@ func (o *ReaderOptions) withDefaults() ReaderOptions {
 	}
 	if out.MaxDecodedBytes <= 0 {
 		out.MaxDecodedBytes = 256 << 20
+	}
+	if out.MaxReadBytes <= 0 {
+		out.MaxReadBytes = 1 << 30
 	}
 	if out.MaxSections <= 0 {
 		out.MaxSections = 10000
@@ -88,6 +101,10 @@ type Section struct {
 	index     []int64 // pairs first,count
 	rows      []byte
 	hybrid    *Section // the /XRefStm of a hybrid-reference file
+	// end is the offset just past the last byte parsing the section read:
+	// a reader over a shorter prefix of the file may reuse the section
+	// only when it ends within that prefix.
+	end int64
 }
 
 type subsection struct {
@@ -106,8 +123,33 @@ type Reader struct {
 	cache    map[Ref]Object
 	objstms  map[uint32]*objStm
 	busy     map[Ref]bool // objects being read, to stop reference loops
-	decoded  int64        // bytes decoded so far, against MaxDecodedBytes
+	sh       *shared
 	header   string
+}
+
+// shared is what a reader and the revision readers made from it spend and
+// keep together: one budget, however many revisions a file claims, and
+// the cross-reference sections parsed once.
+type shared struct {
+	ctx      context.Context
+	decoded  int64 // bytes decoded, against MaxDecodedBytes
+	read     int64 // bytes read for parsing, against MaxReadBytes
+	sections map[int64]*Section
+}
+
+// charge counts n bytes read for parsing and stops the work when the
+// budget is spent or the context has ended.
+func (r *Reader) charge(n int) error {
+	if r.sh.ctx != nil {
+		if err := r.sh.ctx.Err(); err != nil {
+			return fmt.Errorf("pdf: reading stopped: %w", err)
+		}
+	}
+	r.sh.read += int64(n)
+	if r.sh.read > r.opts.MaxReadBytes {
+		return fmt.Errorf("%w: more than %d bytes read to parse the file", ErrTooLarge, r.opts.MaxReadBytes)
+	}
+	return nil
 }
 
 type objStm struct {
@@ -120,13 +162,31 @@ type objStm struct {
 // NewReader reads the cross-reference sections of the file and its
 // trailer. Objects are read later, on demand.
 func NewReader(ra io.ReaderAt, size int64, opts *ReaderOptions) (*Reader, error) {
+	o := opts.withDefaults()
+	return newReader(ra, size, o, &shared{ctx: o.Context, sections: map[int64]*Section{}})
+}
+
+// Revision returns a reader over the first end bytes of the file, which
+// must end a revision: the document as it was when that revision was
+// saved. It spends from r's budget and reuses the cross-reference sections
+// r has parsed, so a file claiming many revisions costs little more than
+// one.
+func (r *Reader) Revision(end int64) (*Reader, error) {
+	if end <= 0 || end > r.size {
+		return nil, fmt.Errorf("%w: revision end %d outside the file of %d bytes", ErrXref, end, r.size)
+	}
+	return newReader(io.NewSectionReader(r.ra, 0, end), end, r.opts, r.sh)
+}
+
+func newReader(ra io.ReaderAt, size int64, opts ReaderOptions, sh *shared) (*Reader, error) {
 	r := &Reader{
 		ra:      ra,
 		size:    size,
-		opts:    opts.withDefaults(),
+		opts:    opts,
 		cache:   map[Ref]Object{},
 		objstms: map[uint32]*objStm{},
 		busy:    map[Ref]bool{},
+		sh:      sh,
 	}
 	if err := r.readHeader(); err != nil {
 		return nil, err
@@ -170,6 +230,9 @@ func (r *Reader) readAt(off int64, n int) ([]byte, error) {
 	}
 	if rem := r.size - off; int64(n) > rem {
 		n = int(rem)
+	}
+	if err := r.charge(n); err != nil {
+		return nil, err
 	}
 	buf := make([]byte, n)
 	k, err := r.ra.ReadAt(buf, off)
@@ -278,16 +341,28 @@ func (r *Reader) readSections(start int64) error {
 }
 
 func (r *Reader) readSection(off int64) (*Section, error) {
+	if s, ok := r.sh.sections[off]; ok && s.end <= r.size {
+		return s, nil
+	}
 	b, err := r.readAt(off, 16)
 	if err != nil {
 		return nil, err
 	}
 	p := &parser{buf: b}
 	p.skipSpace()
+	var s *Section
 	if bytes.HasPrefix(b[p.pos:], []byte("xref")) {
-		return r.readTable(off)
+		s, err = r.readTable(off)
+	} else {
+		s, err = r.readXrefStream(off)
 	}
-	return r.readXrefStream(off)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := r.sh.sections[off]; !ok {
+		r.sh.sections[off] = s
+	}
+	return s, nil
 }
 
 // readTable reads a classic table's subsection headers and its trailer.
@@ -347,10 +422,11 @@ func (r *Reader) readTable(off int64) (*Section, error) {
 			return nil, fmt.Errorf("%w: too many subsections", ErrXref)
 		}
 	}
-	obj, _, err := r.parseAt(pos, false)
+	obj, _, end, err := r.parseAt(pos, false)
 	if err != nil {
 		return nil, fmt.Errorf("trailer: %w", err)
 	}
+	s.end = end
 	d, ok := obj.(Dict)
 	if !ok {
 		return nil, fmt.Errorf("%w: trailer is not a dictionary", ErrXref)
@@ -362,6 +438,7 @@ func (r *Reader) readTable(off int64) (*Section, error) {
 			return nil, fmt.Errorf("hybrid /XRefStm: %w", err)
 		}
 		s.hybrid = h
+		s.end = max(s.end, h.end)
 	}
 	return s, nil
 }
@@ -384,7 +461,7 @@ func (r *Reader) entryWidth(data int64) (int, error) {
 }
 
 func (r *Reader) readXrefStream(off int64) (*Section, error) {
-	obj, ref, err := r.parseAt(off, true)
+	obj, ref, end, err := r.parseAt(off, true)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +469,7 @@ func (r *Reader) readXrefStream(off int64) (*Section, error) {
 	if !ok || st.Dict["Type"] != Name("XRef") {
 		return nil, fmt.Errorf("%w: no xref table or stream at %d", ErrXref, off)
 	}
-	s := &Section{Offset: off, Kind: XrefStream, Trailer: st.Dict, streamRef: ref}
+	s := &Section{Offset: off, Kind: XrefStream, Trailer: st.Dict, streamRef: ref, end: end}
 	w, ok := st.Dict["W"].(Array)
 	if !ok || len(w) != 3 {
 		return nil, fmt.Errorf("%w: xref stream /W", ErrXref)
@@ -593,16 +670,17 @@ func (r *Reader) NextObjectNumber() uint32 {
 	return next
 }
 
-// parseAt parses the indirect object at off. With allowStream it also
-// reads a following stream's extent. It returns the object and its number.
-func (r *Reader) parseAt(off int64, indirect bool) (Object, Ref, error) {
+// parseAt parses the object at off, an indirect one ("N G obj") when
+// indirect is set, with a following stream's extent. It returns the
+// object, its number and the offset just past what it read.
+func (r *Reader) parseAt(off int64, indirect bool) (Object, Ref, int64, error) {
 	// Most objects an update touches are a few hundred bytes; start small
 	// and grow.
 	window := 1024
 	for {
 		b, err := r.readAt(off, window)
 		if err != nil {
-			return nil, Ref{}, err
+			return nil, Ref{}, 0, err
 		}
 		p := &parser{buf: b}
 		obj, ref, err := r.parseBuf(p, off, indirect)
@@ -611,9 +689,13 @@ func (r *Reader) parseAt(off int64, indirect bool) (Object, Ref, error) {
 			continue
 		}
 		if err == errShort {
-			return nil, Ref{}, fmt.Errorf("%w: object at %d is truncated or larger than %d bytes", ErrSyntax, off, r.opts.MaxObjectBytes)
+			return nil, Ref{}, 0, fmt.Errorf("%w: object at %d is truncated or larger than %d bytes", ErrSyntax, off, r.opts.MaxObjectBytes)
 		}
-		return obj, ref, err
+		end := off + int64(p.pos)
+		if st, ok := obj.(*Stream); ok {
+			end = max(end, st.Offset+st.Length+int64(len("endstream")))
+		}
+		return obj, ref, end, err
 	}
 }
 
@@ -753,7 +835,7 @@ func (r *Reader) Object(ref Ref) (Object, error) {
 			return nil, nil
 		}
 		var got Ref
-		obj, got, err = r.parseAt(e.Offset, true)
+		obj, got, _, err = r.parseAt(e.Offset, true)
 		if err != nil {
 			return nil, fmt.Errorf("object %v at %d: %w", ref, e.Offset, err)
 		}
@@ -885,7 +967,7 @@ func (r *Reader) RawStream(st *Stream) ([]byte, error) {
 	if st.Length < 0 || st.Offset+st.Length > r.size {
 		return nil, fmt.Errorf("%w: stream extent outside file", ErrSyntax)
 	}
-	if st.Length > r.opts.MaxDecodedBytes-r.decoded {
+	if st.Length > r.opts.MaxDecodedBytes-r.sh.decoded {
 		return nil, ErrTooLarge
 	}
 	if st.Length == 0 {
@@ -914,11 +996,16 @@ func (r *Reader) streamData(st *Stream, direct bool) ([]byte, error) {
 			return o, nil
 		}
 	}
-	data, err := decode(st.Dict, raw, r.opts.MaxDecodedBytes-r.decoded, resolve)
+	if r.sh.ctx != nil {
+		if err := r.sh.ctx.Err(); err != nil {
+			return nil, fmt.Errorf("pdf: reading stopped: %w", err)
+		}
+	}
+	data, err := decode(st.Dict, raw, r.opts.MaxDecodedBytes-r.sh.decoded, resolve)
 	if err != nil {
 		return nil, err
 	}
-	r.decoded += int64(len(data))
+	r.sh.decoded += int64(len(data))
 	return data, nil
 }
 

@@ -14,7 +14,7 @@ import (
 const (
 	maxCompare   = 200000
 	maxListed    = 100
-	maxRoleNodes = 100000
+	maxRoleNodes = 500000
 )
 
 // Modification kinds. Those in allowedKinds may be allowed, depending on
@@ -78,6 +78,15 @@ type change struct {
 	locked bool
 	// section is the offset of the newest section listing obj.
 	section int64
+	shown
+}
+
+// shown is what a change does to the rendered document: Modification's
+// Effect, Page (1-based) and Rect.
+type shown struct {
+	effect string
+	page   int
+	rect   []float64
 }
 
 // checkChanges compares the revision signature s covers with the whole
@@ -90,7 +99,7 @@ func (v *verifier) checkChanges(s *sigCtx) {
 		if err != nil {
 			changes = append(changes, change{kind: ModUnreadable, desc: fmt.Sprintf("the signed revision cannot be read on its own: %v", err)})
 		} else {
-			d := &differ{v: v, old: old, cur: v.r, seen: map[string]bool{}}
+			d := &differ{v: v, sig: s, old: old, cur: v.r, seen: map[string]bool{}}
 			d.run(s.end)
 			changes = d.changes
 			incomplete = d.incomplete
@@ -103,7 +112,8 @@ func (v *verifier) checkChanges(s *sigCtx) {
 	p := v.permissionLevel(s)
 	res := s.res
 	for _, c := range changes {
-		m := Modification{Kind: c.kind, Description: c.desc, Field: c.field, Revision: v.changeRevision(c)}
+		m := Modification{Kind: c.kind, Description: c.desc, Field: c.field, Revision: v.changeRevision(c),
+			Effect: c.effect, Page: c.page, Rect: c.rect}
 		if c.obj != (pdf.Ref{}) {
 			m.Object = c.obj.String()
 		}
@@ -125,6 +135,12 @@ func (v *verifier) checkChanges(s *sigCtx) {
 			m.Allowed = true
 		}
 		if m.Allowed {
+			// DocMDP P=3 allows annotations, but one that draws over a
+			// page still changes what the reader sees (the Evil
+			// Annotation Attack): the verdict stays, the reader is told.
+			if m.Effect == EffectAnnotation || m.Effect == EffectOverlay {
+				s.warn("%s: what page %d shows was changed after this signature%s", m.Description, m.Page, overArea(m.Rect))
+			}
 			if len(res.AllowedChanges) < maxListed {
 				res.AllowedChanges = append(res.AllowedChanges, m)
 			}
@@ -147,6 +163,13 @@ func (v *verifier) checkChanges(s *sigCtx) {
 		}
 		s.fail(FormatFailure, "the document was changed after this %s in a way not allowed: %s%s", kindWord(s), first.Description, more)
 	}
+}
+
+func overArea(rect []float64) string {
+	if rect == nil {
+		return ""
+	}
+	return fmt.Sprintf(", in the area [%s]", formatRect(rect))
 }
 
 func kindWord(s *sigCtx) string {
@@ -227,6 +250,7 @@ func (v *verifier) applyCertification() {
 // whole file).
 type differ struct {
 	v          *verifier
+	sig        *sigCtx // the signature whose revision old is
 	old, cur   *pdf.Reader
 	roles      *roleMap
 	changes    []change
@@ -238,13 +262,26 @@ type differ struct {
 }
 
 func (d *differ) add(kind string, obj pdf.Ref, field string, locked bool, format string, args ...any) {
+	d.addShown(shown{}, kind, obj, field, locked, format, args...)
+}
+
+// addShown records a change that shows on the rendered document as sh.
+func (d *differ) addShown(sh shown, kind string, obj pdf.Ref, field string, locked bool, format string, args ...any) {
 	desc := fmt.Sprintf(format, args...)
 	key := kind + "\x00" + desc
 	if d.seen[key] {
 		return
 	}
 	d.seen[key] = true
-	d.changes = append(d.changes, change{kind: kind, desc: desc, obj: obj, field: field, locked: locked, section: d.sectionOf[obj.Num]})
+	d.changes = append(d.changes, change{kind: kind, desc: desc, obj: obj, field: field, locked: locked, section: d.sectionOf[obj.Num], shown: sh})
+}
+
+// definedLater records that a later revision defined an object the signed
+// revision referred to without holding it.
+func (d *differ) definedLater(ref pdf.Ref) {
+	at := d.roleMap().dangling[ref.Num]
+	d.addShown(at.shown(), ModDefinedLater, ref, "", false,
+		"object %d, referred to %s but absent from the signed revision, was defined by a later revision", ref.Num, at.where())
 }
 
 func (d *differ) run(end int64) {
@@ -296,9 +333,15 @@ func (d *differ) run(end int64) {
 		sorted = append(sorted, n)
 	}
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i] < sorted[j] })
+	if len(sorted) == 0 {
+		return
+	}
+	// Where the signed revision reaches each object from, and what it
+	// refers to without holding, are needed to judge even new objects.
+	d.roleMap()
 	oldSize := d.old.NextObjectNumber()
 	for _, n := range sorted {
-		if d.v.work++; d.v.work > maxCompare {
+		if d.v.work++; d.v.work > maxCompare || d.v.ctx.Err() != nil {
 			d.incomplete = true
 			return
 		}
@@ -327,6 +370,15 @@ func objectAt(r *pdf.Reader, e pdf.Entry, found bool) (pdf.Object, error) {
 	return r.Object(pdf.Ref{Num: e.Ref.Num, Gen: e.Ref.Gen})
 }
 
+// entryGen is the generation a reference must name to reach the object
+// of entry e; objects in object streams have generation 0.
+func entryGen(e pdf.Entry) uint16 {
+	if e.Type == 2 {
+		return 0
+	}
+	return e.Ref.Gen
+}
+
 func (d *differ) compare(n uint32, oldSize uint32) {
 	ne, nok, nerr := d.cur.Lookup(n)
 	oe, ook, oerr := d.old.Lookup(n)
@@ -339,23 +391,36 @@ func (d *differ) compare(n uint32, oldSize uint32) {
 		return
 	}
 	oldObj, oerr := objectAt(d.old, oe, ook)
-	newObj, nerr := objectAt(d.cur, ne, nok)
-	if nok {
-		ref.Gen = ne.Ref.Gen
-	}
-	if nerr != nil {
-		if oerr == nil && oldObj != nil {
-			d.add(ModObjectModified, ref, "", false, "object %d was replaced by an unreadable object", n)
-		}
-		return
-	}
 	if oerr != nil {
 		oldObj = nil
+	}
+	// The signed revision's references name the generation it gave the
+	// object: when a later entry gives it another, they no longer reach
+	// it, and for a reader the object is gone.
+	var newObj pdf.Object
+	if nok && ne.Type != 0 {
+		ref.Gen = entryGen(ne)
+		if oldObj == nil || entryGen(ne) == entryGen(oe) {
+			newObj, nerr = objectAt(d.cur, ne, nok)
+		}
+	}
+	if nerr != nil {
+		switch {
+		case oldObj != nil:
+			d.add(ModObjectModified, ref, "", false, "object %d was replaced by an unreadable object", n)
+		case d.roleMap().dangling[n] != (reach{}):
+			d.definedLater(ref)
+		}
+		return
 	}
 	switch {
 	case oldObj == nil && newObj == nil:
 		return
 	case oldObj == nil:
+		if d.roleMap().dangling[n] != (reach{}) {
+			d.definedLater(ref)
+			return
+		}
 		if ook && n < oldSize {
 			d.add(ModObjectReused, ref, "", false, "object number %d, free in the signed revision, was used again", n)
 		}
@@ -466,7 +531,11 @@ func (d *differ) changedKeys(o, n pdf.Dict) []pdf.Name {
 }
 
 // classify describes the change of one object that existed when the
-// signature was made.
+// signature was made. The page tree, the form and the catalog have rules
+// of their own; any other object is judged by where the signed revision
+// reaches it from, the most visible place first, and never by its type
+// alone: a stream that claims to be tagging or validation data but is
+// drawn on a page is page content.
 func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 	rm := d.roleMap()
 	num := ref.Num
@@ -478,6 +547,7 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 	if st, ok := n.(*pdf.Stream); ok {
 		nd = st.Dict
 	}
+	at, reached := rm.reach[num]
 	deleted := n == nil
 	switch {
 	case num == rm.catalog:
@@ -486,20 +556,6 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 			return
 		}
 		d.catalog(ref, od, nd)
-	case rm.dss[num]:
-		d.add(ModDSS, ref, "", false, "the DSS was updated")
-	case num == rm.info:
-		d.add(ModMetadata, ref, "", false, "the document information dictionary changed")
-	case num == rm.metadata:
-		d.add(ModMetadata, ref, "", false, "the XMP metadata changed")
-	case deleted:
-		d.add(ModObjectDeleted, ref, "", false, "object %d was deleted", num)
-	case num == rm.acro:
-		d.acroForm(ref, od, nd)
-	case num == rm.fieldsArr:
-		oa, _ := o.(pdf.Array)
-		na, _ := n.(pdf.Array)
-		d.fieldList(ref, oa, na)
 	case rm.pageNodes[num]:
 		d.pageTree(ref, od, nd)
 	case rm.hasPage(num):
@@ -509,7 +565,9 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 		na, _ := n.(pdf.Array)
 		d.annots(ref, rm.annotsArr[num], oa, na)
 	case rm.hasContents(num):
-		d.add(ModPageContent, ref, "", false, "the content of page %d changed", rm.contents[num]+1)
+		d.addShown(shown{effect: EffectContent, page: rm.contents[num] + 1}, ModPageContent, ref, "", false, "the content of page %d changed", rm.contents[num]+1)
+	case reached && at.area == areaContent:
+		d.addShown(at.shown(), ModPageContent, ref, "", false, "object %d, which %s draws, %s", num, drawer(at.page), changedOrDeleted(deleted))
 	case rm.fields[num] != nil:
 		d.field(ref, rm.fields[num], od, nd)
 	case rm.sigDicts[num]:
@@ -517,12 +575,57 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 	case rm.hasAppearance(num):
 		d.appearance(ref, rm.appearance[num])
 	case rm.annots[num] != "":
-		d.add(ModAnnotationChanged, ref, "", false, "a %s annotation was changed", rm.annots[num])
-	case isStructure(od):
+		d.addShown(at.shown(), ModAnnotationChanged, ref, "", false, "a %s annotation was changed", rm.annots[num])
+	case reached && at.area == areaAnnot:
+		d.addShown(at.shown(), ModAnnotationChanged, ref, "", false, "object %d, part of an annotation%s, %s", num, pageSuffix(at.page), changedOrDeleted(deleted))
+	case rm.dss[num]:
+		d.add(ModDSS, ref, "", false, "the DSS was updated")
+	case num == rm.info:
+		d.add(ModMetadata, ref, "", false, "the document information dictionary changed")
+	case num == rm.metadata:
+		d.add(ModMetadata, ref, "", false, "the XMP metadata changed")
+	case deleted:
+		d.addShown(at.shown(), ModObjectDeleted, ref, "", false, "object %d was deleted", num)
+	case num == rm.acro:
+		d.acroForm(ref, od, nd)
+	case num == rm.fieldsArr:
+		oa, _ := o.(pdf.Array)
+		na, _ := n.(pdf.Array)
+		d.fieldList(ref, oa, na)
+	case reached && at.area == areaStructure, !reached && isStructure(od):
 		d.add(ModStructure, ref, "", false, "the logical structure (tagging) was updated")
+	case reached && at.area == areaMeta:
+		d.add(ModMetadata, ref, "", false, "the document metadata changed")
+	case reached && at.area == areaDSS:
+		d.add(ModDSS, ref, "", false, "the DSS was updated")
+	case reached && at.area == areaForm:
+		d.addShown(at.shown(), ModAcroFormModified, ref, "", false, "object %d of the form was overwritten%s", num, describeObject(od))
+	case reached && at.area == areaAttachment:
+		d.addShown(at.shown(), ModObjectModified, ref, "", false, "an embedded file changed (object %d)", num)
 	default:
 		d.add(ModObjectModified, ref, "", false, "object %d was overwritten%s", num, describeObject(od))
 	}
+}
+
+func drawer(page int) string {
+	if page < 0 {
+		return "the optional content configuration of every page"
+	}
+	return fmt.Sprintf("page %d", page+1)
+}
+
+func changedOrDeleted(deleted bool) string {
+	if deleted {
+		return "was deleted"
+	}
+	return "changed"
+}
+
+func pageSuffix(page int) string {
+	if page < 0 {
+		return ""
+	}
+	return fmt.Sprintf(" on page %d", page+1)
 }
 
 func describeObject(d pdf.Dict) string {
@@ -702,11 +805,11 @@ func (d *differ) newField(r pdf.Ref) {
 			d.add(ModFieldAdded, ref, name, false, "form field %q was added", name)
 			return
 		}
-		sig, _ := d.cur.Dict(fd["V"])
+		later := d.laterSignature(o, fd)
 		switch {
-		case sig == nil:
-			d.add(ModSignature, ref, name, false, "empty signature field %q was added", name)
-		case sig["Type"] == pdf.Name("DocTimeStamp"):
+		case later == nil:
+			d.emptySigField(ref, name, fd)
+		case later.res.Kind == KindDocumentTimestamp:
 			d.add(ModDocumentTimestamp, ref, name, false, "document timestamp %q was added", name)
 		default:
 			d.add(ModSignature, ref, name, false, "signature %q was added", name)
@@ -799,24 +902,136 @@ func (d *differ) annots(ref pdf.Ref, idx int, o, n pdf.Array) {
 
 func (d *differ) newAnnot(ref pdf.Ref, idx int, o pdf.Object) {
 	ad, err := d.cur.Dict(o)
+	sh := shown{page: idx + 1}
 	if err != nil || ad == nil {
-		d.add(ModAnnotationAdded, ref, "", false, "an unreadable annotation was added to page %d", idx+1)
+		d.addShown(sh, ModAnnotationAdded, ref, "", false, "an unreadable annotation was added to page %d", idx+1)
 		return
 	}
+	sh.rect = annotRect(d.cur, ad)
+	visible := paints(d.cur, ad)
 	sub, _ := ad["Subtype"].(pdf.Name)
 	if sub != "Widget" {
-		d.add(ModAnnotationAdded, ref, "", false, "a %s annotation was added to page %d", sub, idx+1)
+		switch {
+		case sub == "FileAttachment":
+			sh.effect = EffectAttachment
+		case visible:
+			sh.effect = EffectAnnotation
+		}
+		d.addShown(sh, ModAnnotationAdded, ref, "", false, "a %s annotation was added to page %d%s", sub, idx+1, drawsOver(visible, sh.rect))
 		return
 	}
 	if isSig, _ := isSignatureField(d.cur, o); isSig {
-		if visible(ad) {
-			d.add(ModSignature, ref, "", false, "a visible signature widget was added to page %d; its appearance may cover content", idx+1)
-		} else {
-			d.add(ModSignature, ref, "", false, "a signature widget was added to page %d", idx+1)
+		switch {
+		case d.laterSignature(o, ad) != nil:
+			d.addShown(sh, ModSignature, ref, "", false, "the widget of a signature made later was added to page %d", idx+1)
+		case !visible:
+			d.addShown(sh, ModSignature, ref, "", false, "an empty signature field that draws nothing was added to page %d", idx+1)
+		default:
+			sh.effect = EffectOverlay
+			d.addShown(sh, ModOverlay, ref, "", false, "a signature field that holds no signature was added to page %d%s", idx+1, drawsOver(true, sh.rect))
 		}
 		return
 	}
-	d.add(ModFieldAdded, ref, "", false, "a form field widget was added to page %d", idx+1)
+	if visible {
+		sh.effect = EffectFormField
+	}
+	d.addShown(sh, ModFieldAdded, ref, "", false, "a form field widget was added to page %d%s", idx+1, drawsOver(visible, sh.rect))
+}
+
+// drawsOver says where a new annotation draws, for its description.
+func drawsOver(visible bool, rect []float64) string {
+	switch {
+	case !visible:
+		return ", drawing nothing"
+	case rect == nil:
+		return ", drawing over it"
+	}
+	return fmt.Sprintf(", drawing over [%s]", formatRect(rect))
+}
+
+func formatRect(r []float64) string {
+	return fmt.Sprintf("%.0f %.0f %.0f %.0f", r[0], r[1], r[2], r[3])
+}
+
+// laterSignature returns the signature made after this one that the
+// signature field or widget o (dictionary fd) holds, when its signed bytes
+// are intact: a field is "a signature added" only when a signature was
+// really made in it, not because it says /FT /Sig.
+func (d *differ) laterSignature(o pdf.Object, fd pdf.Dict) *sigCtx {
+	ref, _ := o.(pdf.Ref)
+	cur := fd
+	for i := 0; i < maxFieldDepth && cur != nil; i++ {
+		if v := cur["V"]; v != nil {
+			vref, _ := v.(pdf.Ref)
+			for _, s := range d.v.sigs {
+				if s == d.sig || !s.parsed || s.end <= d.sig.end {
+					continue
+				}
+				if (vref != (pdf.Ref{}) && s.f.sigRef == vref) || (vref == (pdf.Ref{}) && ref != (pdf.Ref{}) && s.f.fieldRef == ref) {
+					if s.res.Integrity.ByteRange && s.res.Integrity.Digest && s.res.Integrity.Signature {
+						return s
+					}
+					return nil
+				}
+			}
+			return nil
+		}
+		ref, _ = cur["Parent"].(pdf.Ref)
+		cur, _ = d.cur.Dict(cur["Parent"])
+	}
+	return nil
+}
+
+// emptySigField judges a new signature field without a signature: allowed
+// when none of its widgets draws anything, an overlay otherwise.
+func (d *differ) emptySigField(ref pdf.Ref, name string, fd pdf.Dict) {
+	for _, w := range d.widgets(fd) {
+		if paints(d.cur, w) {
+			sh := shown{effect: EffectOverlay, page: d.pageOf(w), rect: annotRect(d.cur, w)}
+			d.addShown(sh, ModOverlay, ref, name, false, "signature field %q holds no signature but its widget draws%s", name, onPage(sh))
+			return
+		}
+	}
+	d.add(ModSignature, ref, name, false, "empty signature field %q, which draws nothing, was added", name)
+}
+
+func onPage(sh shown) string {
+	out := ""
+	if sh.page > 0 {
+		out = fmt.Sprintf(" on page %d", sh.page)
+	}
+	if sh.rect != nil {
+		out += fmt.Sprintf(" over [%s]", formatRect(sh.rect))
+	}
+	return out
+}
+
+// widgets lists the widget annotations of field fd: the field itself when
+// it is merged with its widget, and its kids without a name.
+func (d *differ) widgets(fd pdf.Dict) []pdf.Dict {
+	var out []pdf.Dict
+	if fd["Subtype"] == pdf.Name("Widget") || fd["Rect"] != nil {
+		out = append(out, fd)
+	}
+	kids, _ := d.cur.Array(fd["Kids"])
+	for i, k := range kids {
+		if i >= maxFieldNodes {
+			break
+		}
+		if kd, _ := d.cur.Dict(k); kd != nil && kd["T"] == nil {
+			out = append(out, kd)
+		}
+	}
+	return out
+}
+
+// pageOf is the 1-based page of the signed revision a widget names in /P,
+// or 0.
+func (d *differ) pageOf(w pdf.Dict) int {
+	if i, ok := d.roleMap().pages[refNum(w["P"])]; ok {
+		return i + 1
+	}
+	return 0
 }
 
 // field judges a change to a form field or widget that existed when the
@@ -836,7 +1051,7 @@ func (d *differ) field(ref pdf.Ref, fr *fieldRole, o, n pdf.Dict) {
 				d.add(ModSignature, ref, fr.name, true, "signature field %q was signed", fr.name)
 			}
 		case fr.isSig && !fr.signed && (k == "AP" || k == "AS" || k == "MK" || k == "DA" || k == "F"):
-			d.add(ModSignature, ref, fr.name, true, "signature field %q got its appearance", fr.name)
+			d.sigAppearance(ref, fr, n)
 		case fr.isSig:
 			d.add(ModSignatureModified, ref, fr.name, false, "/%s of signature field %q changed", k, fr.name)
 		case k == "V" || k == "AS" || k == "AP" || k == "RV":
@@ -856,13 +1071,34 @@ func (d *differ) appearance(ref pdf.Ref, owner uint32) {
 		case fr.isSig && fr.signed:
 			d.add(ModSignatureModified, ref, fr.name, false, "the appearance of signed field %q changed", fr.name)
 		case fr.isSig:
-			d.add(ModSignature, ref, fr.name, true, "signature field %q got its appearance", fr.name)
+			wref := pdf.Ref{Num: owner, Gen: d.genOf(owner)}
+			w, _ := d.cur.Dict(wref)
+			d.sigAppearance(wref, fr, w)
 		default:
 			d.add(ModFormFill, ref, fr.name, true, "the appearance of form field %q changed", fr.name)
 		}
 		return
 	}
-	d.add(ModAnnotationChanged, ref, "", false, "the appearance of a %s annotation changed", rm.annots[owner])
+	at := rm.reach[owner]
+	d.addShown(at.shown(), ModAnnotationChanged, ref, "", false, "the appearance of a %s annotation changed", rm.annots[owner])
+}
+
+// genOf is the generation of object num in the whole file.
+func (d *differ) genOf(num uint32) uint16 {
+	e, _, _ := d.cur.Lookup(num)
+	return entryGen(e)
+}
+
+// sigAppearance judges a new appearance of an empty signature field w: it
+// comes with the signature made in the field, or it draws nothing;
+// otherwise it is an overlay that only looks like a signature.
+func (d *differ) sigAppearance(wref pdf.Ref, fr *fieldRole, w pdf.Dict) {
+	if w != nil && d.laterSignature(wref, w) == nil && paints(d.cur, w) {
+		sh := shown{effect: EffectOverlay, page: d.pageOf(w), rect: annotRect(d.cur, w)}
+		d.addShown(sh, ModOverlay, wref, fr.name, false, "empty signature field %q got an appearance that draws%s, but no signature", fr.name, onPage(sh))
+		return
+	}
+	d.add(ModSignature, wref, fr.name, true, "signature field %q got its appearance", fr.name)
 }
 
 // visible reports whether an annotation has an area to draw in.

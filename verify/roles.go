@@ -1,6 +1,10 @@
 package verify
 
-import "esign/pdf"
+import (
+	"fmt"
+
+	"esign/pdf"
+)
 
 // roleMap says what the indirect objects of a signed revision are, so a
 // later change to one can be judged: the catalog, the form and its fields,
@@ -17,8 +21,12 @@ type roleMap struct {
 	annots                  map[uint32]string
 	appearance              map[uint32]uint32 // appearance stream -> its annotation
 	dss                     map[uint32]bool
-	budget                  *int // nodes the call may still walk
-	exhausted               bool
+	pageRefs                []pdf.Ref // by page index
+	// reach says where the revision reaches each object it holds from,
+	// and dangling each object it refers to without holding it.
+	reach, dangling map[uint32]reach
+	budget          *int // nodes the call may still walk
+	exhausted       bool
 }
 
 // fieldRole describes a form field or one of its widgets.
@@ -77,6 +85,7 @@ func (d *differ) roleMap() *roleMap {
 	rm.readDSS(r, cat["DSS"])
 	rm.readForm(r, cat["AcroForm"])
 	rm.readPages(r, cat["Pages"])
+	rm.walkReach(d.v, r, cat, catRef)
 	return rm
 }
 
@@ -226,6 +235,7 @@ func (rm *roleMap) readPages(r *pdf.Reader, root pdf.Object) {
 			return
 		}
 		rm.pages[n] = idx
+		rm.pageRefs = append(rm.pageRefs, o.(pdf.Ref))
 		if c := refNum(pd["Contents"]); c != 0 {
 			rm.contents[c] = idx
 		}
@@ -262,4 +272,250 @@ func (rm *roleMap) readPages(r *pdf.Reader, root pdf.Object) {
 		idx++
 	}
 	walk(root, 0)
+}
+
+// area is the part of the document an object of the signed revision
+// belongs to, found by where the revision reaches it from. It decides what
+// a later change to the object does to what a reader sees; an object
+// reached from several places takes the most visible one.
+type area uint8
+
+const (
+	areaOther      area = iota + 1 // reached from the catalog otherwise: outlines, names, viewer settings
+	areaMeta                       // the document information dictionary, XMP
+	areaStructure                  // the logical structure tree
+	areaDSS                        // validation data
+	areaForm                       // the interactive form and its fields
+	areaAttachment                 // embedded files
+	areaAnnot                      // annotations, widgets and their appearances
+	areaContent                    // what pages draw: contents, resources, optional content
+)
+
+// reach says where the signed revision first reaches an object from: its
+// area and, for content and annotations, the 0-based page (-1 for none).
+type reach struct {
+	area area
+	page int
+}
+
+// maxWalkDepth bounds the nesting of direct objects the walk follows.
+const maxWalkDepth = 64
+
+// walker marks every object the signed revision reaches, in order of how
+// visible it is: what pages draw first, then annotations, then the rest.
+// A reference to an object the revision does not hold (missing, free,
+// another generation, unreadable) is recorded as dangling: a later
+// revision that defines it changes what was signed without touching a
+// signed byte (the shadow attacks' "hide-and-replace").
+type walker struct {
+	v        *verifier
+	r        *pdf.Reader
+	rm       *roleMap
+	stack    []walkItem
+	stopped  bool
+	visited  map[uint32]bool
+	reached  map[uint32]reach
+	dangling map[uint32]reach
+}
+
+type walkItem struct {
+	o     pdf.Object
+	at    reach
+	depth int
+}
+
+// walkReach fills rm.reach and rm.dangling for the revision r.
+func (rm *roleMap) walkReach(v *verifier, r *pdf.Reader, cat pdf.Dict, catRef pdf.Ref) {
+	w := &walker{v: v, r: r, rm: rm, visited: map[uint32]bool{}, reached: map[uint32]reach{}, dangling: map[uint32]reach{}}
+	rm.reach, rm.dangling = w.reached, w.dangling
+	// The catalog and the page tree are judged by their own rules; the
+	// walk starts below them and does not climb back through them.
+	w.visited[catRef.Num] = true
+	for n := range rm.pageNodes {
+		w.visited[n] = true
+	}
+	for n := range rm.pages {
+		w.visited[n] = true
+	}
+	pages := rm.pageList(r)
+	// Content first: what every page draws, and the optional content
+	// configuration that decides which of it shows.
+	for i, pd := range pages {
+		for _, k := range []pdf.Name{"Contents", "Resources", "Group"} {
+			w.follow(pd[k], reach{areaContent, i})
+		}
+		w.inherited(r, pd, i)
+	}
+	w.follow(cat["OCProperties"], reach{areaContent, -1})
+	// Then annotations and their appearances.
+	for i, pd := range pages {
+		w.follow(pd["Annots"], reach{areaAnnot, i})
+	}
+	// Then the rest of the catalog.
+	w.follow(cat["AcroForm"], reach{areaForm, -1})
+	w.follow(cat["DSS"], reach{areaDSS, -1})
+	w.follow(cat["Metadata"], reach{areaMeta, -1})
+	w.follow(r.Trailer()["Info"], reach{areaMeta, -1})
+	w.follow(cat["StructTreeRoot"], reach{areaStructure, -1})
+	if names, _ := r.Dict(cat["Names"]); names != nil {
+		w.follow(names["EmbeddedFiles"], reach{areaAttachment, -1})
+	}
+	w.follow(cat["AF"], reach{areaAttachment, -1})
+	for k, o := range cat {
+		if k != "Pages" {
+			w.follow(o, reach{areaOther, -1})
+		}
+	}
+	if w.stopped {
+		rm.exhausted = true
+	}
+}
+
+// inherited follows the resources a page inherits from its ancestors.
+func (w *walker) inherited(r *pdf.Reader, pd pdf.Dict, page int) {
+	cur := pd
+	for i := 0; i < maxWalkDepth && cur != nil; i++ {
+		if _, own := cur["Resources"]; own && i > 0 {
+			w.follow(cur["Resources"], reach{areaContent, page})
+			return
+		}
+		next, err := r.Dict(cur["Parent"])
+		if err != nil {
+			return
+		}
+		cur = next
+	}
+}
+
+// follow marks o and everything it reaches that is not yet marked.
+func (w *walker) follow(o pdf.Object, at reach) {
+	if o == nil || w.stopped {
+		return
+	}
+	w.stack = append(w.stack[:0], walkItem{o: o, at: at})
+	for len(w.stack) > 0 && !w.stopped {
+		it := w.stack[len(w.stack)-1]
+		w.stack = w.stack[:len(w.stack)-1]
+		w.visit(it)
+	}
+}
+
+func (w *walker) visit(it walkItem) {
+	if it.depth > maxWalkDepth {
+		return
+	}
+	o := it.o
+	if ref, ok := o.(pdf.Ref); ok {
+		if w.visited[ref.Num] {
+			return
+		}
+		w.visited[ref.Num] = true
+		if !w.rm.spend() || w.v.ctx.Err() != nil {
+			w.stopped = true
+			return
+		}
+		resolved, ok := w.resolve(ref)
+		if !ok {
+			w.dangling[ref.Num] = it.at
+			return
+		}
+		w.reached[ref.Num] = it.at
+		o = resolved
+	}
+	push := func(x pdf.Object) {
+		switch x.(type) {
+		case pdf.Ref, pdf.Dict, pdf.Array, *pdf.Stream:
+			w.stack = append(w.stack, walkItem{o: x, at: it.at, depth: it.depth + 1})
+		}
+	}
+	switch x := o.(type) {
+	case pdf.Dict:
+		for k, e := range x {
+			// /P of an annotation and /Parent of a page or field lead
+			// back up; what they reach is walked from where it belongs.
+			if k != "P" && k != "Parent" {
+				push(e)
+			}
+		}
+	case *pdf.Stream:
+		for _, e := range x.Dict {
+			push(e)
+		}
+	case pdf.Array:
+		for _, e := range x {
+			push(e)
+		}
+	}
+}
+
+// resolve reads the object ref names in the walked revision; ok is false
+// when the revision does not hold it as that reference names it.
+func (w *walker) resolve(ref pdf.Ref) (pdf.Object, bool) {
+	e, found, err := w.r.Lookup(ref.Num)
+	if err != nil || !found || e.Type == 0 {
+		return nil, false
+	}
+	if e.Type == 1 && e.Ref.Gen != ref.Gen || e.Type == 2 && ref.Gen != 0 {
+		return nil, false
+	}
+	o, err := w.r.Object(ref)
+	if err != nil || o == nil {
+		return nil, false
+	}
+	return o, true
+}
+
+// pageList is the pages of r in order, as far as the page tree can be
+// read; the role map's page numbers index it.
+func (rm *roleMap) pageList(r *pdf.Reader) []pdf.Dict {
+	out := make([]pdf.Dict, len(rm.pageRefs))
+	for i, ref := range rm.pageRefs {
+		out[i], _ = r.Dict(ref)
+	}
+	return out
+}
+
+// shown is what a change to an object reached this way does to the
+// rendered document.
+func (at reach) shown() shown {
+	sh := shown{page: at.page + 1}
+	switch at.area {
+	case areaContent:
+		sh.effect = EffectContent
+	case areaAnnot:
+		sh.effect = EffectAnnotation
+	case areaForm:
+		sh.effect = EffectFormField
+	case areaAttachment:
+		sh.effect = EffectAttachment
+	}
+	if at.page < 0 {
+		sh.page = 0
+	}
+	return sh
+}
+
+// where says in words where the signed revision reaches an object from.
+func (at reach) where() string {
+	page := ""
+	if at.page >= 0 {
+		page = fmt.Sprintf(" of page %d", at.page+1)
+	}
+	switch at.area {
+	case areaContent:
+		return "from the content" + page
+	case areaAnnot:
+		return "from an annotation" + page
+	case areaForm:
+		return "from the form"
+	case areaAttachment:
+		return "from the embedded files"
+	case areaDSS:
+		return "from the DSS"
+	case areaMeta:
+		return "from the metadata"
+	case areaStructure:
+		return "from the logical structure"
+	}
+	return "from the catalog"
 }

@@ -23,8 +23,12 @@ var ErrNotPDF = pdf.ErrNotPDF
 const (
 	DefaultMaxSignatures = 200
 	DefaultFetchTimeout  = 5 * time.Second
-	// DefaultMaxDecodedBytes bounds the stream data one reader decodes.
+	// DefaultMaxDecodedBytes bounds the stream data one Verify call
+	// decodes, over every revision of the file.
 	DefaultMaxDecodedBytes = 64 << 20
+	// DefaultMaxReadBytes bounds the bytes one Verify call reads from the
+	// file to parse it, over every revision.
+	DefaultMaxReadBytes = 256 << 20
 )
 
 // Config controls one verification. The zero value verifies offline
@@ -53,10 +57,12 @@ type Config struct {
 	// beyond one call.
 	Cache *Cache
 	// ReaderOptions bounds what reading the PDF may spend (decoded stream
-	// bytes, object size). Default: the pdf package defaults but
-	// MaxDecodedBytes of DefaultMaxDecodedBytes: verifying decodes only the
-	// DSS and the objects later revisions change. Each revision read gets
-	// its own budget.
+	// bytes, bytes parsed, object size). Default: the pdf package defaults
+	// but DefaultMaxDecodedBytes and DefaultMaxReadBytes: verifying decodes
+	// only the DSS, object streams and the objects later revisions change.
+	// The budget is one for the whole call, shared by the readers of every
+	// revision, so a file claiming many revisions gets no more. Its Context
+	// is Verify's.
 	ReaderOptions *pdf.ReaderOptions
 }
 
@@ -73,9 +79,17 @@ func (c Config) withDefaults() Config {
 	if c.MaxSignatures <= 0 {
 		c.MaxSignatures = DefaultMaxSignatures
 	}
-	if c.ReaderOptions == nil {
-		c.ReaderOptions = &pdf.ReaderOptions{MaxDecodedBytes: DefaultMaxDecodedBytes}
+	ro := pdf.ReaderOptions{MaxDecodedBytes: DefaultMaxDecodedBytes, MaxReadBytes: DefaultMaxReadBytes}
+	if c.ReaderOptions != nil {
+		ro = *c.ReaderOptions
+		if ro.MaxDecodedBytes <= 0 {
+			ro.MaxDecodedBytes = DefaultMaxDecodedBytes
+		}
+		if ro.MaxReadBytes <= 0 {
+			ro.MaxReadBytes = DefaultMaxReadBytes
+		}
 	}
+	c.ReaderOptions = &ro
 	return c
 }
 
@@ -85,8 +99,12 @@ func (c Config) withDefaults() Config {
 // or ctx ends; a damaged signature is a finding, reported in the Report.
 func Verify(ctx context.Context, r io.ReaderAt, size int64, cfg Config) (*Report, error) {
 	cfg = cfg.withDefaults()
+	cfg.ReaderOptions.Context = ctx
 	rd, err := pdf.NewReader(r, size, cfg.ReaderOptions)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("verify: %w", ctx.Err())
+		}
 		if errors.Is(err, pdf.ErrNotPDF) {
 			return nil, fmt.Errorf("verify: %w", err)
 		}
@@ -95,6 +113,12 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, cfg Config) (*Report
 	v := newVerifier(ctx, cfg, r, size, rd)
 	if err := v.run(); err != nil {
 		return nil, err
+	}
+	// The reader stops as soon as ctx ends, and what it could not read
+	// then shows as findings; a report built on a cut-short reading must
+	// not be returned.
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
 	}
 	return v.report, nil
 }
@@ -288,7 +312,7 @@ func (v *verifier) reader(end int64) (*pdf.Reader, error) {
 	if r, ok := v.readers[end]; ok {
 		return r, nil
 	}
-	r, err := pdf.NewReader(io.NewSectionReader(v.ra, 0, end), end, v.cfg.ReaderOptions)
+	r, err := v.r.Revision(end)
 	if err != nil {
 		return nil, err
 	}
