@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"esign/pdf"
@@ -85,7 +90,40 @@ func FuzzSignedUpdate(f *testing.F) {
 		if d := diffTexts(base.text, got); d != "" {
 			t.Fatalf("TOTAL-PASSED, but the rendered text changed: %s\nedits: %s\nreport:\n%s", d, p.log, dump(rep))
 		}
+		if popplerCheck {
+			if want, got := base.poppler(t), popplerText(t, data); want != got {
+				t.Fatalf("TOTAL-PASSED, but pdftotext reads other text: %q, signed file %q\nedits: %s", clip(got), clip(want), p.log)
+			}
+		}
 	})
+}
+
+// popplerCheck is set outside fuzzing when pdftotext is installed: seed
+// runs then also compare poppler's text of each TOTAL-PASSED file with
+// the signed file's, a check on pageTexts too slow for the fuzz loop.
+var popplerCheck = func() bool {
+	fz := flag.Lookup("test.fuzz")
+	_, err := exec.LookPath("pdftotext")
+	return err == nil && (fz == nil || fz.Value.String() == "")
+}()
+
+// popplerText is pdftotext's reading of data.
+func popplerText(t testing.TB, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "in.pdf")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("pdftotext", "-q", path, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return string(out)
+}
+
+func (b *fuzzBase) poppler(t testing.TB) string {
+	b.popplerOnce.Do(func() { b.popplerOut = popplerText(t, b.data) })
+	return b.popplerOut
 }
 
 // updateSeeds are the seed programs, named for the log. The first byte
@@ -196,10 +234,12 @@ const maxEdits = 8
 
 // fuzzBase is a signed file an update is applied to.
 type fuzzBase struct {
-	name  string
-	data  []byte
-	text  []string // rendered text per page
-	pages []pdf.Ref
+	name        string
+	data        []byte
+	text        []string // rendered text per page
+	pages       []pdf.Ref
+	popplerOnce sync.Once
+	popplerOut  string
 	// undefined are object numbers the signed file refers to or has
 	// room for (below /Size) without defining them.
 	undefined []uint32
@@ -398,9 +438,15 @@ func (e *editor) textStream() *pdf.Stream {
 func (e *editor) form(data []byte, w, h int64) *pdf.Stream {
 	return &pdf.Stream{
 		Dict: pdf.Dict{"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Form"),
-			"BBox": pdf.Array{pdf.Integer(0), pdf.Integer(0), pdf.Integer(w), pdf.Integer(h)}, "Resources": pdf.Dict{}},
+			"BBox": pdf.Array{pdf.Integer(0), pdf.Integer(0), pdf.Integer(w), pdf.Integer(h)}, "Resources": fontResources()},
 		Data: data,
 	}
+}
+
+// fontResources names a standard font /F1, which the text streams use,
+// so that poppler shows their text too.
+func fontResources() pdf.Dict {
+	return pdf.Dict{"Font": pdf.Dict{"F1": pdf.Dict{"Type": pdf.Name("Font"), "Subtype": pdf.Name("Type1"), "BaseFont": pdf.Name("Helvetica")}}}
 }
 
 // current returns o as the update will have it: the update's own version
