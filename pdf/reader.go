@@ -125,6 +125,7 @@ type Reader struct {
 	busy     map[Ref]bool // objects being read, to stop reference loops
 	sh       *shared
 	header   string
+	scratch  []byte // see readInto
 }
 
 // shared is what a reader and the revision readers made from it spend and
@@ -135,6 +136,8 @@ type shared struct {
 	decoded  int64 // bytes decoded, against MaxDecodedBytes
 	read     int64 // bytes read for parsing, against MaxReadBytes
 	sections map[int64]*Section
+	links    map[linkKey]linkEntry // see Links
+	names    map[string]Name       // dictionary keys Links has seen
 }
 
 // charge counts n bytes read for parsing and stops the work when the
@@ -157,13 +160,16 @@ type objStm struct {
 	first   int
 	offsets map[uint32]int // object number -> offset after /First
 	order   []uint32
+	sorted  []int // the offsets in order, made when first needed
+	fileEnd int64 // where the stream's data ends in the file
 }
 
 // NewReader reads the cross-reference sections of the file and its
 // trailer. Objects are read later, on demand.
 func NewReader(ra io.ReaderAt, size int64, opts *ReaderOptions) (*Reader, error) {
 	o := opts.withDefaults()
-	return newReader(ra, size, o, &shared{ctx: o.Context, sections: map[int64]*Section{}})
+	return newReader(ra, size, o, &shared{ctx: o.Context, sections: map[int64]*Section{},
+		links: map[linkKey]linkEntry{}, names: map[string]Name{}})
 }
 
 // Revision returns a reader over the first end bytes of the file, which
@@ -900,7 +906,7 @@ func (r *Reader) objectStream(num uint32) (*objStm, error) {
 	if int(first) > len(data) {
 		return nil, fmt.Errorf("%w: object stream /First past its data", ErrSyntax)
 	}
-	os := &objStm{data: data, first: int(first), offsets: make(map[uint32]int, n)}
+	os := &objStm{data: data, first: int(first), offsets: make(map[uint32]int, n), fileEnd: st.Offset + st.Length}
 	p := &parser{buf: data[:first], complete: true}
 	for i := 0; i < int(n); i++ {
 		a, err1 := p.object()

@@ -9,12 +9,20 @@ import (
 // DefaultCacheEntries is the size NewCache uses for a non-positive limit.
 const DefaultCacheEntries = 10000
 
+// maxCachedRevisions bounds the signed revisions whose structure a Cache
+// keeps: each costs memory in proportion to the document's objects.
+const maxCachedRevisions = 256
+
 // Cache keeps, across Verify calls, what holds for every document: the
 // certificate paths found from a certificate to a trust anchor and the
 // signatures checked between certificates and on CRLs. Documents from one
 // CA share these, and checking them is most of the cost of a
 // verification. Nothing a document alone decides (its signatures, tokens,
-// OCSP responses, changes) is kept.
+// OCSP responses, changes) is kept, but for one thing a signed revision
+// alone decides: where it reaches each of its objects from, which the
+// change analysis needs and which costs as much to learn as the rest of a
+// verification. It is kept by the SHA-256 of the revision's bytes, so a
+// document verified again is not walked again.
 //
 // A Cache is safe for concurrent use. Paths are kept per Config.Roots
 // pool, which must not change while the Cache is in use with it. When full,
@@ -24,6 +32,7 @@ type Cache struct {
 	max    int
 	sigs   map[[32]byte]error
 	chains map[chainKey][]*x509.Certificate
+	roles  map[[32]byte]*roleMap
 }
 
 type chainKey struct {
@@ -37,7 +46,7 @@ func NewCache(entries int) *Cache {
 	if entries <= 0 {
 		entries = DefaultCacheEntries
 	}
-	return &Cache{max: entries, sigs: map[[32]byte]error{}, chains: map[chainKey][]*x509.Certificate{}}
+	return &Cache{max: entries, sigs: map[[32]byte]error{}, chains: map[chainKey][]*x509.Certificate{}, roles: map[[32]byte]*roleMap{}}
 }
 
 func (c *Cache) full() bool { return len(c.sigs)+len(c.chains) >= c.max }
@@ -95,4 +104,21 @@ func sigKey(kind byte, signed, signature, parentSPKI []byte) [32]byte {
 	var k [32]byte
 	h.Sum(k[:0])
 	return k
+}
+
+// roleMap returns the structure of the signed revision with key, built
+// by an earlier call; roleMaps are not changed once built.
+func (c *Cache) roleMap(key [32]byte) *roleMap {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.roles[key]
+}
+
+func (c *Cache) putRoleMap(key [32]byte, rm *roleMap) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.roles) >= maxCachedRevisions {
+		c.roles = map[[32]byte]*roleMap{}
+	}
+	c.roles[key] = rm
 }

@@ -9,6 +9,8 @@ import (
 	"sort"
 	"time"
 
+	"golang.org/x/crypto/ocsp"
+
 	"esign/cades"
 )
 
@@ -75,13 +77,13 @@ func unwrapChainErr(err error) error {
 
 // orderChain builds leaf..root as far as the certificates at hand go; for
 // reporting a chain that did not verify.
-func orderChain(leaf *x509.Certificate, pool []*x509.Certificate) []*x509.Certificate {
+func (v *verifier) orderChain(leaf *x509.Certificate, pool []*x509.Certificate) []*x509.Certificate {
 	chain := []*x509.Certificate{leaf}
 	cur := leaf
 	for len(chain) < 10 && !bytes.Equal(cur.RawIssuer, cur.RawSubject) {
 		var next *x509.Certificate
 		for _, c := range pool {
-			if bytes.Equal(c.RawSubject, cur.RawIssuer) && !c.Equal(cur) && cur.CheckSignatureFrom(c) == nil {
+			if bytes.Equal(c.RawSubject, cur.RawIssuer) && !c.Equal(cur) && v.checkSig(cur, c) == nil {
 				next = c
 				break
 			}
@@ -121,7 +123,7 @@ func (v *verifier) chainAt(leaf *x509.Certificate, t time.Time) chainResult {
 		var err error
 		chain, err = v.buildChain(leaf, t)
 		if err != nil {
-			return chainResult{chain: orderChain(leaf, v.certs.all), err: err}
+			return chainResult{chain: v.orderChain(leaf, v.certs.all), err: err}
 		}
 		if v.cfg.Cache != nil {
 			v.cfg.Cache.putChain(key, chain)
@@ -172,7 +174,7 @@ func (v *verifier) buildChain(leaf *x509.Certificate, t time.Time) ([]*x509.Cert
 	if probe.Equal(t) {
 		// The leaf is valid at t: a CA is not. Try the CA's own window,
 		// bounded by the leaf's.
-		for _, c := range orderChain(leaf, v.certs.all)[1:] {
+		for _, c := range v.orderChain(leaf, v.certs.all)[1:] {
 			if t.Before(c.NotBefore) || t.After(c.NotAfter) {
 				probe = c.NotBefore
 				if t.After(c.NotAfter) {
@@ -201,12 +203,29 @@ func (v *verifier) checkSig(child, parent *x509.Certificate) error {
 	})
 }
 
+// checkOCSPSig verifies that signer signed the OCSP response.
+func (v *verifier) checkOCSPSig(resp *ocsp.Response, signer *x509.Certificate) error {
+	return v.memoSig(sigKey('o', resp.TBSResponseData, resp.Signature, signer.Raw), func() error {
+		return resp.CheckSignatureFrom(signer)
+	})
+}
+
 // checkCRLSig verifies that issuer signed crl.
 func (v *verifier) checkCRLSig(crl *x509.RevocationList, issuer *x509.Certificate) error {
 	return v.memoSig(sigKey('r', crl.RawTBSRevocationList, crl.Signature, issuer.Raw), func() error {
 		return crl.CheckSignatureFrom(issuer)
 	})
 }
+
+// maxSignatureChecks bounds the signatures (of certificates, CRLs and
+// OCSP responses) one call checks afresh: a file can carry thousands of
+// certificates with one subject, and trying each against each would run
+// for hours.
+const maxSignatureChecks = 4000
+
+// errTooManyChecks stands for a signature check the call's budget did not
+// allow: it fails like a signature that does not verify.
+var errTooManyChecks = errors.New("verify: too many signature checks for one document")
 
 func (v *verifier) memoSig(key [32]byte, check func() error) error {
 	if err, ok := v.sigChecks[key]; ok {
@@ -217,6 +236,12 @@ func (v *verifier) memoSig(key [32]byte, check func() error) error {
 		err, ok = v.cfg.Cache.sig(key)
 	}
 	if !ok {
+		if v.freshChecks++; v.freshChecks > maxSignatureChecks {
+			return errTooManyChecks
+		}
+		if err := v.ctx.Err(); err != nil {
+			return err
+		}
 		err = check()
 		if v.cfg.Cache != nil {
 			v.cfg.Cache.putSig(key, err)

@@ -567,6 +567,9 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 	case rm.hasContents(num):
 		d.addShown(shown{effect: EffectContent, page: rm.contents[num] + 1}, ModPageContent, ref, "", false, "the content of page %d changed", rm.contents[num]+1)
 	case reached && at.area == areaContent:
+		if at.page < 0 {
+			at.page = d.firstPageLinked(ref)
+		}
 		d.addShown(at.shown(), ModPageContent, ref, "", false, "object %d, which %s draws, %s", num, drawer(at.page), changedOrDeleted(deleted))
 	case rm.fields[num] != nil:
 		d.field(ref, rm.fields[num], od, nd)
@@ -605,6 +608,20 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 	default:
 		d.add(ModObjectModified, ref, "", false, "object %d was overwritten%s", num, describeObject(od))
 	}
+}
+
+// firstPageLinked is the first page drawing an object that ref links to
+// in the signed revision, or -1: an optional content configuration is
+// document-wide, but what it switches shows on the pages that use the
+// groups it names.
+func (d *differ) firstPageLinked(ref pdf.Ref) int {
+	links, _, _ := d.old.Links(ref)
+	for _, l := range links {
+		if at, ok := d.roleMap().reach[l.To.Num]; ok && at.area == areaContent && at.page >= 0 {
+			return at.page
+		}
+	}
+	return -1
 }
 
 func drawer(page int) string {
@@ -851,9 +868,13 @@ func (d *differ) page(ref pdf.Ref, idx int, o, n pdf.Dict) {
 		case "StructParents", "Tabs":
 			d.add(ModStructure, ref, "", false, "the logical structure (tagging) was updated")
 		case "Contents":
-			d.add(ModPageContent, ref, "", false, "the content of page %d was replaced", idx+1)
+			d.addShown(shown{effect: EffectContent, page: idx + 1}, ModPageContent, ref, "", false, "the content of page %d was replaced", idx+1)
+		case "Resources":
+			d.addShown(shown{effect: EffectContent, page: idx + 1}, ModPageContent, ref, "", false, "the resources (fonts, images, forms) page %d draws with were replaced", idx+1)
+		case "MediaBox", "CropBox", "BleedBox", "TrimBox", "ArtBox", "Rotate", "UserUnit", "Group", "VP":
+			d.addShown(shown{effect: EffectContent, page: idx + 1}, ModPageModified, ref, "", false, "/%s of page %d changed", k, idx+1)
 		default:
-			d.add(ModPageModified, ref, "", false, "/%s of page %d changed", k, idx+1)
+			d.addShown(shown{page: idx + 1}, ModPageModified, ref, "", false, "/%s of page %d changed", k, idx+1)
 		}
 	}
 }

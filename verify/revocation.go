@@ -460,11 +460,11 @@ func (e *evidence) speaksFor(it *ocspItem, resp *ocsp.Response, issuer *x509.Cer
 	ok := false
 	switch rc := resp.Certificate; {
 	case rc == nil:
-		ok = resp.CheckSignatureFrom(issuer) == nil
+		ok = e.v.checkOCSPSig(resp, issuer) == nil
 		if !ok {
 			// A delegated responder whose certificate is in the DSS.
 			for _, c := range e.v.certs.all {
-				if e.isDelegate(c, issuer, resp.ProducedAt) && resp.CheckSignatureFrom(c) == nil {
+				if e.isDelegate(c, issuer, resp.ProducedAt) && e.v.checkOCSPSig(resp, c) == nil {
 					ok = true
 					break
 				}

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"errors"
 	"fmt"
 
 	"esign/pdf"
@@ -61,6 +62,21 @@ func refNum(o pdf.Object) uint32 {
 func (d *differ) roleMap() *roleMap {
 	if d.roles != nil {
 		return d.roles
+	}
+	cache, key := d.v.cfg.Cache, d.sig.revKey
+	// The key fixes the revision's bytes only when the /ByteRange gap is
+	// exactly the /Contents string.
+	if cache != nil && key != ([32]byte{}) && d.sig.res.Integrity.ByteRange {
+		if rm := cache.roleMap(key); rm != nil {
+			d.roles = rm
+			return rm
+		}
+		defer func() {
+			if !d.roles.exhausted {
+				d.roles.budget = nil
+				cache.putRoleMap(key, d.roles)
+			}
+		}()
 	}
 	r := d.old
 	rm := &roleMap{
@@ -404,42 +420,22 @@ func (w *walker) visit(it walkItem) {
 	if it.depth > maxWalkDepth {
 		return
 	}
-	o := it.o
-	if ref, ok := o.(pdf.Ref); ok {
-		if w.visited[ref.Num] {
-			return
-		}
-		w.visited[ref.Num] = true
-		if !w.rm.spend() || w.v.ctx.Err() != nil {
-			w.stopped = true
-			return
-		}
-		resolved, ok := w.resolve(ref)
-		if !ok {
-			w.dangling[ref.Num] = it.at
-			return
-		}
-		w.reached[ref.Num] = it.at
-		o = resolved
+	if ref, ok := it.o.(pdf.Ref); ok {
+		w.visitRef(ref, it.at)
+		return
 	}
 	push := func(x pdf.Object) {
 		switch x.(type) {
-		case pdf.Ref, pdf.Dict, pdf.Array, *pdf.Stream:
+		case pdf.Ref, pdf.Dict, pdf.Array:
 			w.stack = append(w.stack, walkItem{o: x, at: it.at, depth: it.depth + 1})
 		}
 	}
-	switch x := o.(type) {
+	switch x := it.o.(type) {
 	case pdf.Dict:
 		for k, e := range x {
-			// /P of an annotation and /Parent of a page or field lead
-			// back up; what they reach is walked from where it belongs.
-			if k != "P" && k != "Parent" {
+			if !backLink(k) {
 				push(e)
 			}
-		}
-	case *pdf.Stream:
-		for _, e := range x.Dict {
-			push(e)
 		}
 	case pdf.Array:
 		for _, e := range x {
@@ -448,21 +444,38 @@ func (w *walker) visit(it walkItem) {
 	}
 }
 
-// resolve reads the object ref names in the walked revision; ok is false
-// when the revision does not hold it as that reference names it.
-func (w *walker) resolve(ref pdf.Ref) (pdf.Object, bool) {
-	e, found, err := w.r.Lookup(ref.Num)
-	if err != nil || !found || e.Type == 0 {
-		return nil, false
+// backLink reports the keys that lead back up the tree: /P of an
+// annotation, /Parent of a page or field. What they reach is walked from
+// where it belongs.
+func backLink(k pdf.Name) bool { return k == "P" || k == "Parent" }
+
+// visitRef marks the object ref names and queues what it refers to. It
+// reads only the references in the object, not the object itself.
+func (w *walker) visitRef(ref pdf.Ref, at reach) {
+	if w.visited[ref.Num] {
+		return
 	}
-	if e.Type == 1 && e.Ref.Gen != ref.Gen || e.Type == 2 && ref.Gen != 0 {
-		return nil, false
+	w.visited[ref.Num] = true
+	if !w.rm.spend() {
+		w.stopped = true
+		return
 	}
-	o, err := w.r.Object(ref)
-	if err != nil || o == nil {
-		return nil, false
+	links, found, err := w.r.Links(ref)
+	for _, l := range links {
+		if !backLink(l.Key) && !w.visited[l.To.Num] {
+			w.stack = append(w.stack, walkItem{o: l.To, at: at})
+		}
 	}
-	return o, true
+	switch {
+	case err != nil && (errors.Is(err, pdf.ErrTooLarge) || w.v.ctx.Err() != nil):
+		// Out of budget or time: what is left unknown must not read as
+		// missing.
+		w.stopped = true
+	case err != nil || !found:
+		w.dangling[ref.Num] = at
+	default:
+		w.reached[ref.Num] = at
+	}
 }
 
 // pageList is the pages of r in order, as far as the page tree can be

@@ -3,6 +3,7 @@ package verify
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha256"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -64,6 +65,10 @@ type sigCtx struct {
 
 	docMDP int        // DocMDP P this signature sets, 0 when none
 	lock   *fieldLock // FieldMDP lock, nil when none
+
+	// revKey names the signed revision's bytes (see noteRevision); zero
+	// when its digest is not known or not collision resistant.
+	revKey [32]byte
 }
 
 func newSigCtx(f sigField) *sigCtx {
@@ -570,7 +575,23 @@ func (v *verifier) digestRanges(s *sigCtx, h crypto.Hash) ([]byte, error) {
 	if err := copyRange(s.br[2], s.br[3]); err != nil {
 		return nil, err
 	}
-	return hh.Sum(nil), nil
+	sum := hh.Sum(nil)
+	s.noteRevision(h, sum)
+	return sum, nil
+}
+
+// noteRevision names the signed revision by its bytes once a collision
+// resistant digest of the signed ranges is known: the digest, the ranges
+// and the /Contents between them fix every byte of it.
+func (s *sigCtx) noteRevision(h crypto.Hash, rangeDigest []byte) {
+	if s.revKey != ([32]byte{}) || (h != crypto.SHA256 && h != crypto.SHA384 && h != crypto.SHA512) {
+		return
+	}
+	k := sha256.New()
+	fmt.Fprintf(k, "%d %d %d %d %d\n", h, s.br[0], s.br[1], s.br[2], s.br[3])
+	k.Write(rangeDigest)
+	k.Write(s.contents)
+	k.Sum(s.revKey[:0])
 }
 
 // prefixState is a hash of the file's first off bytes, to be continued.

@@ -150,6 +150,8 @@ type verifier struct {
 	// signature checks.
 	chains    map[[32]byte][]*x509.Certificate
 	sigChecks map[[32]byte]error
+	// freshChecks counts signature checks made, against maxSignatureChecks.
+	freshChecks int
 
 	hashBuf  []byte
 	prefixes []prefixState

@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +22,7 @@ import (
 
 	"esign/verify"
 	"esign/verifyapi"
+	"esign/verifypage"
 )
 
 // chromiumPath is Debian's chromium; the tests need a real browser.
@@ -203,6 +206,22 @@ func (f *fixture) testBrowser(t *testing.T) {
 			t.Errorf("last chain link %q", got)
 		}
 		shot(t, ctx, "untrusted-phone", 390, 844, true, false)
+	})
+
+	t.Run("permitted annotation over a page", func(t *testing.T) {
+		// No signer here makes an annotation drawn over a P=3 certified
+		// page yet, so the page gets the verifier's report directly.
+		srv := seenServer(t)
+		step(t, ctx, "open", chromedp.Navigate(srv.URL+"/?lang=th"), chromedp.WaitVisible(chromedp.CSS("#verdict.tone-valid")))
+		if v := text(t, ctx, "#verdict .seen-warning"); !strings.Contains(v, "หน้า 1 บริเวณ") {
+			t.Errorf("verdict warning: %s", v)
+		}
+		if v := text(t, ctx, ".cards > li:first-child .seen-warning"); !strings.Contains(v, "หน้า 1 บริเวณ") {
+			t.Errorf("signature warning: %s", v)
+		}
+		checkCSP(t, ctx)
+		shot(t, ctx, "seen-warning-phone", 390, 844, true, false)
+		shot(t, ctx, "seen-warning-desktop", 1366, 900, false, true)
 	})
 
 	t.Run("drag and drop", func(t *testing.T) {
@@ -420,4 +439,33 @@ func shot(t *testing.T, ctx context.Context, name string, width, height int64, m
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// seenServer serves the page with one fixed report: a P=3 certification
+// whose permitted annotation draws over page 1.
+func seenServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	at := time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)
+	rep := &verify.Report{
+		Document: verify.DocumentResult{Indication: verify.TotalPassed, SignatureCount: 1, Certification: "3", Revisions: 3},
+		Signatures: []verify.SignatureResult{{
+			Kind: verify.KindSignature, Indication: verify.TotalPassed, Certification: "3", Level: verify.LevelT,
+			Signer:      &verify.SignerInfo{CommonName: "นางสาวสมศรี ใจดี", Organization: "กรมพัฒนาระบบราชการ"},
+			SigningTime: &at, TimestampTime: &at, TSA: "esign Development TSA",
+			AllowedChanges: []verify.Modification{
+				{Kind: verify.ModDSS, Allowed: true, Revision: 2},
+				{Kind: verify.ModAnnotationAdded, Allowed: true, Revision: 3, Effect: verify.EffectAnnotation, Page: 1, Rect: []float64{300, 700, 520, 760}},
+			},
+		}},
+	}
+	p := verifypage.New(verifypage.Options{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, verifypage.StaticPrefix) {
+			p.ServeHTTP(w, r)
+			return
+		}
+		p.ServeResult(w, r, verifypage.Outcome{Report: rep})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }

@@ -1,6 +1,11 @@
 package verifypage
 
-import "esign/verify"
+import (
+	"math"
+	"strconv"
+
+	"esign/verify"
+)
 
 // Lang is a language of the page: LangThai (the default) or LangEnglish.
 type Lang string
@@ -51,6 +56,8 @@ type text struct {
 	DownloadHint, ErrorTitle, CheckAnother        string
 	RevisionsLabel, TrailingLabel                 string
 	ClaimedTime                                   string
+	AllowedSeen, ValidSeenTitle, ValidSeenDetail  string
+	SeenHeading, SeenDetail, SeenNoChanges        string
 	Months                                        [12]string
 	Errs                                          map[string]string // by error code of the JSON API
 	Footer                                        string
@@ -116,6 +123,12 @@ var thai = text{
 	Changes:           "การแก้ไขหลังลงลายมือชื่อนี้",
 	NoChanges:         "ไม่มีการแก้ไขเนื้อหาหลังลงลายมือชื่อนี้",
 	AllowedChanges:    "ส่วนที่เพิ่มภายหลังซึ่งได้รับอนุญาต (ไม่กระทบเนื้อหา):",
+	AllowedSeen:       "ส่วนที่เพิ่มภายหลังซึ่งได้รับอนุญาต:",
+	ValidSeenTitle:    "ลายมือชื่อถูกต้อง แต่มีสิ่งที่เพิ่มภายหลังแสดงอยู่บนหน้าเอกสาร",
+	ValidSeenDetail:   "ลายมือชื่อทุกรายการถูกต้อง และผู้ลงนามมีใบรับรองจากหน่วยงานที่เชื่อถือได้",
+	SeenHeading:       "คำเตือน: มีสิ่งที่เพิ่มภายหลังแสดงอยู่บนหน้าเอกสาร",
+	SeenNoChanges:     "ไม่มีการแก้ไขที่ไม่ได้รับอนุญาต แต่มีสิ่งที่เพิ่มภายหลังแสดงอยู่บนหน้าเอกสาร ตามคำเตือนข้างต้น",
+	SeenDetail:        "การรับรองเอกสารอนุญาตให้เพิ่มสิ่งนี้ได้ แต่สิ่งที่แสดงในบริเวณต่อไปนี้ต่างจากตอนที่ลงนาม และอาจบังหรือเปลี่ยนความหมายของเนื้อหา โปรดเทียบกับต้นฉบับ หรือสอบถามหน่วยงานที่ออกเอกสาร",
 	CoversWhole:       "ครอบคลุมจนถึงท้ายไฟล์",
 	Certification:     "การรับรองเอกสาร",
 	Reason:            "เหตุผล",
@@ -209,6 +222,12 @@ var english = text{
 	Changes:           "Changes after this signature",
 	NoChanges:         "The content has not changed since this signature",
 	AllowedChanges:    "Permitted additions made later (the content is untouched):",
+	AllowedSeen:       "Permitted additions made later:",
+	ValidSeenTitle:    "The signatures are valid, but something added later shows on a page",
+	ValidSeenDetail:   "Every signature is valid and the signers hold certificates from a trusted authority.",
+	SeenHeading:       "Warning: something added later shows on a page",
+	SeenNoChanges:     "No change that is not allowed, but something added later shows on a page: see the warning above.",
+	SeenDetail:        "The certification allows such additions, but what shows in the places below differs from what was signed and may hide or change the meaning of the content. Compare it with the original, or ask the issuing office.",
 	CoversWhole:       "Covers the file to its end",
 	Certification:     "Certification",
 	Reason:            "Reason",
@@ -379,6 +398,12 @@ func modificationText(l Lang, m verify.Modification) string {
 		s = l.pick("มีข้อมูลต่อท้ายไฟล์หลังส่วนที่ลงลายมือชื่อ", "Data was appended after the end of the file.")
 	case verify.ModUnreadable:
 		s = l.pick("ส่วนที่เพิ่มเข้ามาภายหลังอ่านไม่ได้", "A later revision of the file cannot be read.")
+	case verify.ModOverlay:
+		s = l.pick("มีการวางข้อความหรือภาพทับบนหน้าเอกสาร โดยไม่ใช่ลายมือชื่อที่ลงจริง",
+			"Text or an image was laid over a page; it is not a signature that was actually made.")
+	case verify.ModDefinedLater:
+		s = l.pick("เอกสารที่ลงนามอ้างถึงส่วนประกอบที่ยังไม่มีอยู่ แล้วมีการเติมส่วนนั้นภายหลัง ทำให้สิ่งที่แสดงต่างจากที่ลงนาม",
+			"The signed document referred to a part it did not contain, and that part was supplied later: what is shown now differs from what was signed.")
 	default:
 		s = m.Description
 		if s == "" {
@@ -392,6 +417,74 @@ func modificationText(l Lang, m verify.Modification) string {
 		s += l.pick(" (ขัดกับการล็อกช่องในแบบฟอร์ม)", " (this breaks a field lock)")
 	}
 	return s
+}
+
+// effectText names in words what a reader sees change; "" for an effect
+// it does not know or none.
+func effectText(l Lang, effect string) string {
+	switch effect {
+	case verify.EffectContent:
+		return l.pick("เนื้อหาบนหน้า", "the page content")
+	case verify.EffectOverlay:
+		return l.pick("ข้อความหรือภาพทับ", "text or an image laid over the page")
+	case verify.EffectAnnotation:
+		return l.pick("หมายเหตุ", "a note (annotation)")
+	case verify.EffectFormField:
+		return l.pick("ช่องแบบฟอร์ม", "a form field")
+	case verify.EffectAttachment:
+		return l.pick("ไฟล์แนบ", "an attached file")
+	}
+	return ""
+}
+
+// seenText says what a reader of the document sees change and where, or
+// "" when the verifier says nothing is drawn differently.
+func seenText(l Lang, m verify.Modification) string {
+	what, where := effectText(l, m.Effect), placeText(l, m.Page, m.Rect)
+	switch {
+	case what != "" && where != "":
+		return l.pick("สิ่งที่เห็นเปลี่ยน: "+what+" ที่"+where, "Visible change: "+what+", on "+where)
+	case what != "":
+		return l.pick("สิ่งที่เห็นเปลี่ยน: ", "Visible change: ") + what
+	case where != "":
+		return l.pick("ตำแหน่ง: ", "Where: ") + where
+	}
+	return ""
+}
+
+// cmPerPoint converts PDF units (1/72 inch) to centimetres, which a clerk
+// can measure on a printout.
+const cmPerPoint = 2.54 / 72
+
+// placeText names a page and, when the rectangle is usable, the area on it:
+// distances from the left and bottom edges in centimetres (the report's
+// rectangle counts from the lower-left corner; without the page's height
+// there is no honest "from the top"), then the raw points for IT staff.
+func placeText(l Lang, page int, rect []float64) string {
+	if page <= 0 {
+		return ""
+	}
+	s := l.pick("หน้า ", "page ") + strconv.Itoa(page)
+	if len(rect) != 4 {
+		return s
+	}
+	for _, v := range rect {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return s
+		}
+	}
+	// A PDF rectangle may name any two opposite corners.
+	x1, x2 := min(rect[0], rect[2]), max(rect[0], rect[2])
+	y1, y2 := min(rect[1], rect[3]), max(rect[1], rect[3])
+	cm := func(v float64) string { return strconv.FormatFloat(max(v, 0)*cmPerPoint, 'f', 1, 64) }
+	pt := func(v float64) string { return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64) }
+	coords := "x " + pt(x1) + "–" + pt(x2) + ", y " + pt(y1) + "–" + pt(y2)
+	if l == LangThai {
+		return s + " บริเวณที่ห่างจากขอบซ้าย " + cm(x1) + " ซม. และจากขอบล่าง " + cm(y1) + " ซม. กว้าง " + cm(x2-x1) +
+			" ซม. สูง " + cm(y2-y1) + " ซม. (พิกัด " + coords + " พอยต์ นับจากมุมล่างซ้าย)"
+	}
+	return s + ", in an area " + cm(x1) + " cm from the left edge and " + cm(y1) + " cm from the bottom edge, " +
+		cm(x2-x1) + " cm wide and " + cm(y2-y1) + " cm high (" + coords + " points from the lower-left corner)"
 }
 
 // certificationText explains a DocMDP level.

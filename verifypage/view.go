@@ -35,8 +35,52 @@ type resultView struct {
 type verdictView struct {
 	Tone, Title string
 	Details     []string
-	Changes     []string // what changed after signing, in plain words
-	Advice      string
+	Changes     []changeView // what changed after signing, in plain words
+	// Seen warns of permitted changes that still alter what a page shows
+	// (an annotation under DocMDP P=3): the verdict stands, with a warning.
+	Seen   *seenView
+	Advice string
+}
+
+// seenView is a warning that names permitted changes a reader sees.
+type seenView struct {
+	Heading, Detail string
+	List            []changeView
+}
+
+func newSeen(l Lang, list []changeView) *seenView {
+	if len(list) == 0 {
+		return nil
+	}
+	tx := texts(l)
+	return &seenView{Heading: tx.SeenHeading, Detail: tx.SeenDetail, List: list}
+}
+
+// changeView is one change after a signature: what was done and, when the
+// verifier knows, what a reader sees change and where.
+type changeView struct{ Text, Seen string }
+
+func newChange(l Lang, m verify.Modification) changeView {
+	return changeView{Text: modificationText(l, m), Seen: seenText(l, m)}
+}
+
+// appendChange appends c unless the same words are already listed.
+func appendChange(list []changeView, c changeView) []changeView {
+	if c.Text == "" || slices.Contains(list, c) {
+		return list
+	}
+	return append(list, c)
+}
+
+// drawsOnPage tells a permitted change that still alters what a page shows.
+// DocMDP P=3 allows annotations, and one can cover the signed content (the
+// "evil annotation"): such a change must not sit among the quiet additions.
+func drawsOnPage(m verify.Modification) bool {
+	switch m.Effect {
+	case verify.EffectAnnotation, verify.EffectOverlay, verify.EffectContent:
+		return true
+	}
+	return false
 }
 
 type sigView struct {
@@ -52,7 +96,9 @@ type sigView struct {
 	LongTerm                     bool
 	LongTermWhy                  string
 	Chain                        []chainLink
-	Changes, Allowed             []string
+	Changes, Allowed             []changeView
+	AllowedHeading               string
+	Seen                         *seenView
 	NotWhole                     bool
 	Certification                string
 	SigReason, Location, Contact string
@@ -154,17 +200,29 @@ func verdict(l Lang, rep *verify.Report) *verdictView {
 	if doc.SignatureCount == 0 || len(rep.Signatures) == 0 {
 		return &verdictView{Tone: toneIndeterminate, Title: tx.NoSignatureTitle, Details: []string{tx.NoSignatureDetail}}
 	}
+	var seen []changeView
+	for _, s := range rep.Signatures {
+		for _, m := range s.AllowedChanges {
+			if drawsOnPage(m) {
+				seen = appendChange(seen, newChange(l, m))
+			}
+		}
+	}
 	switch doc.Indication {
 	case verify.TotalPassed:
+		if len(seen) > 0 {
+			// DocMDP's verdict stands, but "not changed" would be untrue.
+			return &verdictView{Tone: toneValid, Title: tx.ValidSeenTitle, Details: []string{tx.ValidSeenDetail}, Seen: newSeen(l, seen)}
+		}
 		return &verdictView{Tone: toneValid, Title: tx.ValidTitle, Details: []string{tx.ValidDetail}}
 	case verify.TotalFailed:
-		v := &verdictView{Tone: toneInvalid, Title: tx.InvalidTitle, Advice: tx.InvalidAdvice}
+		v := &verdictView{Tone: toneInvalid, Title: tx.InvalidTitle, Advice: tx.InvalidAdvice, Seen: newSeen(l, seen)}
 		for _, s := range rep.Signatures {
 			if s.Indication == verify.TotalFailed {
 				v.Details = appendNew(v.Details, reason(l, s.SubIndication, s.ModifiedAfter))
 			}
 			for _, m := range s.Modifications {
-				v.Changes = appendNew(v.Changes, modificationText(l, m))
+				v.Changes = appendChange(v.Changes, newChange(l, m))
 			}
 		}
 		if len(v.Details) == 0 {
@@ -175,7 +233,7 @@ func verdict(l Lang, rep *verify.Report) *verdictView {
 		}
 		return v
 	}
-	v := &verdictView{Tone: toneIndeterminate, Title: tx.IndeterminateTitle}
+	v := &verdictView{Tone: toneIndeterminate, Title: tx.IndeterminateTitle, Seen: newSeen(l, seen)}
 	for _, s := range rep.Signatures {
 		if s.Indication == verify.Indeterminate {
 			v.Details = appendNew(v.Details, reason(l, s.SubIndication, false))
@@ -274,11 +332,24 @@ func signatureView(l Lang, s *verify.SignatureResult, n int) sigView {
 	}
 
 	for _, m := range s.Modifications {
-		v.Changes = appendNew(v.Changes, modificationText(l, m))
+		v.Changes = appendChange(v.Changes, newChange(l, m))
 	}
+	v.AllowedHeading = tx.AllowedChanges
+	var seen []changeView
 	for _, m := range s.AllowedChanges {
-		v.Allowed = appendNew(v.Allowed, modificationText(l, m))
+		c := newChange(l, m)
+		if drawsOnPage(m) {
+			seen = appendChange(seen, c)
+			continue
+		}
+		v.Allowed = appendChange(v.Allowed, c)
+		if m.Effect != "" {
+			// A filled-in field shows: the heading must not say that
+			// nothing did.
+			v.AllowedHeading = tx.AllowedSeen
+		}
 	}
+	v.Seen = newSeen(l, seen)
 
 	v.Tech = []fact{{tx.Indication, indicationString(s.Indication, s.SubIndication)}}
 	add := func(label, value string) {

@@ -52,7 +52,7 @@ func TestModificationTextCoversEveryKind(t *testing.T) {
 		verify.ModPageRemoved, verify.ModPagesModified, verify.ModCatalogModified, verify.ModAcroFormModified,
 		verify.ModFieldAdded, verify.ModFieldRemoved, verify.ModFieldModified, verify.ModSignatureModified,
 		verify.ModCertification, verify.ModPermissions, verify.ModObjectModified, verify.ModObjectDeleted,
-		verify.ModXref, verify.ModTrailingBytes, verify.ModUnreadable,
+		verify.ModXref, verify.ModTrailingBytes, verify.ModUnreadable, verify.ModOverlay, verify.ModDefinedLater,
 	}
 	seen := map[string]string{}
 	for _, k := range kinds {
@@ -148,7 +148,7 @@ func TestVerdict(t *testing.T) {
 			if c.detail != "" && !strings.Contains(strings.Join(v.Details, "\n"), c.detail) {
 				t.Errorf("details %q lack %q", v.Details, c.detail)
 			}
-			if c.change != "" && !strings.Contains(strings.Join(v.Changes, "\n"), c.change) {
+			if c.change != "" && !strings.Contains(changeTexts(v.Changes), c.change) {
 				t.Errorf("changes %q lack %q", v.Changes, c.change)
 			}
 			if c.noChange && len(v.Changes) != 0 {
