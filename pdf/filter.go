@@ -91,17 +91,44 @@ func inflate(raw []byte, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("flate: %w", err)
 	}
 	defer zr.Close()
-	var buf bytes.Buffer
-	n, err := io.Copy(&buf, io.LimitReader(zr, limit+1))
-	if n > limit {
-		return nil, ErrTooLarge
+	// Decode into chunks and join them once at the end: a buffer that
+	// doubles as it grows holds up to four times the output at its peak,
+	// with the old copies, and a decompression bomb aims at exactly that.
+	var (
+		chunks [][]byte
+		total  int64
+		rerr   error
+	)
+	for size := 32 << 10; ; size = min(size*2, 1<<20) {
+		c := make([]byte, size)
+		n, err := io.ReadFull(zr, c)
+		if total += int64(n); total > limit {
+			return nil, ErrTooLarge
+		}
+		if n > 0 {
+			chunks = append(chunks, c[:n])
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
 	}
 	// Many producers end streams without the zlib checksum; keep what
 	// decoded, as other readers do.
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && buf.Len() == 0 {
-		return nil, fmt.Errorf("flate: %w", err)
+	if rerr != io.EOF && !errors.Is(rerr, io.ErrUnexpectedEOF) && total == 0 {
+		return nil, fmt.Errorf("flate: %w", rerr)
 	}
-	return buf.Bytes(), nil
+	switch len(chunks) {
+	case 0:
+		return []byte{}, nil
+	case 1:
+		return chunks[0], nil
+	}
+	out := make([]byte, 0, total)
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return out, nil
 }
 
 func asciiHex(raw []byte) ([]byte, error) {

@@ -17,13 +17,13 @@ import (
 )
 
 // hostileMemoryBound is what verifying the hostile upload below may add to
-// the verifier's resident memory (peak minus idle). One decode of the
-// 64 MiB default budget costs about four times that in RSS: the decoder's
-// buffer doubles to 128 MiB while the 64 MiB one before it is live, and
-// earlier steps wait for the collector (257 MiB measured, for 1 or 16
-// signatures, with one budget per request). A budget per revision reader
-// costs that once per signature: 2.7 GiB measured for 16.
-const hostileMemoryBound = 5 * verify.DefaultMaxDecodedBytes
+// the verifier's resident memory (peak minus idle): 160 MiB, two and a half
+// times the 64 MiB decoding budget of one request. At its peak one decode
+// of the whole budget holds its output twice, the chunks it was decoded
+// into and the joined copy (129 MiB measured, for 1 or 16 signatures). A
+// budget per revision reader, as before, cost that once per signature:
+// 2.7 GiB measured for 16.
+const hostileMemoryBound = 5 * verify.DefaultMaxDecodedBytes / 2
 
 // hostileSignatures is the number of fake signatures, each ending its own
 // revision, each revision's xref chaining to the bomb.
