@@ -623,7 +623,7 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 		oa, _ := o.(pdf.Array)
 		na, _ := n.(pdf.Array)
 		d.fieldList(ref, oa, na)
-	case reached && at.area == areaStructure, !reached && isStructure(od):
+	case (reached && at.area == areaStructure || !reached && isStructure(od)) && isStructure(nd):
 		d.add(ModStructure, ref, "", false, "the logical structure (tagging) was updated")
 	case reached && at.area == areaMeta:
 		d.add(ModMetadata, ref, "", false, "the document metadata changed")
