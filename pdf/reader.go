@@ -122,10 +122,12 @@ type Reader struct {
 	trailer  Dict       // merged: newest value of each key wins
 	cache    map[Ref]Object
 	objstms  map[uint32]*objStm
-	busy     map[Ref]bool // objects being read, to stop reference loops
-	sh       *shared
-	header   string
-	scratch  []byte // see readInto
+	// objstmErrs remembers object streams that cannot be read.
+	objstmErrs map[uint32]error
+	busy       map[Ref]bool // objects being read, to stop reference loops
+	sh         *shared
+	header     string
+	scratch    []byte // see readInto
 }
 
 // shared is what a reader and the revision readers made from it spend and
@@ -186,13 +188,14 @@ func (r *Reader) Revision(end int64) (*Reader, error) {
 
 func newReader(ra io.ReaderAt, size int64, opts ReaderOptions, sh *shared) (*Reader, error) {
 	r := &Reader{
-		ra:      ra,
-		size:    size,
-		opts:    opts,
-		cache:   map[Ref]Object{},
-		objstms: map[uint32]*objStm{},
-		busy:    map[Ref]bool{},
-		sh:      sh,
+		ra:         ra,
+		size:       size,
+		opts:       opts,
+		cache:      map[Ref]Object{},
+		objstms:    map[uint32]*objStm{},
+		busy:       map[Ref]bool{},
+		sh:         sh,
+		objstmErrs: map[uint32]error{},
 	}
 	if err := r.readHeader(); err != nil {
 		return nil, err
@@ -886,6 +889,20 @@ func (r *Reader) objectStream(num uint32) (*objStm, error) {
 	if os, ok := r.objstms[num]; ok {
 		return os, nil
 	}
+	if err, ok := r.objstmErrs[num]; ok {
+		return nil, err
+	}
+	os, err := r.readObjectStream(num)
+	if err != nil {
+		// Every object of a broken stream would decode it again.
+		r.objstmErrs[num] = err
+		return nil, err
+	}
+	r.objstms[num] = os
+	return os, nil
+}
+
+func (r *Reader) readObjectStream(num uint32) (*objStm, error) {
 	obj, err := r.Object(Ref{Num: num})
 	if err != nil {
 		return nil, err
@@ -908,6 +925,7 @@ func (r *Reader) objectStream(num uint32) (*objStm, error) {
 	}
 	os := &objStm{data: data, first: int(first), offsets: make(map[uint32]int, n), fileEnd: st.Offset + st.Length}
 	p := &parser{buf: data[:first], complete: true}
+	last := Integer(-1)
 	for i := 0; i < int(n); i++ {
 		a, err1 := p.object()
 		b, err2 := p.object()
@@ -916,10 +934,16 @@ func (r *Reader) objectStream(num uint32) (*objStm, error) {
 		if err1 != nil || err2 != nil || !ok1 || !ok2 || on < 0 || on > 1<<32-1 || oo < 0 || int64(oo) > int64(len(data)) {
 			return nil, fmt.Errorf("%w: object stream header entry %d", ErrSyntax, i)
 		}
+		// "The offsets shall be in increasing order" (ISO 32000-2
+		// §7.5.7): two objects at one offset would make every one of
+		// them parse the same data, a cost a hostile file multiplies.
+		if oo <= last {
+			return nil, fmt.Errorf("%w: object stream offsets not increasing at entry %d", ErrSyntax, i)
+		}
+		last = oo
 		os.offsets[uint32(on)] = int(oo)
 		os.order = append(os.order, uint32(on))
 	}
-	r.objstms[num] = os
 	return os, nil
 }
 
