@@ -6,8 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 )
+
+// errOtherObject: the cross-reference entry points at another object.
+var errOtherObject = errors.New("pdf: another object at that offset")
 
 var (
 	// ErrNotPDF reports input without a PDF header or trailer.
@@ -101,6 +105,7 @@ type Section struct {
 	index     []int64 // pairs first,count
 	rows      []byte
 	hybrid    *Section // the /XRefStm of a hybrid-reference file
+	spans     []span   // see makeSpans; nil until the first lookup
 	// end is the offset just past the last byte parsing the section read:
 	// a reader over a shorter prefix of the file may reuse the section
 	// only when it ends within that prefix.
@@ -431,7 +436,7 @@ func (r *Reader) readTable(off int64) (*Section, error) {
 			return nil, fmt.Errorf("%w: too many subsections", ErrXref)
 		}
 	}
-	obj, _, end, err := r.parseAt(pos, false)
+	obj, _, end, err := r.parseAt(pos, false, Ref{})
 	if err != nil {
 		return nil, fmt.Errorf("trailer: %w", err)
 	}
@@ -470,7 +475,7 @@ func (r *Reader) entryWidth(data int64) (int, error) {
 }
 
 func (r *Reader) readXrefStream(off int64) (*Section, error) {
-	obj, ref, end, err := r.parseAt(off, true)
+	obj, ref, end, err := r.parseAt(off, true, Ref{})
 	if err != nil {
 		return nil, err
 	}
@@ -543,6 +548,20 @@ func (r *Reader) lookup(num uint32) (Entry, bool, error) {
 }
 
 func (r *Reader) sectionLookup(s *Section, num uint32) (Entry, bool, error) {
+	if s.spans == nil {
+		s.spans = s.makeSpans()
+	}
+	if len(s.spans) > 0 {
+		i := sort.Search(len(s.spans), func(i int) bool { return s.spans[i].first+s.spans[i].count > int64(num) })
+		if i == len(s.spans) || int64(num) < s.spans[i].first {
+			return Entry{}, false, nil
+		}
+		sp := s.spans[i]
+		if s.Kind == XrefTable {
+			return r.tableEntry(s.subs[sp.at], num)
+		}
+		return s.streamEntry(sp.at+int64(num)-sp.first, num), true, nil
+	}
 	if s.Kind == XrefTable {
 		for _, sub := range s.subs {
 			if num < sub.first || num-sub.first >= sub.count {
@@ -561,6 +580,50 @@ func (r *Reader) sectionLookup(s *Section, num uint32) (Entry, bool, error) {
 		row += count
 	}
 	return Entry{}, false, nil
+}
+
+// span is a run of object numbers one section lists: from first, count
+// of them; at is the subsection's index (table) or the first row (stream).
+type span struct {
+	first, count, at int64
+}
+
+// makeSpans sorts the runs of a section with many, for a binary search:
+// a hostile section can hold a million runs, and every lookup would walk
+// them. Runs that overlap keep the linear walk, where the first listed
+// wins; so does a section with few runs. It returns an empty, non-nil
+// slice when there is no index to use.
+func (s *Section) makeSpans() []span {
+	var out []span
+	if s.Kind == XrefTable {
+		if len(s.subs) <= 8 {
+			return []span{}
+		}
+		for i, sub := range s.subs {
+			out = append(out, span{first: int64(sub.first), count: int64(sub.count), at: int64(i)})
+		}
+	} else {
+		if len(s.index) <= 16 {
+			return []span{}
+		}
+		row := int64(0)
+		for i := 0; i+1 < len(s.index); i += 2 {
+			out = append(out, span{first: s.index[i], count: s.index[i+1], at: row})
+			row += s.index[i+1]
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].first < out[j].first })
+	kept := out[:0]
+	for _, sp := range out {
+		if sp.count == 0 {
+			continue
+		}
+		if len(kept) > 0 && sp.first < kept[len(kept)-1].first+kept[len(kept)-1].count {
+			return []span{}
+		}
+		kept = append(kept, sp)
+	}
+	return kept
 }
 
 func (r *Reader) tableEntry(sub subsection, num uint32) (Entry, bool, error) {
@@ -681,8 +744,11 @@ func (r *Reader) NextObjectNumber() uint32 {
 
 // parseAt parses the object at off, an indirect one ("N G obj") when
 // indirect is set, with a following stream's extent. It returns the
-// object, its number and the offset just past what it read.
-func (r *Reader) parseAt(off int64, indirect bool) (Object, Ref, int64, error) {
+// object, its number and the offset just past what it read. With want
+// other than object 0, an indirect object of another number fails with
+// errOtherObject before its body is parsed: a hostile cross-reference
+// section can point thousands of numbers at one large object.
+func (r *Reader) parseAt(off int64, indirect bool, want Ref) (Object, Ref, int64, error) {
 	// Most objects an update touches are a few hundred bytes; start small
 	// and grow.
 	window := 1024
@@ -692,6 +758,13 @@ func (r *Reader) parseAt(off int64, indirect bool) (Object, Ref, int64, error) {
 			return nil, Ref{}, 0, err
 		}
 		p := &parser{buf: b}
+		if indirect && want.Num != 0 {
+			got, err := p.indirectHeader()
+			if err == nil && got.Num != want.Num {
+				return nil, got, 0, errOtherObject
+			}
+			p.pos = 0
+		}
 		obj, ref, err := r.parseBuf(p, off, indirect)
 		if err == errShort && len(b) == window && window < r.opts.MaxObjectBytes {
 			window *= 4
@@ -844,8 +917,8 @@ func (r *Reader) Object(ref Ref) (Object, error) {
 			return nil, nil
 		}
 		var got Ref
-		obj, got, _, err = r.parseAt(e.Offset, true)
-		if err != nil {
+		obj, got, _, err = r.parseAt(e.Offset, true, ref)
+		if err != nil && err != errOtherObject {
 			return nil, fmt.Errorf("object %v at %d: %w", ref, e.Offset, err)
 		}
 		if got.Num != ref.Num {

@@ -71,6 +71,43 @@ func objStmFile(n int) []byte {
 	return b.Bytes()
 }
 
+// sharedOffsetFile builds a PDF whose cross-reference table points n
+// object numbers, which the DSS lists as certificates, at one large
+// object: read naively, each parses it before finding it is another.
+func sharedOffsetFile(n int) []byte {
+	var refs, big strings.Builder
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&refs, "%d 0 R ", 10+i)
+	}
+	for i := 0; i < 4*n; i++ {
+		big.WriteString("1 ")
+	}
+	var b bytes.Buffer
+	b.WriteString("%PDF-1.7\n")
+	var offs []int
+	for i, o := range []string{
+		"<</Type/Catalog/Pages 2 0 R/DSS<</Certs 4 0 R>>>>",
+		"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+		minimalPage,
+		"[" + refs.String() + "]",
+		"[" + big.String() + "]",
+	} {
+		offs = append(offs, b.Len())
+		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
+	}
+	x := b.Len()
+	fmt.Fprintf(&b, "xref\n0 6\n0000000000 65535 f\r\n")
+	for _, o := range offs {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
+	}
+	fmt.Fprintf(&b, "10 %d\n", n)
+	for i := 0; i < n; i++ {
+		fmt.Fprintf(&b, "%010d 00000 n\r\n", offs[4])
+	}
+	fmt.Fprintf(&b, "trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", 10+n, x)
+	return b.Bytes()
+}
+
 // amplificationBound is how many times its own size verifying one of the
 // files below may read or allocate: a small constant, where naive reading
 // costs the square of the file.
@@ -85,6 +122,7 @@ func TestAmplification(t *testing.T) {
 		data []byte
 	}{
 		{"object stream with one offset for every object", objStmFile(4000)},
+		{"thousands of numbers at the offset of one large object", sharedOffsetFile(3000)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cr := &countingReader{ra: bytes.NewReader(tc.data)}

@@ -1166,21 +1166,3 @@ func (d *differ) sigAppearance(wref pdf.Ref, fr *fieldRole, w pdf.Dict) {
 	}
 	d.add(ModSignature, wref, fr.name, true, "signature field %q got its appearance", fr.name)
 }
-
-// visible reports whether an annotation has an area to draw in.
-func visible(a pdf.Dict) bool {
-	r, _ := a["Rect"].(pdf.Array)
-	if len(r) != 4 {
-		return false
-	}
-	n := func(o pdf.Object) float64 {
-		switch x := o.(type) {
-		case pdf.Integer:
-			return float64(x)
-		case pdf.Real:
-			return float64(x)
-		}
-		return 0
-	}
-	return n(r[2]) != n(r[0]) && n(r[3]) != n(r[1])
-}
