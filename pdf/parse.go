@@ -36,19 +36,29 @@ type parser struct {
 // buffer may be cut short.
 func (p *parser) short() bool { return p.pos >= len(p.buf) && !p.complete }
 
-func isWhite(c byte) bool {
-	return c == 0 || c == '\t' || c == '\n' || c == '\f' || c == '\r' || c == ' '
-}
+// Character classes (ISO 32000-2 §7.2.3): a table, since the parser and
+// the reference scanner ask for every byte of every object they read.
+const (
+	classRegular = iota
+	classWhite
+	classDelim
+)
 
-func isDelim(c byte) bool {
-	switch c {
-	case '(', ')', '<', '>', '[', ']', '{', '}', '/', '%':
-		return true
+var charClass = func() (t [256]byte) {
+	for _, c := range []byte{0, '\t', '\n', '\f', '\r', ' '} {
+		t[c] = classWhite
 	}
-	return false
-}
+	for _, c := range []byte("()<>[]{}/%") {
+		t[c] = classDelim
+	}
+	return t
+}()
 
-func isRegular(c byte) bool { return !isWhite(c) && !isDelim(c) }
+func isWhite(c byte) bool { return charClass[c] == classWhite }
+
+func isDelim(c byte) bool { return charClass[c] == classDelim }
+
+func isRegular(c byte) bool { return charClass[c] == classRegular }
 
 func (p *parser) errorf(format string, args ...any) error {
 	return fmt.Errorf("%w at byte %d: %s", ErrSyntax, p.pos, fmt.Sprintf(format, args...))

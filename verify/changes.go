@@ -575,7 +575,7 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 	if st, ok := n.(*pdf.Stream); ok {
 		nd = st.Dict
 	}
-	at, reached := rm.reach[num]
+	at, reached := rm.reach.get(num)
 	deleted := n == nil
 	switch {
 	case num == rm.catalog:
@@ -645,7 +645,7 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 func (d *differ) firstPageLinked(ref pdf.Ref) int {
 	links, _, _ := d.old.Links(ref)
 	for _, l := range links {
-		if at, ok := d.roleMap().reach[l.To.Num]; ok && at.area == areaContent && at.page >= 0 {
+		if at, ok := d.roleMap().reach.get(l.To.Num); ok && at.area == areaContent && at.page >= 0 {
 			return at.page
 		}
 	}
@@ -1145,7 +1145,7 @@ func (d *differ) appearance(ref pdf.Ref, owner uint32) {
 		}
 		return
 	}
-	at := rm.reach[owner]
+	at, _ := rm.reach.get(owner)
 	d.addShown(at.shown(), ModAnnotationChanged, ref, "", false, "the appearance of a %s annotation changed", rm.annots[owner])
 }
 

@@ -25,7 +25,8 @@ type roleMap struct {
 	pageRefs                []pdf.Ref // by page index
 	// reach says where the revision reaches each object it holds from,
 	// and dangling each object it refers to without holding it.
-	reach, dangling map[uint32]reach
+	reach    *reachTable
+	dangling map[uint32]reach
 	budget          *int // nodes the call may still walk
 	exhausted       bool
 }
@@ -329,9 +330,75 @@ type walker struct {
 	rm       *roleMap
 	stack    []walkItem
 	stopped  bool
-	visited  map[uint32]bool
-	reached  map[uint32]reach
+	visited  *numberSet
+	reached  *reachTable
 	dangling map[uint32]reach
+}
+
+// maxDenseNumbers bounds the object numbers kept in slices rather than
+// maps: /Size is the file's word, and a hostile one is huge.
+const maxDenseNumbers = 1 << 20
+
+// numberSet is a set of object numbers: a slice below the revision's
+// /Size, which the walk visits nearly all of, a map above.
+type numberSet struct {
+	dense  []bool
+	sparse map[uint32]bool
+}
+
+func newNumberSet(size uint32) *numberSet {
+	return &numberSet{dense: make([]bool, min(size, maxDenseNumbers)), sparse: map[uint32]bool{}}
+}
+
+func (s *numberSet) has(n uint32) bool {
+	if int64(n) < int64(len(s.dense)) {
+		return s.dense[n]
+	}
+	return s.sparse[n]
+}
+
+// add puts n in the set and reports whether it was not there.
+func (s *numberSet) add(n uint32) bool {
+	if s.has(n) {
+		return false
+	}
+	if int64(n) < int64(len(s.dense)) {
+		s.dense[n] = true
+	} else {
+		s.sparse[n] = true
+	}
+	return true
+}
+
+// reachTable says where the walk reached each object from, laid out as
+// numberSet is.
+type reachTable struct {
+	dense  []reach
+	sparse map[uint32]reach
+}
+
+func newReachTable(size uint32) *reachTable {
+	return &reachTable{dense: make([]reach, min(size, maxDenseNumbers)), sparse: map[uint32]reach{}}
+}
+
+// get returns where object n was reached from, and whether it was.
+func (t *reachTable) get(n uint32) (reach, bool) {
+	if t == nil {
+		return reach{}, false
+	}
+	if int64(n) < int64(len(t.dense)) {
+		return t.dense[n], t.dense[n].area != 0
+	}
+	at, ok := t.sparse[n]
+	return at, ok
+}
+
+func (t *reachTable) set(n uint32, at reach) {
+	if int64(n) < int64(len(t.dense)) {
+		t.dense[n] = at
+	} else {
+		t.sparse[n] = at
+	}
 }
 
 type walkItem struct {
@@ -342,16 +409,17 @@ type walkItem struct {
 
 // walkReach fills rm.reach and rm.dangling for the revision r.
 func (rm *roleMap) walkReach(v *verifier, r *pdf.Reader, cat pdf.Dict, catRef pdf.Ref) {
-	w := &walker{v: v, r: r, rm: rm, visited: map[uint32]bool{}, reached: map[uint32]reach{}, dangling: map[uint32]reach{}}
+	size := r.NextObjectNumber()
+	w := &walker{v: v, r: r, rm: rm, visited: newNumberSet(size), reached: newReachTable(size), dangling: map[uint32]reach{}}
 	rm.reach, rm.dangling = w.reached, w.dangling
 	// The catalog and the page tree are judged by their own rules; the
 	// walk starts below them and does not climb back through them.
-	w.visited[catRef.Num] = true
+	w.visited.add(catRef.Num)
 	for n := range rm.pageNodes {
-		w.visited[n] = true
+		w.visited.add(n)
 	}
 	for n := range rm.pages {
-		w.visited[n] = true
+		w.visited.add(n)
 	}
 	pages := rm.pageList(r)
 	// Content first: what every page draws, and the optional content
@@ -452,17 +520,16 @@ func backLink(k pdf.Name) bool { return k == "P" || k == "Parent" }
 // visitRef marks the object ref names and queues what it refers to. It
 // reads only the references in the object, not the object itself.
 func (w *walker) visitRef(ref pdf.Ref, at reach) {
-	if w.visited[ref.Num] {
+	if !w.visited.add(ref.Num) {
 		return
 	}
-	w.visited[ref.Num] = true
 	if !w.rm.spend() {
 		w.stopped = true
 		return
 	}
 	links, found, err := w.r.Links(ref)
 	for _, l := range links {
-		if !backLink(l.Key) && !w.visited[l.To.Num] {
+		if !backLink(l.Key) && !w.visited.has(l.To.Num) {
 			w.stack = append(w.stack, walkItem{o: l.To, at: at})
 		}
 	}
@@ -474,7 +541,7 @@ func (w *walker) visitRef(ref pdf.Ref, at reach) {
 	case err != nil || !found:
 		w.dangling[ref.Num] = at
 	default:
-		w.reached[ref.Num] = at
+		w.reached.set(ref.Num, at)
 	}
 }
 
