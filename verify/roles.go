@@ -25,10 +25,10 @@ type roleMap struct {
 	pageRefs                []pdf.Ref // by page index
 	// reach says where the revision reaches each object it holds from,
 	// and dangling each object it refers to without holding it.
-	reach    *reachTable
-	dangling map[uint32]reach
-	budget          *int // nodes the call may still walk
-	exhausted       bool
+	reach     *reachTable
+	dangling  map[uint32]reach
+	budget    *int // nodes the call may still walk
+	exhausted bool
 }
 
 // fieldRole describes a form field or one of its widgets.
