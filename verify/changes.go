@@ -141,7 +141,7 @@ func (v *verifier) checkChanges(s *sigCtx) {
 			// page still changes what the reader sees (the Evil
 			// Annotation Attack): the verdict stays, the reader is told.
 			if m.Effect == EffectAnnotation || m.Effect == EffectOverlay {
-				s.warn("%s: what page %d shows was changed after this signature%s", m.Description, m.Page, overArea(m.Rect))
+				s.warn("allowed, but it changes what the reader sees: %s", m.Description)
 			}
 			if len(res.AllowedChanges) < maxListed {
 				res.AllowedChanges = append(res.AllowedChanges, m)
@@ -165,13 +165,6 @@ func (v *verifier) checkChanges(s *sigCtx) {
 		}
 		s.fail(FormatFailure, "the document was changed after this %s in a way not allowed: %s%s", kindWord(s), first.Description, more)
 	}
-}
-
-func overArea(rect []float64) string {
-	if rect == nil {
-		return ""
-	}
-	return fmt.Sprintf(", in the area [%s]", formatRect(rect))
 }
 
 func kindWord(s *sigCtx) string {

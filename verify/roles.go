@@ -523,7 +523,8 @@ func (w *walker) visitRef(ref pdf.Ref, at reach) {
 	if !w.visited.add(ref.Num) {
 		return
 	}
-	if !w.rm.spend() {
+	// Links read from the cache touch no file and ask no context.
+	if !w.rm.spend() || w.v.ctx.Err() != nil {
 		w.stopped = true
 		return
 	}
