@@ -29,6 +29,7 @@ bench: deps-test
 
 fuzz: deps-test
 	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./pdf/
+	$(GO) test -run '^$$' -fuzz FuzzLinkScanner -fuzztime 60s ./pdf/
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 60s ./verify/
 	$(GO) test -run '^$$' -fuzz FuzzSignedUpdate -fuzztime 60s ./verify/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./cades/
