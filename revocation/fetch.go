@@ -9,15 +9,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"slices"
-	"strings"
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+
+	"esign/outbound"
 )
 
 var (
@@ -56,10 +55,6 @@ type Evidence struct {
 	CRLs [][]byte
 }
 
-// DefaultMaxResponseBytes is the default Fetcher.MaxResponseBytes. CRLs of
-// large public CAs run to a few megabytes.
-const DefaultMaxResponseBytes = 4 << 20
-
 // maxChainLength bounds the chain Collect completes through AIA.
 const maxChainLength = 8
 
@@ -68,17 +63,13 @@ const clockSkew = 5 * time.Minute
 
 // Fetcher collects revocation data for certificate chains.
 type Fetcher struct {
-	// HTTPClient sends the requests. Default: a client with a 10 second
-	// timeout. Redirects are followed only to hosts AllowHost permits.
-	HTTPClient *http.Client
-	// AllowHost decides which hosts (names or IP literals, without port,
-	// lower case) may be contacted. Default (nil): every host, which suits
-	// the signing side; a public verifier must pass an allow-list, or any
+	// Client sends the requests and decides where they may go, how long
+	// they take and how large the answers may be. Default: a client that
+	// reaches any public host (outbound.Options.AnyPublicHost) and
+	// nothing on the local network, which suits the signing side; a
+	// public verifier must pass a client with an allow-list, or any
 	// signed document could make it fetch arbitrary URLs.
-	AllowHost func(host string) bool
-	// MaxResponseBytes bounds each response body. Default:
-	// DefaultMaxResponseBytes (4 MiB).
-	MaxResponseBytes int64
+	Client *outbound.Client
 	// Now is the clock used to judge freshness. Default: time.Now.
 	Now func() time.Time
 }
@@ -439,54 +430,20 @@ func hasExtension(c *x509.Certificate, oid asn1.ObjectIdentifier) bool {
 	return false
 }
 
-// allowed applies AllowHost and the scheme rule to a URL.
-func (f *Fetcher) allowed(u *url.URL) error {
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fmt.Errorf("scheme %q not supported", u.Scheme)
-	}
-	host := strings.ToLower(u.Hostname())
-	if host == "" {
-		return errors.New("URL has no host")
-	}
-	if f.AllowHost != nil && !f.AllowHost(host) {
-		return fmt.Errorf("host %q is not allowed", host)
-	}
-	return nil
-}
-
-// fetch performs one bounded request to an allowed host. wantType, when
+// fetch performs one request through the outbound client. wantType, when
 // set, is the content type the answer must have.
 func (f *Fetcher) fetch(ctx context.Context, method, rawURL string, body []byte, contentType, wantType string) ([]byte, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return nil, fmt.Errorf("bad URL: %w", err)
-	}
-	if err := f.allowed(u); err != nil {
-		return nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	base := f.HTTPClient
-	if base == nil {
-		base = &http.Client{Timeout: 10 * time.Second}
-	}
-	client := *base // a copy, so the redirect rule does not leak into the caller's client
-	client.CheckRedirect = func(r *http.Request, via []*http.Request) error {
-		if len(via) >= 5 {
-			return errors.New("too many redirects")
+	client := f.Client
+	if client == nil {
+		var err error
+		if client, err = outbound.New(outbound.Options{AnyPublicHost: true}); err != nil {
+			return nil, err
 		}
-		return f.allowed(r.URL)
 	}
-	resp, err := client.Do(req)
+	resp, err := client.Do(ctx, outbound.Request{Method: method, URL: rawURL, Body: body, ContentType: contentType, Accept: wantType})
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("HTTP %d", resp.StatusCode)
 	}
@@ -495,16 +452,5 @@ func (f *Fetcher) fetch(ctx context.Context, method, rawURL string, body []byte,
 			return nil, fmt.Errorf("content type %q, want %s", resp.Header.Get("Content-Type"), wantType)
 		}
 	}
-	limit := f.MaxResponseBytes
-	if limit <= 0 {
-		limit = DefaultMaxResponseBytes
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("response exceeds %d bytes", limit)
-	}
-	return data, nil
+	return resp.Body, nil
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ocsp"
+
+	"esign/outbound"
 )
 
 func TestCollect(t *testing.T) {
@@ -23,7 +25,7 @@ func TestCollect(t *testing.T) {
 
 	t.Run("OCSP for the leaf, CRL for the issuing CA", func(t *testing.T) {
 		p := newTestPKI(t)
-		ev, err := (&Fetcher{}).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
+		ev, err := p.fetcher(t).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +53,7 @@ func TestCollect(t *testing.T) {
 
 	t.Run("missing issuers fetched through caIssuers", func(t *testing.T) {
 		p := newTestPKI(t)
-		ev, err := (&Fetcher{}).Collect(ctx, []*x509.Certificate{p.leaf})
+		ev, err := p.fetcher(t).Collect(ctx, []*x509.Certificate{p.leaf})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -66,7 +68,7 @@ func TestCollect(t *testing.T) {
 	t.Run("root alone needs nothing", func(t *testing.T) {
 		p := newTestPKI(t)
 		before := p.hits.Load()
-		ev, err := (&Fetcher{}).Collect(ctx, []*x509.Certificate{p.root})
+		ev, err := p.fetcher(t).Collect(ctx, []*x509.Certificate{p.root})
 		if err != nil || len(ev.OCSPResponses)+len(ev.CRLs) != 0 || p.hits.Load() != before {
 			t.Fatalf("ev %+v, err %v, %d requests", ev, err, p.hits.Load()-before)
 		}
@@ -78,7 +80,7 @@ func TestCollect(t *testing.T) {
 		if err := p.status.Revoke(ctx, p.issuing, p.leaf.SerialNumber, at, ocsp.KeyCompromise, ""); err != nil {
 			t.Fatal(err)
 		}
-		_, err := (&Fetcher{}).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
+		_, err := p.fetcher(t).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
 		var re *RevokedError
 		if !errors.As(err, &re) || !errors.Is(err, ErrRevoked) {
 			t.Fatalf("err = %v, want RevokedError", err)
@@ -91,7 +93,7 @@ func TestCollect(t *testing.T) {
 	t.Run("OCSP down: CRL fallback", func(t *testing.T) {
 		p := newTestPKI(t)
 		p.ocspDown.Store(true)
-		ev, err := (&Fetcher{}).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
+		ev, err := p.fetcher(t).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +108,7 @@ func TestCollect(t *testing.T) {
 		if err := p.status.Revoke(ctx, p.issuing, p.leaf.SerialNumber, time.Now().Add(-time.Hour), ocsp.CessationOfOperation, ""); err != nil {
 			t.Fatal(err)
 		}
-		_, err := (&Fetcher{}).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
+		_, err := p.fetcher(t).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
 		var re *RevokedError
 		if !errors.As(err, &re) || re.Reason != ocsp.CessationOfOperation || !strings.HasSuffix(re.Source, "/issuing.crl") {
 			t.Fatalf("err = %v", err)
@@ -118,7 +120,7 @@ func TestCollect(t *testing.T) {
 		if err := p.status.Revoke(ctx, p.root, p.issuing.SerialNumber, time.Now().Add(-time.Hour), ocsp.CACompromise, ""); err != nil {
 			t.Fatal(err)
 		}
-		_, err := (&Fetcher{}).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
+		_, err := p.fetcher(t).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
 		var re *RevokedError
 		if !errors.As(err, &re) || !re.Certificate.Equal(p.issuing) {
 			t.Fatalf("err = %v", err)
@@ -129,7 +131,7 @@ func TestCollect(t *testing.T) {
 		p := newTestPKI(t)
 		p.ocspDown.Store(true)
 		p.crlDown.Store(true)
-		_, err := (&Fetcher{}).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
+		_, err := p.fetcher(t).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
 		if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrRevoked) {
 			t.Fatalf("err = %v, want ErrUnavailable", err)
 		}
@@ -137,7 +139,8 @@ func TestCollect(t *testing.T) {
 
 	t.Run("stale data refused", func(t *testing.T) {
 		p := newTestPKI(t)
-		f := &Fetcher{Now: func() time.Time { return time.Now().Add(48 * time.Hour) }}
+		f := p.fetcher(t)
+		f.Now = func() time.Time { return time.Now().Add(48 * time.Hour) }
 		_, err := f.Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
 		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "stale") {
 			t.Fatalf("err = %v, want stale ErrUnavailable", err)
@@ -146,15 +149,15 @@ func TestCollect(t *testing.T) {
 
 	t.Run("response size bounded", func(t *testing.T) {
 		p := newTestPKI(t)
-		_, err := (&Fetcher{MaxResponseBytes: 100}).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
-		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "exceeds 100 bytes") {
+		_, err := p.fetcherWith(t, outbound.Options{MaxResponseBytes: 100}).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
+		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, outbound.ErrTooLarge) {
 			t.Fatalf("err = %v", err)
 		}
 	})
 
 	t.Run("responder without OCSPSigning ignored", func(t *testing.T) {
 		p := newTestPKIWith(t, pkiOptions{responderNoCheck: true, responderEKU: false})
-		ev, err := (&Fetcher{}).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
+		ev, err := p.fetcher(t).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -165,7 +168,7 @@ func TestCollect(t *testing.T) {
 
 	t.Run("responder without nocheck gets its own CRL", func(t *testing.T) {
 		p := newTestPKIWith(t, pkiOptions{responderNoCheck: false, responderEKU: true})
-		ev, err := (&Fetcher{}).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
+		ev, err := p.fetcher(t).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +184,7 @@ func TestCollect(t *testing.T) {
 		if err := p.status.Revoke(ctx, p.issuing, p.responder.SerialNumber, time.Now().Add(-time.Hour), ocsp.KeyCompromise, ""); err != nil {
 			t.Fatal(err)
 		}
-		ev, err := (&Fetcher{}).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
+		ev, err := p.fetcher(t).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
 		if err != nil {
 			t.Fatalf("leaf itself is good on the CRL: %v", err)
 		}
@@ -191,11 +194,12 @@ func TestCollect(t *testing.T) {
 	})
 }
 
-// TestCollectAllowHost proves a URL on a host AllowHost refuses is never
-// contacted, neither directly nor through a redirect. The refused host is
-// "localhost", the same loopback server under another name, so a fetcher
-// that ignored AllowHost would reach it (the control case shows it does).
-func TestCollectAllowHost(t *testing.T) {
+// TestCollectOutboundPolicy proves a URL the client's policy refuses is
+// never contacted, neither directly nor through a redirect: another port
+// on the same loopback address, and the same loopback server under the
+// name "localhost" (the control case shows a client that trusts that name
+// does reach it).
+func TestCollectOutboundPolicy(t *testing.T) {
 	ctx := context.Background()
 	var forbiddenHits atomic.Int64
 	forbidden := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -204,24 +208,27 @@ func TestCollectAllowHost(t *testing.T) {
 	}))
 	defer forbidden.Close()
 	fu, _ := url.Parse(forbidden.URL)
-	forbiddenBase := "http://localhost:" + fu.Port()
+	byName := "http://localhost:" + fu.Port()
 	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, forbiddenBase+r.URL.Path, http.StatusFound)
+		http.Redirect(w, r, byName+r.URL.Path, http.StatusFound)
 	}))
 	defer redirector.Close()
-	onlyLoopbackIP := func(host string) bool { return host == "127.0.0.1" }
 
 	p := newTestPKI(t)
 	tests := []struct {
-		name      string
-		base      string // of the leaf's OCSP and CRL URLs
-		allow     func(string) bool
-		wantHits  bool
-		wantError string
+		name     string
+		base     string // of the leaf's OCSP and CRL URLs
+		opts     outbound.Options
+		allow    []string // besides the test PKI's server
+		wantHits bool
+		wantErr  error
 	}{
-		{"control: no allow-list reaches the host", forbiddenBase, nil, true, "HTTP 404"},
-		{"direct", forbiddenBase, onlyLoopbackIP, false, "not allowed"},
-		{"redirect", redirector.URL, onlyLoopbackIP, false, "not allowed"},
+		{"control: a trusted name reaches the host", byName, outbound.Options{Trusted: []string{byName}}, nil, true, nil},
+		{"another loopback port", forbidden.URL, outbound.Options{}, nil, false, outbound.ErrNotAllowed},
+		{"name resolving to loopback", byName, outbound.Options{}, []string{byName}, false, outbound.ErrNotAllowed},
+		{"bare loopback host", forbidden.URL, outbound.Options{}, []string{"127.0.0.1"}, false, outbound.ErrNotAllowed},
+		{"any public host", forbidden.URL, outbound.Options{AnyPublicHost: true}, nil, false, outbound.ErrNotAllowed},
+		{"redirect", redirector.URL, outbound.Options{}, []string{redirector.URL}, false, outbound.ErrNotAllowed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -231,9 +238,9 @@ func TestCollectAllowHost(t *testing.T) {
 				CRLDistributionPoints: []string{tc.base + "/issuing.crl"},
 				KeyUsage:              x509.KeyUsageDigitalSignature,
 			}, newKey(t).Public(), p.issuing, p.issKey)
-			_, err := (&Fetcher{AllowHost: tc.allow}).Collect(ctx, []*x509.Certificate{leaf, p.issuing, p.root})
-			if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), tc.wantError) {
-				t.Fatalf("err = %v, want ErrUnavailable mentioning %q", err, tc.wantError)
+			_, err := p.fetcherWith(t, tc.opts, tc.allow...).Collect(ctx, []*x509.Certificate{leaf, p.issuing, p.root})
+			if !errors.Is(err, ErrUnavailable) || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want ErrUnavailable and %v", err, tc.wantErr)
 			}
 			if got := forbiddenHits.Load() > 0; got != tc.wantHits {
 				t.Fatalf("refused host contacted %d times", forbiddenHits.Load())
@@ -243,7 +250,7 @@ func TestCollectAllowHost(t *testing.T) {
 
 	t.Run("allowed host is used", func(t *testing.T) {
 		before := p.hits.Load()
-		if _, err := (&Fetcher{AllowHost: onlyLoopbackIP}).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root}); err != nil {
+		if _, err := p.fetcher(t).Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root}); err != nil {
 			t.Fatal(err)
 		}
 		if p.hits.Load() == before {

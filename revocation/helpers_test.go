@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"esign/outbound"
 )
 
 func newKey(t testing.TB) *ecdsa.PrivateKey {
@@ -185,4 +187,21 @@ func writePEM(t *testing.T, path string, certs ...*x509.Certificate) {
 	if err := os.WriteFile(path, out, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// fetcher returns a Fetcher whose client may reach the test server (an
+// IP literal with its port, the only way to a loopback address) and
+// nothing else.
+func (p *testPKI) fetcher(t *testing.T) *Fetcher {
+	return p.fetcherWith(t, outbound.Options{})
+}
+
+func (p *testPKI) fetcherWith(t *testing.T, opts outbound.Options, allow ...string) *Fetcher {
+	t.Helper()
+	opts.Allow = append([]string{p.server.URL}, allow...)
+	c, err := outbound.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Fetcher{Client: c}
 }

@@ -1,7 +1,6 @@
 package tsa
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -9,15 +8,16 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"io"
 	"math/big"
 	"mime"
 	"net/http"
+	"net/url"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/digitorus/timestamp"
+
+	"esign/outbound"
 )
 
 // MaxResponseSize bounds the HTTP body the client reads from a TSA.
@@ -38,10 +38,13 @@ var (
 type Client struct {
 	// URL of the TSA, e.g. "https://tsa.example/tsr". Required.
 	URL string
-	// HTTPClient sends the requests. Client-certificate authentication is
-	// configured through its transport's TLS config. Default: a client with a
+	// Outbound sends the requests, under its allow-list, timeout and TLS
+	// configuration (client-certificate authentication goes there). The
+	// URL was configured by the operator, so its list would usually trust
+	// it (outbound.Options.Trusted). Default: a client that reaches URL's
+	// scheme, host and port and nothing else, redirects included, with a
 	// 15 second timeout.
-	HTTPClient *http.Client
+	Outbound *outbound.Client
 	// Username and Password, when either is set, are sent as HTTP basic
 	// authentication.
 	Username, Password string
@@ -98,25 +101,25 @@ func (c *Client) Timestamp(ctx context.Context, digest []byte, hash crypto.Hash)
 }
 
 func (c *Client) post(ctx context.Context, reqDER []byte) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(reqDER))
-	if err != nil {
-		return nil, fmt.Errorf("tsa: build request: %w", err)
+	oc := c.Outbound
+	if oc == nil {
+		var err error
+		if oc, err = OutboundFor(c.URL, outbound.Options{}); err != nil {
+			return nil, fmt.Errorf("tsa: %w", err)
+		}
 	}
-	req.Header.Set("Content-Type", contentTypeQuery)
-	req.Header.Set("Accept", contentTypeReply)
-	if c.Username != "" || c.Password != "" {
-		req.SetBasicAuth(c.Username, c.Password)
+	resp, err := oc.Do(ctx, outbound.Request{
+		Method: http.MethodPost, URL: c.URL, Body: reqDER,
+		ContentType: contentTypeQuery, Accept: contentTypeReply,
+		Username: c.Username, Password: c.Password,
+		MaxBytes: MaxResponseSize,
+	})
+	if errors.Is(err, outbound.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: reply from %s exceeds %d bytes: %w", ErrBadResponse, c.URL, MaxResponseSize, err)
 	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 15 * time.Second}
-	}
-	resp, err := hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	defer resp.Body.Close()
-
 	switch {
 	case resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests:
 		return nil, fmt.Errorf("%w: %s answered HTTP %d", ErrUnavailable, c.URL, resp.StatusCode)
@@ -128,14 +131,20 @@ func (c *Client) post(ctx context.Context, reqDER []byte) ([]byte, error) {
 	if mt != contentTypeReply && mt != "application/timestamp-response" {
 		return nil, fmt.Errorf("%w: %s answered with content type %q", ErrBadResponse, c.URL, resp.Header.Get("Content-Type"))
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseSize+1))
+	return resp.Body, nil
+}
+
+// OutboundFor returns an outbound client, with the settings of opts, that
+// trusts the scheme, host and port of the TSA URL rawURL as the operator
+// configured them (the name may resolve to an address on the local
+// network) and reaches nothing else.
+func OutboundFor(rawURL string, opts outbound.Options) (*outbound.Client, error) {
+	u, err := url.Parse(rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("%w: read reply from %s: %w", ErrUnavailable, c.URL, err)
+		return nil, fmt.Errorf("TSA URL: %w", err)
 	}
-	if len(body) > MaxResponseSize {
-		return nil, fmt.Errorf("%w: reply from %s exceeds %d bytes", ErrBadResponse, c.URL, MaxResponseSize)
-	}
-	return body, nil
+	opts.Trusted = append(opts.Trusted, u.Scheme+"://"+u.Host)
+	return outbound.New(opts)
 }
 
 func (c *Client) checkResponse(der, digest []byte, hash crypto.Hash, nonce *big.Int) (*Token, error) {

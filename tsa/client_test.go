@@ -11,8 +11,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"esign/outbound"
 )
 
 func digestOf(h crypto.Hash, s string) []byte {
@@ -342,5 +345,25 @@ func TestClientArgumentErrors(t *testing.T) {
 	}
 	if _, err := (&Client{}).Timestamp(context.Background(), digestOf(crypto.SHA256, "x"), crypto.SHA256); err == nil {
 		t.Errorf("empty URL accepted")
+	}
+}
+
+// TestClientRedirectElsewhere checks that the configured TSA URL is
+// trusted, but not as a way to somewhere else: a redirect to another
+// port of the same machine is refused before any request reaches it.
+func TestClientRedirectElsewhere(t *testing.T) {
+	var hits atomic.Int64
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer other.Close()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, other.URL+"/tsa", http.StatusTemporaryRedirect)
+	}))
+	defer ts.Close()
+	_, err := (&Client{URL: ts.URL}).Timestamp(context.Background(), digestOf(crypto.SHA256, "doc"), crypto.SHA256)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, outbound.ErrNotAllowed) {
+		t.Fatalf("err = %v, want ErrUnavailable and outbound.ErrNotAllowed", err)
+	}
+	if hits.Load() != 0 {
+		t.Fatalf("the other server got %d requests", hits.Load())
 	}
 }
