@@ -228,7 +228,7 @@ type signRequest struct {
 }
 
 func (s *Server) parseSign(c *gin.Context) (*signRequest, error) {
-	f, err := s.readForm(c)
+	f, err := s.readForm(c, signFields)
 	if err != nil {
 		return nil, err
 	}
