@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"esign/outbound"
 )
 
 // Config is the whole configuration of esignd and the CLI.
@@ -45,10 +47,11 @@ type Config struct {
 	Trust    []string
 	TrustDir string
 
-	// VerifyFetchAllow lists the hosts the public verifier may ask for
-	// OCSP responses, CRLs and certificates (ESIGN_VERIFY_FETCH_ALLOW,
-	// comma-separated). Empty: the verifier works offline, from what the
-	// file carries.
+	// VerifyFetchAllow lists where the public verifier may ask for OCSP
+	// responses, CRLs and certificates (ESIGN_VERIFY_FETCH_ALLOW,
+	// comma-separated entries scheme://host[:port][/path-prefix], or a bare
+	// host for its default ports; see outbound.ParseEntry). Empty: the
+	// verifier works offline, from what the file carries.
 	VerifyFetchAllow []string
 
 	// DatabaseURL names a PostgreSQL database for clients, credentials and
@@ -75,6 +78,9 @@ type Config struct {
 	// OutboundTimeout bounds every call to a TSA, OCSP responder or CRL
 	// server (ESIGN_OUTBOUND_TIMEOUT, default 15s).
 	OutboundTimeout time.Duration
+	// OutboundMaxBytes bounds every response of a TSA, OCSP responder,
+	// CRL server or CA issuers URL (ESIGN_OUTBOUND_MAX_MB, default 10).
+	OutboundMaxBytes int64
 }
 
 // FromEnv reads the configuration through getenv (os.Getenv in main).
@@ -116,7 +122,10 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		}
 	}
 	for _, h := range strings.Split(getenv("ESIGN_VERIFY_FETCH_ALLOW"), ",") {
-		if h = strings.ToLower(strings.TrimSpace(h)); h != "" {
+		if h = strings.TrimSpace(h); h != "" {
+			if _, err := outbound.ParseEntry(h); err != nil {
+				return c, fmt.Errorf("ESIGN_VERIFY_FETCH_ALLOW: %w", err)
+			}
 			c.VerifyFetchAllow = append(c.VerifyFetchAllow, h)
 		}
 	}
@@ -134,6 +143,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.OutboundTimeout, err = durationVar(getenv, "ESIGN_OUTBOUND_TIMEOUT", 15*time.Second); err != nil {
 		return c, err
 	}
+	outMB, err := intVar(getenv, "ESIGN_OUTBOUND_MAX_MB", 10)
+	if err != nil {
+		return c, err
+	}
+	if outMB < 1 || outMB > 4096 {
+		return c, fmt.Errorf("ESIGN_OUTBOUND_MAX_MB %d: want 1 to 4096", outMB)
+	}
+	c.OutboundMaxBytes = int64(outMB) << 20
 	if c.LockoutDuration, err = durationVar(getenv, "ESIGN_LOCKOUT_DURATION", 15*time.Minute); err != nil {
 		return c, err
 	}

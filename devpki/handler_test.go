@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/crypto/ocsp"
 
+	"esign/outbound"
 	"esign/revocation"
 	"esign/tsa"
 )
@@ -187,7 +188,11 @@ func TestHandlerTSA(t *testing.T) {
 func TestFetcherAgainstHandler(t *testing.T) {
 	p, _ := servedPKI(t)
 	ctx := context.Background()
-	f := &revocation.Fetcher{AllowHost: func(h string) bool { return h == "127.0.0.1" }}
+	oc, err := outbound.New(outbound.Options{Allow: []string{p.BaseURL}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &revocation.Fetcher{Client: oc}
 
 	for _, name := range []string{Official, Registrar, TSA} {
 		t.Run(name, func(t *testing.T) {

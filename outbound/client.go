@@ -75,6 +75,11 @@ type Options struct {
 	MaxRedirects int
 	// Resolver looks up names. Default: net.DefaultResolver.
 	Resolver *net.Resolver
+	// Control, when set, runs after the policy's own check, just before
+	// each socket connects, with the address (IP and port) it connects
+	// to; an error stops the connection. For extra rules, logging, and
+	// tests that must prove no packet left. Default: none.
+	Control func(network, address string, rc syscall.RawConn) error
 	// TLSConfig is the TLS configuration of https requests (client
 	// certificates, roots). Default: the system roots, TLS 1.2 or later.
 	TLSConfig *tls.Config
@@ -88,16 +93,13 @@ type Client struct {
 	maxBytes       int64
 	resolver       *net.Resolver
 	hc             *http.Client
-	// beforeConnect, when set (by tests), sees every address a socket is
-	// about to connect to, after the policy allowed it; an error stops
-	// the connection.
-	beforeConnect func(netip.AddrPort) error
+	control        func(network, address string, rc syscall.RawConn) error
 }
 
 // New returns a client with the policy of opts, or an error naming the
 // first bad allow-list entry.
 func New(opts Options) (*Client, error) {
-	c := &Client{anyPublic: opts.AnyPublicHost, maxBytes: opts.MaxResponseBytes, resolver: opts.Resolver}
+	c := &Client{anyPublic: opts.AnyPublicHost, maxBytes: opts.MaxResponseBytes, resolver: opts.Resolver, control: opts.Control}
 	for _, s := range opts.Allow {
 		e, err := ParseEntry(s)
 		if err != nil {
@@ -343,7 +345,7 @@ func (c *Client) dial(ctx context.Context, network, addr string) (net.Conn, erro
 		Timeout: 10 * time.Second,
 		// The last word before connect(2): whatever the path to here,
 		// the socket only connects to an address the policy allows.
-		Control: func(_, address string, _ syscall.RawConn) error {
+		Control: func(network, address string, rc syscall.RawConn) error {
 			ap, err := netip.ParseAddrPort(address)
 			if err != nil {
 				return fmt.Errorf("%w: connect to %s: %w", ErrNotAllowed, address, err)
@@ -351,8 +353,8 @@ func (c *Client) dial(ctx context.Context, network, addr string) (net.Conn, erro
 			if err := c.checkAddr(host, port, ap.Addr()); err != nil {
 				return err
 			}
-			if c.beforeConnect != nil {
-				return c.beforeConnect(ap)
+			if c.control != nil {
+				return c.control(network, address, rc)
 			}
 			return nil
 		},

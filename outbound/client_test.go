@@ -2,7 +2,6 @@ package outbound
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -11,10 +10,11 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"esign/outbound/outboundtest"
 )
 
 // counted is a loopback server that counts the requests it gets.
@@ -47,77 +47,17 @@ func newCounted(t *testing.T, network string, h http.HandlerFunc) *counted {
 	return c
 }
 
-// dnsServer answers every A query with 127.0.0.1 and every other query
-// with no records, on 127.0.0.1 UDP, and returns a resolver that asks only
-// it: a public-looking name that resolves to loopback.
-func dnsServer(t *testing.T) *net.Resolver {
+// guarded returns a client with opts and a guard that keeps its sockets
+// on loopback and records what they tried.
+func guarded(t *testing.T, opts Options) (*Client, *outboundtest.Guard) {
 	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	g := &outboundtest.Guard{}
+	opts.Control = g.Control
+	c, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if reply := dnsReply(buf[:n]); reply != nil {
-				pc.WriteTo(reply, from)
-			}
-		}
-	}()
-	addr := pc.LocalAddr().String()
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", addr)
-	}}
-}
-
-// dnsReply builds the answer to one query (RFC 1035 section 4.1).
-func dnsReply(q []byte) []byte {
-	if len(q) < 12 || binary.BigEndian.Uint16(q[4:]) != 1 {
-		return nil
-	}
-	i := 12
-	for i < len(q) && q[i] != 0 {
-		i += int(q[i]) + 1
-	}
-	if i+5 > len(q) {
-		return nil
-	}
-	question := q[12 : i+5]
-	qtype := binary.BigEndian.Uint16(q[i+1:])
-	out := make([]byte, 12, 64)
-	copy(out, q[:2])                                              // ID
-	binary.BigEndian.PutUint16(out[2:], 0x8180|uint16(q[2]&1)<<8) // response, RD, RA
-	binary.BigEndian.PutUint16(out[4:], 1)
-	out = append(out, question...)
-	if qtype == 1 {
-		binary.BigEndian.PutUint16(out[6:], 1)
-		out = append(out, 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 1)
-	}
-	return out
-}
-
-// guard makes the test client refuse, at the socket, every address that
-// is not loopback, so a policy bug can never send a packet off the
-// machine; it records what was attempted.
-func guard(c *Client) *[]netip.AddrPort {
-	var mu sync.Mutex
-	var seen []netip.AddrPort
-	c.beforeConnect = func(ap netip.AddrPort) error {
-		mu.Lock()
-		seen = append(seen, ap)
-		mu.Unlock()
-		if !ap.Addr().Unmap().IsLoopback() {
-			return fmt.Errorf("test guard: connection to %s", ap)
-		}
-		return nil
-	}
-	return &seen
+	return c, g
 }
 
 func TestClientPolicy(t *testing.T) {
@@ -142,7 +82,7 @@ func TestClientPolicy(t *testing.T) {
 			w.Write([]byte("ok"))
 		}
 	})
-	resolver := dnsServer(t)
+	resolver := outboundtest.Resolver(t, netip.MustParseAddr("127.0.0.1"))
 	allowedEntry := "http://127.0.0.1:" + allowed.port
 
 	tests := []struct {
@@ -173,14 +113,13 @@ func TestClientPolicy(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			c, err := New(tc.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			guard(c)
+			c, g := guarded(t, tc.opts)
 			allowed.hits.Store(0)
 			forbidden.hits.Store(0)
-			_, err = c.Get(ctx, tc.url)
+			_, err := c.Get(ctx, tc.url)
+			if b := g.Blocked(); len(b) > 0 {
+				t.Fatalf("the policy let sockets try %v", b)
+			}
 			if tc.wantErr == nil && err != nil || tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
 				t.Fatalf("err = %v, want %v", err, tc.wantErr)
 			}
@@ -199,11 +138,7 @@ func TestIPv6Loopback(t *testing.T) {
 	srv := newCounted(t, "[::1]:0", func(w http.ResponseWriter, r *http.Request) {})
 	other := newCounted(t, "", func(w http.ResponseWriter, r *http.Request) {})
 	for _, allow := range [][]string{{"::1"}, {"http://[::1]"}, {"http://127.0.0.1:" + srv.port}, {"http://127.0.0.1:" + other.port}} {
-		c, err := New(Options{Allow: allow, AnyPublicHost: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		guard(c)
+		c, _ := guarded(t, Options{Allow: allow, AnyPublicHost: true})
 		if _, err := c.Get(context.Background(), srv.URL); !errors.Is(err, ErrNotAllowed) {
 			t.Fatalf("allow %v: err = %v, want ErrNotAllowed", allow, err)
 		}
@@ -229,27 +164,22 @@ func TestMetadataAddress(t *testing.T) {
 		{AnyPublicHost: true},
 	} {
 		for _, u := range []string{"http://169.254.169.254/latest/meta-data/", "http://[::ffff:169.254.169.254]/latest/meta-data/", "http://[fd00:ec2::254]/latest/meta-data/"} {
-			c, err := New(opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			seen := guard(c)
+			c, g := guarded(t, opts)
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			_, err = c.Get(ctx, u)
+			_, err := c.Get(ctx, u)
 			cancel()
 			if !errors.Is(err, ErrNotAllowed) {
-				t.Fatalf("%+v %s: err = %v, want ErrNotAllowed", opts, u, err)
+				t.Fatalf("%v %s: err = %v, want ErrNotAllowed", opts.Allow, u, err)
 			}
-			if len(*seen) != 0 {
-				t.Fatalf("%+v %s: sockets tried to connect to %v", opts, u, *seen)
+			if tried := g.Tried(); len(tried) != 0 {
+				t.Fatalf("%v %s: sockets tried to connect to %v", opts.Allow, u, tried)
 			}
 		}
 	}
 	// The dialer refuses it too, should a request get past the URL check.
-	c, _ := New(Options{Allow: []string{"http://169.254.169.254"}})
-	seen := guard(c)
-	if _, err := c.dial(context.Background(), "tcp", "169.254.169.254:80"); !errors.Is(err, ErrNotAllowed) || len(*seen) != 0 {
-		t.Fatalf("dial: err = %v, attempted %v", err, *seen)
+	c, g := guarded(t, Options{Allow: []string{"http://169.254.169.254"}})
+	if _, err := c.dial(context.Background(), "tcp", "169.254.169.254:80"); !errors.Is(err, ErrNotAllowed) || len(g.Tried()) != 0 {
+		t.Fatalf("dial: err = %v, attempted %v", err, g.Tried())
 	}
 }
 

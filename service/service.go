@@ -22,6 +22,7 @@ import (
 	"esign/devstack"
 	"esign/hsm"
 	"esign/internal/trustpool"
+	"esign/outbound"
 	"esign/revocation"
 	"esign/signer"
 	"esign/store"
@@ -99,9 +100,20 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 	if err != nil {
 		return s, err
 	}
+	// The signer's chains come from the operator's CAs, so their OCSP and
+	// CRL URLs may be on any public host; never on the local network, but
+	// for the development services.
+	ro := outbound.Options{AnyPublicHost: true, Timeout: cfg.OutboundTimeout, MaxResponseBytes: cfg.OutboundMaxBytes}
+	if cfg.Dev {
+		ro.Trusted = []string{baseURL}
+	}
+	revClient, err := outbound.New(ro)
+	if err != nil {
+		return s, fmt.Errorf("outbound client: %w", err)
+	}
 	s.Signer = &signer.Signer{
 		TSA:        tsaClient,
-		Revocation: &revocation.Fetcher{HTTPClient: &http.Client{Timeout: cfg.OutboundTimeout}},
+		Revocation: &revocation.Fetcher{Client: revClient},
 	}
 	appearances, err := thaiAppearances()
 	if err != nil {
@@ -165,7 +177,7 @@ func seedDev(ctx context.Context, st *store.Store, dev *devstack.Stack, dataDir 
 }
 
 func newTSAClient(cfg config.Config, baseURL string, roots *x509.CertPool) (*tsa.Client, error) {
-	c := &tsa.Client{URL: cfg.TSAURL, Username: cfg.TSAUser, HTTPClient: &http.Client{Timeout: cfg.OutboundTimeout}}
+	c := &tsa.Client{URL: cfg.TSAURL, Username: cfg.TSAUser}
 	if c.URL == "" {
 		c.URL = baseURL + "/tsa"
 		c.Roots = roots
@@ -177,14 +189,19 @@ func newTSAClient(cfg config.Config, baseURL string, roots *x509.CertPool) (*tsa
 		}
 		c.Password = strings.TrimRight(string(b), "\r\n")
 	}
+	opts := outbound.Options{Timeout: cfg.OutboundTimeout, MaxResponseBytes: cfg.OutboundMaxBytes}
 	if cfg.TSAClientCert != "" {
 		pair, err := tls.LoadX509KeyPair(cfg.TSAClientCert, cfg.TSAClientKey)
 		if err != nil {
 			return nil, fmt.Errorf("TSA client certificate: %w", err)
 		}
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.TLSClientConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
-		c.HTTPClient.Transport = tr
+		opts.TLSConfig = &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}
+	}
+	// The operator configured this URL: it is trusted as it stands, with
+	// redirects kept to it.
+	var err error
+	if c.Outbound, err = tsa.OutboundFor(c.URL, opts); err != nil {
+		return nil, fmt.Errorf("TSA client: %w", err)
 	}
 	return c, nil
 }

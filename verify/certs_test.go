@@ -11,8 +11,12 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -20,6 +24,8 @@ import (
 	"github.com/digitorus/timestamp"
 
 	"esign/devpki"
+	"esign/outbound"
+	"esign/outbound/outboundtest"
 	"esign/signer"
 	"esign/tsa"
 	"esign/verify"
@@ -200,7 +206,7 @@ func TestCertificates(t *testing.T) {
 }
 
 // TestNoFetchWithoutAllowList proves that URLs in a document are not
-// fetched unless AllowFetch permits their host.
+// fetched unless Config.Fetch's allow-list permits them.
 func TestNoFetchWithoutAllowList(t *testing.T) {
 	f := newFixture(t)
 	var hits atomic.Int64
@@ -223,17 +229,19 @@ func TestNoFetchWithoutAllowList(t *testing.T) {
 
 	for _, tc := range []struct {
 		name  string
-		allow func(string) bool
+		allow []string // nil: no Fetch
 		fetch bool
 	}{
-		{name: "AllowFetch nil", allow: nil},
-		{name: "host not allowed", allow: func(h string) bool { return h == "ocsp.example.org" }},
-		{name: "host allowed", allow: func(h string) bool { return h == "127.0.0.1" }, fetch: true},
+		{name: "Fetch nil", allow: nil},
+		{name: "host not allowed", allow: []string{"ocsp.example.org"}},
+		{name: "host allowed", allow: []string{trap.URL}, fetch: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			hits.Store(0)
 			cfg := f.offline()
-			cfg.AllowFetch = tc.allow
+			if tc.allow != nil {
+				cfg.Fetch = newOutbound(t, outbound.Options{Allow: tc.allow}, nil)
+			}
 			for _, d := range [][]byte{data, other} {
 				rep := run(t, d, cfg)
 				s := rep.Signatures[0]
@@ -246,6 +254,111 @@ func TestNoFetchWithoutAllowList(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFetchRefusedDestinations signs with a certificate whose OCSP, CRL
+// and caIssuers URLs point where a public verifier must not go, and checks
+// that no request reaches the listener there and that the verdict says the
+// revocation data could not be fetched.
+func TestFetchRefusedDestinations(t *testing.T) {
+	f := newFixture(t)
+	var hits atomic.Int64
+	listen := func(t *testing.T, addr string) string {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Skipf("cannot listen on %s: %v", addr, err)
+		}
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits.Add(1)
+			http.NotFound(w, r)
+		}))
+		srv.Listener.Close()
+		srv.Listener = ln
+		srv.Start()
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	trap := listen(t, "127.0.0.1:0")
+	trapURL, _ := url.Parse(trap)
+	byName := "http://crl.example.test:" + trapURL.Port()
+	redirector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, trap+r.URL.Path, http.StatusFound)
+	}))
+	defer redirector.Close()
+	bigCRL := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/pkix-crl")
+		w.Write(bytes.Repeat([]byte{0x30}, 2<<20))
+	}))
+	defer bigCRL.Close()
+	resolver := outboundtest.Resolver(t, netip.MustParseAddr("127.0.0.1"))
+	env := f.env.Server.URL // the dev PKI, which the chain's CAs need
+
+	tests := []struct {
+		name     string
+		base     func(t *testing.T) string // of the leaf's URLs
+		opts     outbound.Options
+		wantErr  string
+		wantHits bool // the big CRL server is the one case reached
+	}{
+		{name: "another loopback port", base: func(*testing.T) string { return trap },
+			opts: outbound.Options{Allow: []string{env, "127.0.0.1"}}, wantErr: "not on the allow-list"},
+		{name: "IPv6 loopback", base: func(t *testing.T) string { return listen(t, "[::1]:0") },
+			opts: outbound.Options{Allow: []string{env, "::1", "http://[::1]"}}, wantErr: "not on the allow-list"},
+		{name: "cloud metadata address", base: func(*testing.T) string { return "http://169.254.169.254" },
+			opts: outbound.Options{Allow: []string{env, "169.254.169.254", "http://169.254.169.254"}}, wantErr: "not a public address"},
+		{name: "name resolving to loopback", base: func(*testing.T) string { return byName },
+			opts: outbound.Options{Allow: []string{env, byName}, Resolver: resolver}, wantErr: "not a public address"},
+		{name: "redirect from an allowed host", base: func(*testing.T) string { return redirector.URL },
+			opts: outbound.Options{Allow: []string{env, redirector.URL}}, wantErr: "not on the allow-list"},
+		{name: "oversized CRL", base: func(*testing.T) string { return bigCRL.URL },
+			opts: outbound.Options{Allow: []string{env, bigCRL.URL}, MaxResponseBytes: 1 << 20}, wantErr: "too large"},
+	}
+	now := time.Now()
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			base := tc.base(t)
+			cred := f.issueLeaf(t, "นายปลายทาง ต้องห้าม", now.Add(-time.Hour), now.Add(24*time.Hour), func(c *devpki.CertTemplate) {
+				c.OCSPServer = []string{base + "/ocsp"}
+				c.CRLDistributionPoints = []string{base + "/crl"}
+				c.IssuingCertificateURL = []string{base + "/issuer.crt"}
+			})
+			data := sign(t, f.env.Signer, corpus(t, "memo-chromium.pdf"), cred, signer.Options{Level: signer.LevelT})
+			hits.Store(0)
+			g := &outboundtest.Guard{}
+			cfg := f.offline()
+			cfg.Fetch = newOutbound(t, tc.opts, g)
+			rep := run(t, data, cfg)
+			if n := hits.Load(); n != 0 {
+				t.Errorf("%d requests reached the listener", n)
+			}
+			if b := g.Blocked(); len(b) != 0 {
+				t.Errorf("the policy let sockets try %v", b)
+			}
+			s := rep.Signatures[0]
+			if s.Indication != verify.Indeterminate || s.SubIndication != verify.TryLater {
+				t.Fatalf("got %s/%s, want INDETERMINATE/TRY_LATER:\n%s", s.Indication, s.SubIndication, dump(rep))
+			}
+			msg := strings.Join(s.Errors, "\n")
+			if !strings.Contains(msg, "fetching failed") || !strings.Contains(msg, tc.wantErr) {
+				t.Fatalf("errors %q, want fetching failed with %q", msg, tc.wantErr)
+			}
+		})
+	}
+}
+
+// newOutbound returns an outbound client, its sockets kept on loopback
+// by g (or a fresh guard).
+func newOutbound(t testing.TB, opts outbound.Options, g *outboundtest.Guard) *outbound.Client {
+	t.Helper()
+	if g == nil {
+		g = &outboundtest.Guard{}
+	}
+	opts.Control = g.Control
+	c, err := outbound.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // lenientTSA gets tokens from a tsa.Server without checking them, as a

@@ -3,8 +3,9 @@
 // indication (TOTAL-PASSED, TOTAL-FAILED, INDETERMINATE) with a
 // sub-indication, and the facts behind it. It reads PDFs uploaded by
 // anyone, so every size and count it reads is bounded, and it fetches
-// nothing unless Config.AllowFetch permits the host. It knows nothing of
-// HTTP: api and the CLI render the Report.
+// nothing unless Config.Fetch is set, and then only from the destinations
+// that client's allow-list permits. It knows nothing of HTTP: api and the
+// CLI render the Report.
 //
 // # What is checked
 //
@@ -48,8 +49,10 @@
 //     by its issuer, from the DSS (including /VRI), the CMS revocation
 //     choices or Adobe's revocation-info-archival attribute, that tells its
 //     status at the best signature time: issued after it, or valid (up to
-//     nextUpdate) at it. Only when that fails, and Config.AllowFetch is
-//     set, are the certificates' OCSP and CRL URLs asked, on allowed hosts.
+//     nextUpdate) at it. Only when that fails, and Config.Fetch is set,
+//     are the certificates' OCSP and CRL URLs asked, on the destinations
+//     its allow-list permits (scheme, host and port, checked again on
+//     every redirect and against the address each name resolves to).
 //
 // # Indications
 //
@@ -76,7 +79,7 @@
 // in the document is INDETERMINATE/TRY_LATER when fetching is not allowed:
 // EN 319 102-1 §5.2.6 cannot conclude the certificate was not revoked, and
 // the status may become known later (online, or once a B-LT update adds
-// it). With AllowFetch the verifier asks and usually concludes.
+// it). With Config.Fetch the verifier asks and usually concludes.
 //
 // A signature whose certificate was revoked after its timestamp passes,
 // with the revocation time reported and a warning.

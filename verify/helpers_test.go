@@ -10,7 +10,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -81,9 +80,8 @@ func (f *fixture) offline() verify.Config {
 // online also lets the verifier ask the dev PKI's services on 127.0.0.1.
 func (f *fixture) online() verify.Config {
 	return verify.Config{
-		Roots:      f.roots,
-		AllowFetch: func(host string) bool { return host == "127.0.0.1" },
-		HTTPClient: &http.Client{Timeout: 10 * time.Second},
+		Roots: f.roots,
+		Fetch: f.env.Outbound,
 	}
 }
 
@@ -210,7 +208,7 @@ func (f *fixture) revoke(t testing.TB, cert *x509.Certificate, at time.Time) {
 func (f *fixture) newSigner() *signer.Signer {
 	return &signer.Signer{
 		TSA:        f.env.TSAClient(),
-		Revocation: &revocation.Fetcher{HTTPClient: &http.Client{Timeout: 10 * time.Second}},
+		Revocation: &revocation.Fetcher{Client: f.env.Outbound},
 	}
 }
 

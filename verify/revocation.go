@@ -318,7 +318,7 @@ func (e *evidence) chainStatus(chain []*x509.Certificate, t time.Time, _ bool) c
 	if res.unknown == nil || res.revoked != nil {
 		return res
 	}
-	if e.v.cfg.AllowFetch == nil {
+	if e.v.cfg.Fetch == nil {
 		res.why = "; the document carries none and fetching is not enabled"
 		return res
 	}
@@ -380,7 +380,7 @@ func hasNoCheck(c *x509.Certificate) bool {
 }
 
 // fetch asks the chain's OCSP responders and CRL distribution points, at
-// most once per chain and call, on the hosts AllowFetch permits only.
+// most once per chain and call, through Config.Fetch and its allow-list.
 func (e *evidence) fetch(chain []*x509.Certificate) error {
 	key := string(chain[0].Raw)
 	if e.fetched[key] {
@@ -388,9 +388,8 @@ func (e *evidence) fetch(chain []*x509.Certificate) error {
 	}
 	e.fetched[key] = true
 	f := &revocation.Fetcher{
-		HTTPClient: e.v.cfg.HTTPClient,
-		AllowHost:  e.v.cfg.AllowFetch,
-		Now:        e.v.cfg.Now,
+		Client: e.v.cfg.Fetch,
+		Now:    e.v.cfg.Now,
 	}
 	got, err := f.Collect(e.v.ctx, chain)
 	var re *revocation.RevokedError

@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net/http"
 	"sort"
 	"time"
 
+	"esign/outbound"
 	"esign/pdf"
 )
 
@@ -22,7 +22,6 @@ var ErrNotPDF = pdf.ErrNotPDF
 // Default limits.
 const (
 	DefaultMaxSignatures = 200
-	DefaultFetchTimeout  = 5 * time.Second
 	// DefaultMaxDecodedBytes bounds the stream data one Verify call
 	// decodes, over every revision of the file.
 	DefaultMaxDecodedBytes = 64 << 20
@@ -37,15 +36,13 @@ type Config struct {
 	// Roots are the trust anchors. Default (nil): none; the system pool is
 	// never used, so what is trusted is always the caller's decision.
 	Roots *x509.CertPool
-	// AllowFetch decides which hosts (lower-case names or IP literals,
-	// without port) may be asked for OCSP responses, CRLs and issuer
-	// certificates when the document lacks revocation data. Default (nil):
-	// nothing is fetched; URLs inside an uploaded file are never followed
-	// on their own authority.
-	AllowFetch func(host string) bool
-	// HTTPClient makes the allowed fetches. Default: a client with a
-	// DefaultFetchTimeout timeout.
-	HTTPClient *http.Client
+	// Fetch asks for OCSP responses, CRLs and issuer certificates when the
+	// document lacks revocation data, to the destinations its allow-list
+	// permits (scheme, host and port; never a loopback or private address
+	// the list does not name with its port), under its timeout and size
+	// cap. Default (nil): nothing is fetched; URLs inside an uploaded file
+	// are never followed on their own authority.
+	Fetch *outbound.Client
 	// Now is the clock, the validation time. Default: time.Now.
 	Now func() time.Time
 	// MaxSignatures bounds the signatures validated; any beyond are
@@ -69,9 +66,6 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	if c.Roots == nil {
 		c.Roots = x509.NewCertPool()
-	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: DefaultFetchTimeout}
 	}
 	if c.Now == nil {
 		c.Now = time.Now

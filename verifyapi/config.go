@@ -2,25 +2,31 @@ package verifyapi
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"esign/config"
 	"esign/internal/trustpool"
+	"esign/outbound"
 	"esign/verify"
 )
 
 // VerifyConfig derives the verification settings from the service
 // configuration: trust anchors from ESIGN_TRUST and ESIGN_TRUST_DIR, plus
 // the development root in development mode; online revocation only to the
-// hosts of ESIGN_VERIFY_FETCH_ALLOW, plus, in development mode, the
-// development services' own host.
+// destinations of ESIGN_VERIFY_FETCH_ALLOW (scheme://host[:port] entries,
+// never a local address an entry does not name with its port), plus, in
+// development mode, exactly the development services' address, under
+// ESIGN_OUTBOUND_TIMEOUT and ESIGN_OUTBOUND_MAX_MB.
 func VerifyConfig(cfg config.Config) (verify.Config, error) {
 	files := append([]string(nil), cfg.Trust...)
-	allow := append([]string(nil), cfg.VerifyFetchAllow...)
+	opts := outbound.Options{
+		Allow:            append([]string(nil), cfg.VerifyFetchAllow...),
+		Timeout:          cfg.OutboundTimeout,
+		MaxResponseBytes: cfg.OutboundMaxBytes,
+	}
 	if cfg.Dev {
 		root := filepath.Join(cfg.DataDir, "pki", "root.pem")
 		if _, err := os.Stat(root); err == nil {
@@ -28,8 +34,14 @@ func VerifyConfig(cfg config.Config) (verify.Config, error) {
 		} else if !errors.Is(err, os.ErrNotExist) {
 			return verify.Config{}, err
 		}
-		if host, _, err := net.SplitHostPort(cfg.Addr); err == nil {
-			allow = append(allow, strings.ToLower(host))
+		// The development certificates point at the signing server's own
+		// address (service.Open's base URL); that host and port, and
+		// nothing else on the machine.
+		if host, port, err := net.SplitHostPort(cfg.Addr); err == nil {
+			if host == "" {
+				host = "127.0.0.1"
+			}
+			opts.Trusted = append(opts.Trusted, "http://"+net.JoinHostPort(host, port))
 		}
 	}
 	roots, err := trustpool.Load(files, cfg.TrustDir)
@@ -39,8 +51,10 @@ func VerifyConfig(cfg config.Config) (verify.Config, error) {
 	// The cache keeps certificate paths and CA signature checks across
 	// verifications: most files come from the same few CAs.
 	vc := verify.Config{Roots: roots, Cache: verify.NewCache(0)}
-	if len(allow) > 0 {
-		vc.AllowFetch = func(host string) bool { return slices.Contains(allow, strings.ToLower(host)) }
+	if len(opts.Allow) > 0 || len(opts.Trusted) > 0 {
+		if vc.Fetch, err = outbound.New(opts); err != nil {
+			return verify.Config{}, fmt.Errorf("verifier fetching: %w", err)
+		}
 	}
 	return vc, nil
 }

@@ -82,9 +82,8 @@ func newFixture(t *testing.T) *fixture {
 	roots := x509.NewCertPool()
 	roots.AddCert(env.PKI.Root)
 	f.vc = verify.Config{
-		Roots:      roots,
-		AllowFetch: func(host string) bool { return host == "127.0.0.1" },
-		HTTPClient: &http.Client{Timeout: 10 * time.Second},
+		Roots: roots,
+		Fetch: env.Outbound,
 	}
 	f.srv = f.server(t, verifyapi.Config{RatePerMinute: 6000, Burst: 1000})
 	return f

@@ -17,6 +17,7 @@ import (
 	"esign/hsm"
 	"esign/hsm/hsmtest"
 	"esign/internal/extverify"
+	"esign/outbound"
 	"esign/revocation"
 	"esign/signer"
 	"esign/tsa"
@@ -24,9 +25,12 @@ import (
 
 // Env is a running development PKI for one test.
 type Env struct {
-	Keys     *hsm.KeyManager
-	PKI      *devpki.PKI
-	Server   *httptest.Server
+	Keys   *hsm.KeyManager
+	PKI    *devpki.PKI
+	Server *httptest.Server
+	// Outbound reaches the PKI's server (its IP literal and port, the
+	// only way to a loopback address) and nothing else.
+	Outbound *outbound.Client
 	Signer   *signer.Signer
 	Creds    map[string]signer.Credential
 	RootFile string // PEM of the development root
@@ -61,14 +65,17 @@ func New(t testing.TB) *Env {
 	}
 	e.RootFile = filepath.Join(dir, "root.pem")
 	extverify.WritePEM(t, e.RootFile, pki.Root)
+	if e.Outbound, err = outbound.New(outbound.Options{Allow: []string{srv.URL}, Timeout: 10 * time.Second}); err != nil {
+		t.Fatalf("outbound client: %v", err)
+	}
 	e.Signer = &signer.Signer{
 		TSA:        e.TSAClient(),
-		Revocation: &revocation.Fetcher{HTTPClient: &http.Client{Timeout: 10 * time.Second}},
+		Revocation: &revocation.Fetcher{Client: e.Outbound},
 	}
 	return e
 }
 
 // TSAClient returns a client of the environment's TSA.
 func (e *Env) TSAClient() *tsa.Client {
-	return &tsa.Client{URL: e.Server.URL + devpki.PathTSA, HTTPClient: &http.Client{Timeout: 10 * time.Second}}
+	return &tsa.Client{URL: e.Server.URL + devpki.PathTSA, Outbound: e.Outbound}
 }
