@@ -33,6 +33,7 @@ fuzz: deps-test
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 60s ./verify/
 	$(GO) test -run '^$$' -fuzz FuzzSignedUpdate -fuzztime 60s ./verify/
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./cades/
+	$(GO) test -run '^$$' -fuzz FuzzParseEntry -fuzztime 60s ./outbound/
 
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)
