@@ -624,7 +624,7 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 		oa, _ := o.(pdf.Array)
 		na, _ := n.(pdf.Array)
 		d.fieldList(ref, oa, na)
-	case (reached && at.area == areaStructure || !reached && isStructure(od)) && isStructure(nd):
+	case reached && at.area == areaStructure && isStructure(od) && isStructure(nd):
 		d.add(ModStructure, ref, "", false, "the logical structure (tagging) was updated")
 	case reached && at.area == areaMeta:
 		d.add(ModMetadata, ref, "", false, "the document metadata changed")
@@ -1122,7 +1122,11 @@ func (d *differ) field(ref pdf.Ref, fr *fieldRole, o, n pdf.Dict) {
 		case fr.isSig:
 			d.add(ModSignatureModified, ref, fr.name, false, "/%s of signature field %q changed", k, fr.name)
 		case k == "V" || k == "AS" || k == "AP" || k == "RV":
-			d.add(ModFormFill, ref, fr.name, true, "form field %q was filled in", fr.name)
+			sh := shown{}
+			if rect := annotRect(d.cur, n); rect != nil && paints(d.cur, n) {
+				sh = shown{effect: EffectFormField, page: d.pageOf(n), rect: rect}
+			}
+			d.addShown(sh, ModFormFill, ref, fr.name, true, "form field %q was filled in%s", fr.name, onPage(sh))
 		default:
 			d.add(ModFieldModified, ref, fr.name, false, "/%s of form field %q changed", k, fr.name)
 		}
