@@ -4,6 +4,7 @@
 package metricstest
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -23,18 +24,36 @@ func Scrape(t testing.TB, h http.Handler) map[string]*dto.MetricFamily {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	if rec.Code != http.StatusOK {
-		t.Fatalf("GET /metrics: %d\n%s", rec.Code, rec.Body)
+	return parse(t, "/metrics", rec.Result())
+}
+
+// ScrapeURL is Scrape over the network, for a daemon in a process of its
+// own.
+func ScrapeURL(t testing.TB, client *http.Client, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("scrape: %v", err)
 	}
-	if ct := rec.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
-		t.Fatalf("GET /metrics: Content-Type %q, want the text format 0.0.4", ct)
+	defer resp.Body.Close()
+	return parse(t, url, resp)
+}
+
+func parse(t testing.TB, url string, resp *http.Response) map[string]*dto.MetricFamily {
+	t.Helper()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s: %s\n%s", url, resp.Status, body)
+	}
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Fatalf("GET %s: Content-Type %q, want the text format 0.0.4", url, ct)
 	}
 	// Legacy name validation: the names must suit every scraper, not only
 	// those that take UTF-8.
 	p := expfmt.NewTextParser(model.LegacyValidation)
-	mfs, err := p.TextToMetricFamilies(rec.Body)
+	mfs, err := p.TextToMetricFamilies(resp.Body)
 	if err != nil {
-		t.Fatalf("parse /metrics: %v", err)
+		t.Fatalf("parse %s: %v", url, err)
 	}
 	list := make([]*dto.MetricFamily, 0, len(mfs))
 	for _, mf := range mfs {
@@ -42,10 +61,10 @@ func Scrape(t testing.TB, h http.Handler) map[string]*dto.MetricFamily {
 	}
 	problems, err := promlint.NewWithMetricFamilies(list).Lint()
 	if err != nil {
-		t.Fatalf("lint /metrics: %v", err)
+		t.Fatalf("lint %s: %v", url, err)
 	}
 	for _, p := range problems {
-		t.Errorf("lint /metrics: %s: %s", p.Metric, p.Text)
+		t.Errorf("lint %s: %s: %s", url, p.Metric, p.Text)
 	}
 	return mfs
 }
