@@ -20,6 +20,11 @@ var errRequestTooLarge = errors.New("api: request body too large")
 // errBadRequest reports a malformed request.
 var errBadRequest = errors.New("api: bad request")
 
+// errUnknownField reports a form field or JSON member the endpoint does
+// not know: a misspelt "certfy" must not sign without the certification
+// the caller meant.
+var errUnknownField = errors.New("api: unknown field")
+
 // errShuttingDown reports a request that arrived during shutdown.
 var errShuttingDown = errors.New("api: the service is shutting down")
 
@@ -47,6 +52,8 @@ func statusOf(err error) (int, string) {
 		return http.StatusForbidden, "activation_failed"
 	case errors.Is(err, errRequestTooLarge):
 		return http.StatusRequestEntityTooLarge, "too_large"
+	case errors.Is(err, errUnknownField):
+		return http.StatusBadRequest, "unknown_field"
 	case errors.Is(err, errBadRequest), errors.Is(err, signer.ErrBadOptions):
 		return http.StatusBadRequest, "bad_request"
 	case errors.Is(err, signer.ErrInvalidPDF):

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
@@ -15,7 +16,7 @@ import (
 // one empty signature field per official on the document's route, in one
 // incremental update, before anyone signs.
 func (s *Server) addFields(c *gin.Context) {
-	f, err := s.readForm(c)
+	f, err := s.readForm(c, fieldsFields)
 	if err != nil {
 		abort(c, err)
 		return
@@ -23,8 +24,18 @@ func (s *Server) addFields(c *gin.Context) {
 	defer f.close()
 	file, size := f.file, f.file.size
 	var specs []signer.FieldSpec
-	if err := json.Unmarshal([]byte(f.get("fields")), &specs); err != nil {
+	dec := json.NewDecoder(strings.NewReader(f.get("fields")))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&specs); err != nil {
+		if strings.HasPrefix(err.Error(), "json: unknown field") {
+			abort(c, fmt.Errorf("%w: %v", errUnknownField, err))
+			return
+		}
 		abort(c, fmt.Errorf(`%w: "fields" must be a JSON array of {"name","page","rect":[x1,y1,x2,y2]}: %v`, errBadRequest, err))
+		return
+	}
+	if dec.More() {
+		abort(c, fmt.Errorf(`%w: "fields" holds more than one JSON value`, errBadRequest))
 		return
 	}
 	res, err := signer.AddFields(c.Request.Context(), file, size, specs)

@@ -92,8 +92,26 @@ func (u *upload) Close() error {
 	return nil
 }
 
-// readForm reads the request's multipart body within the upload limit.
-func (s *Server) readForm(c *gin.Context) (*form, error) {
+// The form fields each endpoint understands, besides "file". A request
+// with any other is refused, not half-understood.
+var (
+	signFields = fieldSet("signer", "level", "certify", "reason", "location", "contact", "field", "lock",
+		"visible", "page", "rect", "image", "activation",
+		"doc_number", "doc_date", "subject", "urgency", "secrecy")
+	fieldsFields = fieldSet("fields")
+)
+
+func fieldSet(names ...string) map[string]bool {
+	m := map[string]bool{"file": true}
+	for _, n := range names {
+		m[n] = true
+	}
+	return m
+}
+
+// readForm reads the request's multipart body within the upload limit;
+// known lists the field names the endpoint understands.
+func (s *Server) readForm(c *gin.Context, known map[string]bool) (*form, error) {
 	body := http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUpload+64<<10)
 	// multipart.Reader reads 4 KB at a time; a large buffer under it
 	// turns the ~30 socket reads of a 115 KB upload into two or three.
@@ -124,6 +142,11 @@ func (s *Server) readForm(c *gin.Context) (*form, error) {
 		if err != nil {
 			f.close()
 			return nil, tooLargeOr(err, fmt.Errorf("%w: malformed multipart body: %v", errBadRequest, err), s.cfg.MaxUpload)
+		}
+		if name := part.FormName(); !known[name] {
+			part.Close()
+			f.close()
+			return nil, fmt.Errorf("%w: form field %q is not one this endpoint takes", errUnknownField, name)
 		}
 		err = s.readPart(f, part)
 		part.Close()

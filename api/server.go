@@ -166,14 +166,13 @@ func (s *Server) logRequests(c *gin.Context) {
 }
 
 func (s *Server) authenticate(c *gin.Context) {
-	h := c.GetHeader("Authorization")
-	key, ok := strings.CutPrefix(h, "Bearer ")
+	key, ok := bearerToken(c.GetHeader("Authorization"))
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="esign"`)
 		abort(c, store.ErrUnauthenticated)
 		return
 	}
-	cl, err := s.cfg.Store.Authenticate(c.Request.Context(), strings.TrimSpace(key))
+	cl, err := s.cfg.Store.Authenticate(c.Request.Context(), key)
 	if err != nil {
 		c.Header("WWW-Authenticate", `Bearer realm="esign", error="invalid_token"`)
 		abort(c, err)
@@ -181,6 +180,18 @@ func (s *Server) authenticate(c *gin.Context) {
 	}
 	c.Set("client", cl)
 	c.Next()
+}
+
+// bearerToken reads the credentials of an Authorization header of the
+// Bearer scheme, whose name is case-insensitive (RFC 9110 §11.1): a
+// client sending "bearer" is as right as one sending "Bearer".
+func bearerToken(h string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
 }
 
 // acquire waits for an HSM slot, or fails when the queue is saturated.
@@ -217,7 +228,7 @@ type signRequest struct {
 }
 
 func (s *Server) parseSign(c *gin.Context) (*signRequest, error) {
-	f, err := s.readForm(c)
+	f, err := s.readForm(c, signFields)
 	if err != nil {
 		return nil, err
 	}

@@ -173,26 +173,38 @@ func unpredict(data []byte, p Dict) ([]byte, error) {
 	if pred < 10 {
 		return nil, fmt.Errorf("%w: predictor %d", ErrUnsupportedFilter, pred)
 	}
-	out := make([]byte, 0, len(data)/(rowLen+1)*rowLen)
-	prev := make([]byte, rowLen)
+	if len(data) == 0 {
+		return data, nil
+	}
+	// A row longer than the data cannot be whole: refusing it keeps a few
+	// bytes of input from asking for a 64 MiB row.
+	if rowLen >= len(data) {
+		return nil, fmt.Errorf("%w: predictor rows of %d bytes in %d bytes of data", ErrSyntax, rowLen, len(data))
+	}
+	// Each row is a filter-type byte and rowLen bytes, so the output is
+	// never larger than the input (but for the last row's padding).
+	out := make([]byte, 0, len(data))
+	var prev []byte
 	for r := 0; r < len(data); r += rowLen + 1 {
-		if r+1 > len(data) {
-			break
-		}
 		typ := data[r]
-		end := r + 1 + rowLen
-		if end > len(data) {
-			end = len(data)
+		end := min(r+1+rowLen, len(data))
+		start := len(out)
+		out = append(out, data[r+1:end]...)
+		for len(out)-start < rowLen {
+			out = append(out, 0)
 		}
-		row := make([]byte, rowLen)
-		copy(row, data[r+1:end])
+		row := out[start:]
 		for i := 0; i < rowLen; i++ {
 			var left, up, upLeft byte
 			if i >= bpp {
 				left = row[i-bpp]
-				upLeft = prev[i-bpp]
 			}
-			up = prev[i]
+			if prev != nil {
+				up = prev[i]
+				if i >= bpp {
+					upLeft = prev[i-bpp]
+				}
+			}
 			switch typ {
 			case 0:
 			case 1:
@@ -207,7 +219,6 @@ func unpredict(data []byte, p Dict) ([]byte, error) {
 				return nil, fmt.Errorf("%w: PNG filter type %d", ErrSyntax, typ)
 			}
 		}
-		out = append(out, row...)
 		prev = row
 	}
 	return out, nil

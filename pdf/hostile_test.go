@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,9 @@ func deflate(data []byte) []byte {
 	w.Close()
 	return b.Bytes()
 }
+
+// hostileAllocBound is what reading one of the hostile files may allocate.
+const hostileAllocBound = 16 << 20
 
 func TestHostileInput(t *testing.T) {
 	bomb := deflate(make([]byte, 64<<20))
@@ -100,6 +104,21 @@ func TestHostileInput(t *testing.T) {
 			want: ErrTooLarge,
 		},
 		{
+			// A few bytes that ask for PNG rows of 64 MiB, twice compressed:
+			// the predictor must not allocate what the data cannot fill.
+			name: "predictor rows larger than the data",
+			file: func() []byte {
+				b := build("<</Type/Catalog>>")
+				x := bytes.LastIndex(b, []byte("\nxref\n")) + 1
+				rows := deflate(deflate([]byte{2, 0, 0, 0, 0, 0, 0, 0}))
+				xs := fmt.Sprintf("9 0 obj\n<</Type/XRef/Size 10/W[1 4 2]/Root 1 0 R/Filter[/FlateDecode/FlateDecode]"+
+					"/DecodeParms[null<</Predictor 12/Columns 1048576/Colors 32/BitsPerComponent 16>>]/Length %d>>\nstream\n%s\nendstream\nendobj\n", len(rows), rows)
+				out := append(append([]byte(nil), b[:x]...), xs...)
+				return append(out, fmt.Sprintf("startxref\n%d\n%%%%EOF\n", x)...)
+			}(),
+			want: ErrSyntax,
+		},
+		{
 			name: "huge declared length",
 			file: build("<</Type/Catalog>>", "<</Length 99999999999>>\nstream\nabc\nendstream"),
 			check: func(r *Reader) error {
@@ -126,6 +145,8 @@ func TestHostileInput(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
 			r, err := NewReader(bytes.NewReader(c.file), int64(len(c.file)), nil)
 			if err == nil {
 				if c.check == nil {
@@ -133,8 +154,13 @@ func TestHostileInput(t *testing.T) {
 				}
 				err = c.check(r)
 			}
+			runtime.ReadMemStats(&after)
 			if !errors.Is(err, c.want) {
 				t.Fatalf("error %v, want %v", err, c.want)
+			}
+			// None of these files holds anything worth a large allocation.
+			if got := after.TotalAlloc - before.TotalAlloc; got > hostileAllocBound {
+				t.Errorf("reading allocated %d MiB, more than %d MiB", got>>20, hostileAllocBound>>20)
 			}
 		})
 	}

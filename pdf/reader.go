@@ -44,7 +44,8 @@ func (k XrefKind) String() string {
 // it, may spend together. The zero value is fine.
 type ReaderOptions struct {
 	// MaxDecodedBytes caps the bytes all stream decoding may produce in
-	// total. Default 256 MiB.
+	// total. Default 32 MiB: reading a document's structure decodes
+	// cross-reference and object streams, never page content.
 	MaxDecodedBytes int64
 	// MaxReadBytes caps the bytes read from the file to parse objects,
 	// cross-reference sections and trailers, in total. Default 1 GiB.
@@ -67,7 +68,7 @@ func (o *ReaderOptions) withDefaults() ReaderOptions {
 		out = *o
 	}
 	if out.MaxDecodedBytes <= 0 {
-		out.MaxDecodedBytes = 256 << 20
+		out.MaxDecodedBytes = 32 << 20
 	}
 	if out.MaxReadBytes <= 0 {
 		out.MaxReadBytes = 1 << 30

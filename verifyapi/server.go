@@ -190,6 +190,18 @@ func (s *Server) reportFor(ctx context.Context, c *gin.Context) (*verify.Report,
 	if fh.Size > s.cfg.MaxUpload {
 		return nil, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Errorf("the limit is %d bytes", s.cfg.MaxUpload)
 	}
+	// Only "file" is understood; a field meant for something else must not
+	// be silently dropped.
+	if mf := c.Request.MultipartForm; mf != nil {
+		for name := range mf.Value {
+			return nil, http.StatusBadRequest, "unknown_field", fmt.Errorf("form field %q is not one this endpoint takes", name)
+		}
+		for name, files := range mf.File {
+			if name != "file" || len(files) > 1 {
+				return nil, http.StatusBadRequest, "unknown_field", fmt.Errorf("form field %q is not one this endpoint takes, or comes twice", name)
+			}
+		}
+	}
 	f, err := fh.Open()
 	if err != nil {
 		return nil, http.StatusBadRequest, codeBadRequest, fmt.Errorf("read upload: %w", err)

@@ -389,6 +389,22 @@ func (f *fixture) testAPI(t *testing.T) {
 	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, `"code":"not_pdf"`) {
 		t.Errorf("garbage: status %d\n%s", res.StatusCode, body)
 	}
+	// A field the endpoint does not take is refused, not dropped.
+	var extra bytes.Buffer
+	mw := multipart.NewWriter(&extra)
+	w, _ := mw.CreateFormFile("file", "valid.pdf")
+	w.Write(f.data(t, "valid"))
+	mw.WriteField("allow_fetch", "true")
+	mw.Close()
+	res, err := http.Post(f.srv.URL+"/api/v1/verify", mw.FormDataContentType(), &extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `"code":"unknown_field"`) || !strings.Contains(string(b), "allow_fetch") {
+		t.Errorf("unknown field: status %d\n%s", res.StatusCode, b)
+	}
 	for _, path := range []string{"/nothing", "/api/v1/nothing"} {
 		get, err := http.Get(f.srv.URL + path)
 		if err != nil {
