@@ -5,31 +5,55 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"esign/metrics"
 	"esign/signer"
 	"esign/tsa"
 )
 
-// serverMetrics are the signing service's Prometheus metrics.
+// serverMetrics are the signing service's Prometheus metrics, in a
+// registry of the server's own that also holds the Go runtime and process
+// metrics.
 type serverMetrics struct {
-	reg        metrics.Registry
-	signatures *metrics.CounterVec
-	latency    *metrics.HistogramVec
-	hsmErrors  *metrics.CounterVec
-	tsaErrors  *metrics.CounterVec
-	queue      *metrics.Gauge
+	reg        *prometheus.Registry
+	handler    http.Handler
+	signatures *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	hsmErrors  prometheus.Counter
+	tsaErrors  prometheus.Counter
+	queue      prometheus.Gauge
 }
 
 func newServerMetrics() *serverMetrics {
-	m := &serverMetrics{}
-	m.signatures = m.reg.NewCounterVec("esign_signatures_total", "Signing requests by PAdES level and result.", "level", "result")
-	m.latency = m.reg.NewHistogramVec("esign_sign_duration_seconds", "Time to sign, from HSM slot to signed bytes.",
-		[]float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}, "level")
-	m.hsmErrors = m.reg.NewCounterVec("esign_hsm_errors_total", "Signing failures in the HSM.")
-	m.tsaErrors = m.reg.NewCounterVec("esign_tsa_errors_total", "Failed or rejected timestamp requests.")
-	m.queue = m.reg.NewGauge("esign_hsm_queue_length", "Requests waiting for an HSM slot.")
+	m := &serverMetrics{
+		reg: metrics.NewRegistry(),
+		signatures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "esign_signatures_total",
+			Help: "Signing requests by PAdES level and result.",
+		}, []string{"level", "result"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "esign_sign_duration_seconds",
+			Help:    "Time to sign, from HSM slot to signed bytes.",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		}, []string{"level"}),
+		hsmErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "esign_hsm_errors_total",
+			Help: "Signing failures in the HSM.",
+		}),
+		tsaErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "esign_tsa_errors_total",
+			Help: "Failed or rejected timestamp requests.",
+		}),
+		queue: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "esign_hsm_queue_length",
+			Help: "Requests waiting for an HSM slot.",
+		}),
+	}
+	// A fresh registry and fixed names: registration fails only on a
+	// programming error, which every test that makes a Server would catch.
+	m.reg.MustRegister(m.signatures, m.latency, m.hsmErrors, m.tsaErrors, m.queue)
+	m.handler = metrics.Handler(m.reg)
 	return m
 }
 
@@ -38,9 +62,9 @@ func (m *serverMetrics) observeSign(level signer.Level, d time.Duration, err err
 	if err != nil {
 		_, result = statusOf(err)
 	}
-	m.signatures.Inc(string(level), result)
+	m.signatures.WithLabelValues(string(level), result).Inc()
 	if err == nil {
-		m.latency.Observe(d.Seconds(), string(level))
+		m.latency.WithLabelValues(string(level)).Observe(d.Seconds())
 		return
 	}
 	var hsmErr *signer.KeyError
@@ -50,10 +74,4 @@ func (m *serverMetrics) observeSign(level signer.Level, d time.Duration, err err
 	if errors.Is(err, tsa.ErrUnavailable) || errors.Is(err, tsa.ErrBadResponse) || errors.Is(err, tsa.ErrInvalidToken) {
 		m.tsaErrors.Inc()
 	}
-}
-
-func (s *Server) serveMetrics(c *gin.Context) {
-	c.Header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	c.Status(http.StatusOK)
-	s.metrics.reg.WriteText(c.Writer)
 }

@@ -97,7 +97,7 @@ func (s *Server) Handler() http.Handler {
 	}))
 	r.Use(s.logRequests, s.refuseWhileDraining)
 	r.GET("/healthz", s.healthz)
-	r.GET("/metrics", s.serveMetrics)
+	r.GET("/metrics", gin.WrapH(s.metrics.handler))
 	r.GET("/api/v1/openapi.json", serveOpenAPI)
 	v1 := r.Group("/api/v1", s.authenticate)
 	v1.POST("/sign", s.sign)

@@ -22,6 +22,7 @@ import (
 
 	"esign/activation"
 	"esign/audit"
+	"esign/metrics/metricstest"
 	"esign/signer"
 	"esign/store"
 )
@@ -115,10 +116,12 @@ func TestHSMQueueSaturated(t *testing.T) {
 	if err != nil || len(entries) != 2 || entries[1].Result != audit.Failure || entries[1].ErrorCode != "busy" {
 		t.Fatalf("audit: %v %+v", err, entries)
 	}
-	var m bytes.Buffer
-	s.metrics.reg.WriteText(&m)
-	if !bytes.Contains(m.Bytes(), []byte(`esign_signatures_total{level="B-B",result="ok"} 1`)) {
-		t.Errorf("metrics:\n%s", m.String())
+	mfs := metricstest.Scrape(t, s.Handler())
+	if v, _ := metricstest.Value(mfs, "esign_signatures_total", map[string]string{"level": "B-B", "result": "ok"}); v != 1 {
+		t.Errorf(`esign_signatures_total{level="B-B",result="ok"} = %v, want 1`, v)
+	}
+	if v, ok := metricstest.Value(mfs, "esign_hsm_queue_length", nil); !ok || v != 0 {
+		t.Errorf("esign_hsm_queue_length = %v, %v; want 0 once the wait is over", v, ok)
 	}
 }
 

@@ -22,6 +22,11 @@ type Config struct {
 	// VerifyAddr is the public verifier's address. ESIGN_VERIFY_ADDR,
 	// default 127.0.0.1:8081.
 	VerifyAddr string
+	// VerifyMetricsAddr, when set, moves the public verifier's /metrics
+	// off its public address onto this one, which need not face the
+	// internet. ESIGN_VERIFY_METRICS_ADDR, default empty: /metrics is on
+	// VerifyAddr.
+	VerifyMetricsAddr string
 	// DataDir holds all state. ESIGN_DATA_DIR, default .esign-dev.
 	DataDir string
 
@@ -95,6 +100,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		Dev:               str("ESIGN_MODE", "") == "dev",
 		Addr:              str("ESIGN_ADDR", "127.0.0.1:8080"),
 		VerifyAddr:        str("ESIGN_VERIFY_ADDR", "127.0.0.1:8081"),
+		VerifyMetricsAddr: str("ESIGN_VERIFY_METRICS_ADDR", ""),
 		DataDir:           str("ESIGN_DATA_DIR", ".esign-dev"),
 		PKCS11Module:      str("ESIGN_PKCS11_MODULE", "/usr/lib/softhsm/libsofthsm2.so"),
 		PKCS11Token:       str("ESIGN_PKCS11_TOKEN", ""),

@@ -14,11 +14,13 @@ type Link struct {
 }
 
 // linkKey names a scanned object for the cache the readers of one file
-// share: where it starts in the file, and for an object inside an object
-// stream, its number.
+// share: where it starts in the file (for an object inside an object
+// stream, where the stream starts) and the object asked for, since a
+// hostile cross-reference section can point another number at the same
+// place.
 type linkKey struct {
 	off int64
-	num uint32
+	ref Ref
 }
 
 type linkEntry struct {
@@ -45,7 +47,7 @@ func (r *Reader) Links(ref Ref) (links []Link, found bool, err error) {
 		if e.Ref.Gen != ref.Gen {
 			return nil, false, nil
 		}
-		k := linkKey{off: e.Offset}
+		k := linkKey{off: e.Offset, ref: ref}
 		if c, ok := r.sh.links[k]; ok && c.end <= r.size {
 			return c.links, true, nil
 		}
@@ -62,7 +64,7 @@ func (r *Reader) Links(ref Ref) (links []Link, found bool, err error) {
 		if err != nil || !ok {
 			return nil, false, err
 		}
-		k := linkKey{off: se.Offset, num: ref.Num}
+		k := linkKey{off: se.Offset, ref: ref}
 		if c, ok := r.sh.links[k]; ok && se.Type == 1 && c.end <= r.size {
 			return c.links, true, nil
 		}
@@ -115,10 +117,12 @@ func (r *Reader) linksAt(off int64, ref Ref) (links []Link, end int64, found boo
 		}
 		p := &parser{buf: b}
 		got, err := p.indirectHeader()
-		if err == errShort && len(b) == window {
+		if err == errShort && len(b) == window && window < r.opts.MaxObjectBytes {
 			continue
 		}
-		if err != nil || got != ref {
+		// As Object does: the number must match, the generation is the
+		// cross-reference entry's.
+		if err != nil || got.Num != ref.Num {
 			return nil, 0, false, nil
 		}
 		s := linkScanner{buf: b[p.pos:], complete: len(b) < window, names: r.sh.names}
@@ -243,7 +247,7 @@ func (s *linkScanner) scan() bool {
 			}
 			tok := b[i:j]
 			i = j
-			if v, ok := smallUint(tok); ok {
+			if v, ok := objectNumber(tok); ok {
 				number = true
 				n1, n2 = n2, v
 				valueDone()
@@ -304,9 +308,15 @@ func skipLiteralString(b []byte, i int) int {
 	return i
 }
 
-// smallUint parses a run of decimal digits.
-func smallUint(tok []byte) (int64, bool) {
-	if len(tok) == 0 || len(tok) > 10 {
+// objectNumber reads a token as the parser reads an integer that may be
+// part of a reference: an optional '+', then digits, leading zeros and
+// all. Anything the parser would take for a reference must be one here
+// too, or the walk would miss it. Values past 2^32 are -1, no reference.
+func objectNumber(tok []byte) (int64, bool) {
+	if len(tok) > 0 && tok[0] == '+' {
+		tok = tok[1:]
+	}
+	if len(tok) == 0 {
 		return 0, false
 	}
 	var v int64
@@ -314,7 +324,12 @@ func smallUint(tok []byte) (int64, bool) {
 		if c < '0' || c > '9' {
 			return 0, false
 		}
-		v = v*10 + int64(c-'0')
+		if v >= 0 {
+			v = v*10 + int64(c-'0')
+			if v > 1<<32 {
+				v = -1
+			}
+		}
 	}
 	return v, true
 }

@@ -951,10 +951,12 @@ func (r *Reader) compressedObject(e Entry) (Object, error) {
 	if start < 0 || start >= len(os.data) {
 		return nil, fmt.Errorf("%w: offset outside object stream", ErrSyntax)
 	}
-	p := &parser{buf: os.data[start:], complete: true}
+	// An object ends where the next begins: parsed past that, it would
+	// hold what Links, which scans up to there, does not see.
+	p := &parser{buf: os.data[start:os.end(off)], complete: true}
 	obj, err := p.object()
 	if err == errShort {
-		return nil, fmt.Errorf("%w: object runs past the end of its object stream", ErrSyntax)
+		return nil, fmt.Errorf("%w: object runs past the next object of its object stream", ErrSyntax)
 	}
 	return obj, err
 }

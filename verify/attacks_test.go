@@ -725,6 +725,81 @@ func TestAttacks(t *testing.T) {
 		{name: "SSA empty signature field painting without certification", drawn: true, attack: ssa(signed),
 			check: all(notPassed, changedAs(verify.ModOverlay), shows(verify.EffectOverlay, true)), twin: emptyField(signed)},
 	}
+	// Hooks a walk from the catalog could miss; every reference the
+	// signed revision makes counts, wherever it lies (found in review).
+	withPage := func(edit func(r *pdf.Reader, u *pdf.Update, pg pdf.Dict)) []byte {
+		return appendUpdate(t, in, func(r *pdf.Reader, u *pdf.Update) {
+			ref, pg := page0(t, r)
+			pg = pg.Clone()
+			edit(r, u, pg)
+			u.Set(ref, pg)
+		})
+	}
+	// drawXObject makes page 1 draw XObject name, which is object num.
+	drawXObject := func(name pdf.Name, num pdf.Ref) func(r *pdf.Reader, u *pdf.Update, pg pdf.Dict) {
+		return func(r *pdf.Reader, u *pdf.Update, pg pdf.Dict) {
+			res := pg["Resources"].(pdf.Dict).Clone()
+			xo, _ := r.Dict(res["XObject"])
+			if xo = xo.Clone(); xo == nil {
+				xo = pdf.Dict{}
+			}
+			xo[name] = num
+			res["XObject"] = xo
+			pg["Resources"] = res
+			pg["Contents"] = pdf.Array{contentsRef(t, r), u.Add(stream("q /" + string(name) + " Do Q"))}
+		}
+	}
+	define := func(data []byte, ref pdf.Ref, obj pdf.Object) []byte {
+		return rawUpdate(t, data, func(*pdf.Reader) []rawObj { return []rawObj{{ref: ref, obj: obj}} }, nil)
+	}
+	fullPage := stream(paintOver, 0, 0, 612, 792)
+	cropSigned := signLT(withPage(func(_ *pdf.Reader, _ *pdf.Update, pg pdf.Dict) { pg["CropBox"] = pdf.Ref{Num: 600} }), signer.Options{})
+	namedPSigned := signLT(withPage(drawXObject("P", pdf.Ref{Num: 601})), signer.Options{})
+	info := reader(t, in).Trailer()["Info"].(pdf.Ref)
+	genSigned := signLT(withPage(drawXObject("Xi", pdf.Ref{Num: info.Num, Gen: info.Gen + 1})), signer.Options{})
+	// An XObject whose number the xref points at the content stream's
+	// bytes: a reader that matched objects by offset alone would take it
+	// for held.
+	var alias pdf.Ref
+	aliasSigned := signLT(rawUpdate(t, in, func(r *pdf.Reader) []rawObj {
+		alias = pdf.Ref{Num: r.NextObjectNumber()}
+		c := contentsRef(t, r)
+		e, _, _ := r.Lookup(c.Num)
+		ref, pg := page0(t, r)
+		pg = pg.Clone()
+		res := pg["Resources"].(pdf.Dict).Clone()
+		xo, _ := r.Dict(res["XObject"])
+		if xo = xo.Clone(); xo == nil {
+			xo = pdf.Dict{}
+		}
+		xo["X9"] = alias
+		res["XObject"] = xo
+		pg["Resources"] = res
+		draw := pdf.Ref{Num: alias.Num + 1}
+		pg["Contents"] = pdf.Array{c, draw}
+		return []rawObj{{ref: ref, obj: pg}, {ref: draw, obj: stream("q /X9 Do Q")}, {ref: alias, at: e.Offset}}
+	}, nil), signer.Options{})
+	// A page action shaped like a structure element, under P=2.
+	var action pdf.Ref
+	aaSigned := signLT(withPage(func(_ *pdf.Reader, u *pdf.Update, pg pdf.Dict) {
+		action = u.Add(pdf.Dict{"S": pdf.Name("JavaScript"), "JS": pdf.TextString("1;"), "P": pdf.Ref{Num: 1}})
+		pg["AA"] = pdf.Dict{"O": action}
+	}), signer.Options{Certify: 2})
+	cases = append(cases,
+		tcase{name: "shadow page /CropBox refers to a missing object defined later", attack: define(cropSigned, pdf.Ref{Num: 600}, nums(0, 0, 200, 200)),
+			check: all(notPassed, changedAs(verify.ModDefinedLater), shows(verify.EffectContent, false)), twin: dss(cropSigned)},
+		tcase{name: "shadow resource named /P defined later", drawn: true, attack: define(namedPSigned, pdf.Ref{Num: 601}, fullPage),
+			check: all(notPassed, changedAs(verify.ModDefinedLater), shows(verify.EffectContent, false)), twin: dss(namedPSigned)},
+		tcase{name: "shadow reference to another generation of the Info dictionary", drawn: true,
+			attack: define(genSigned, pdf.Ref{Num: info.Num, Gen: info.Gen + 1}, fullPage),
+			check:  all(notPassed, changedAs(verify.ModDefinedLater)), twin: dss(genSigned)},
+		tcase{name: "shadow number the xref points at another object's bytes", drawn: true, attack: define(aliasSigned, alias, fullPage),
+			check: all(notPassed, changedAs(verify.ModDefinedLater)), twin: dss(aliasSigned)},
+		tcase{name: "page action shaped like tagging changed under DocMDP P=2",
+			attack: define(aaSigned, action, pdf.Dict{"S": pdf.Name("JavaScript"), "JS": pdf.TextString("app.alert('paid');"), "P": pdf.Ref{Num: 1}}),
+			check:  all(notPassed, modified), twin: dss(aaSigned)},
+	)
+
 	// Twins with no attack of their own shape above.
 	extraTwins := []struct {
 		name string

@@ -205,7 +205,9 @@ func (v *verifier) checkSig(child, parent *x509.Certificate) error {
 
 // checkOCSPSig verifies that signer signed the OCSP response.
 func (v *verifier) checkOCSPSig(resp *ocsp.Response, signer *x509.Certificate) error {
-	return v.memoSig(sigKey('o', resp.TBSResponseData, resp.Signature, signer.Raw), func() error {
+	// The algorithm lies outside the signed data: it is part of the key.
+	signed := append([]byte(resp.SignatureAlgorithm.String()+"\x00"), resp.TBSResponseData...)
+	return v.memoSig(sigKey('o', signed, resp.Signature, signer.Raw), func() error {
 		return resp.CheckSignatureFrom(signer)
 	})
 }

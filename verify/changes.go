@@ -300,9 +300,13 @@ func (d *differ) addShown(sh shown, kind string, obj pdf.Ref, field string, lock
 // definedLater records that a later revision defined an object the signed
 // revision referred to without holding it.
 func (d *differ) definedLater(ref pdf.Ref) {
-	at := d.roleMap().dangling[ref.Num]
+	at, ok := d.roleMap().dangling[ref.Num]
+	where := "by an object of the signed revision"
+	if ok {
+		where = at.where()
+	}
 	d.addShown(at.shown(), ModDefinedLater, ref, "", false,
-		"object %d, referred to %s but absent from the signed revision, was defined by a later revision", ref.Num, at.where())
+		"object %d, referred to %s but absent from the signed revision, was defined by a later revision", ref.Num, where)
 }
 
 func (d *differ) run(end int64) {
@@ -415,22 +419,30 @@ func (d *differ) compare(n uint32, oldSize uint32) {
 	if oerr != nil {
 		oldObj = nil
 	}
-	// The signed revision's references name the generation it gave the
-	// object: when a later entry gives it another, they no longer reach
-	// it, and for a reader the object is gone.
+	rm := d.roleMap()
 	var newObj pdf.Object
 	if nok && ne.Type != 0 {
 		ref.Gen = entryGen(ne)
-		if oldObj == nil || entryGen(ne) == entryGen(oe) {
-			newObj, nerr = objectAt(d.cur, ne, nok)
+		// What the signed revision referred to without holding, a later
+		// revision must not supply.
+		if (oldObj == nil || entryGen(ne) != entryGen(oe)) && rm.refs[ref] {
+			d.definedLater(ref)
+			return
 		}
+		// The signed revision's references name the generation it gave
+		// the object: when a later entry gives it another, they reach
+		// nothing, whatever the object was.
+		if oldObj != nil && entryGen(ne) != entryGen(oe) {
+			at, _ := rm.reach.get(n)
+			d.addShown(at.shown(), ModObjectDeleted, ref, "", false,
+				"object %d was given generation %d: the signed revision's references to %d %d R now reach nothing", n, ref.Gen, n, entryGen(oe))
+			return
+		}
+		newObj, nerr = objectAt(d.cur, ne, nok)
 	}
 	if nerr != nil {
-		switch {
-		case oldObj != nil:
+		if oldObj != nil {
 			d.add(ModObjectModified, ref, "", false, "object %d was replaced by an unreadable object", n)
-		case d.roleMap().dangling[n] != (reach{}):
-			d.definedLater(ref)
 		}
 		return
 	}
@@ -438,10 +450,6 @@ func (d *differ) compare(n uint32, oldSize uint32) {
 	case oldObj == nil && newObj == nil:
 		return
 	case oldObj == nil:
-		if d.roleMap().dangling[n] != (reach{}) {
-			d.definedLater(ref)
-			return
-		}
 		if ook && n < oldSize {
 			d.add(ModObjectReused, ref, "", false, "object number %d, free in the signed revision, was used again", n)
 		}
@@ -616,7 +624,7 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 		oa, _ := o.(pdf.Array)
 		na, _ := n.(pdf.Array)
 		d.fieldList(ref, oa, na)
-	case (reached && at.area == areaStructure || !reached && isStructure(od)) && isStructure(nd):
+	case reached && at.area == areaStructure && isStructure(od) && isStructure(nd):
 		d.add(ModStructure, ref, "", false, "the logical structure (tagging) was updated")
 	case reached && at.area == areaMeta:
 		d.add(ModMetadata, ref, "", false, "the document metadata changed")
@@ -1114,7 +1122,11 @@ func (d *differ) field(ref pdf.Ref, fr *fieldRole, o, n pdf.Dict) {
 		case fr.isSig:
 			d.add(ModSignatureModified, ref, fr.name, false, "/%s of signature field %q changed", k, fr.name)
 		case k == "V" || k == "AS" || k == "AP" || k == "RV":
-			d.add(ModFormFill, ref, fr.name, true, "form field %q was filled in", fr.name)
+			sh := shown{}
+			if rect := annotRect(d.cur, n); rect != nil && paints(d.cur, n) {
+				sh = shown{effect: EffectFormField, page: d.pageOf(n), rect: rect}
+			}
+			d.addShown(sh, ModFormFill, ref, fr.name, true, "form field %q was filled in%s", fr.name, onPage(sh))
 		default:
 			d.add(ModFieldModified, ref, fr.name, false, "/%s of form field %q changed", k, fr.name)
 		}

@@ -6,10 +6,12 @@ import (
 	"esign/pdf"
 )
 
-// Annotation flags (ISO 32000-2 Table 167) that keep an annotation from
-// being drawn on screen.
+// Annotation flags (ISO 32000-2 Table 167): Hidden keeps an annotation
+// from being drawn or printed; NoView from the screen only, so with Print
+// it still shows on paper.
 const (
 	annotHidden = 1 << 1
+	annotPrint  = 1 << 2
 	annotNoView = 1 << 5
 )
 
@@ -41,12 +43,15 @@ func annotRect(r *pdf.Reader, a pdf.Dict) []float64 {
 	return []float64{min(v[0], v[2]), min(v[1], v[3]), max(v[0], v[2]), max(v[1], v[3])}
 }
 
-// paints reports whether a viewer draws anything for annotation a: it is
-// not hidden, has an area, and an appearance of it (normal, rollover or
-// down) holds a painting operator, or it asks the viewer for a border or
-// background. Unreadable appearances count as painting.
+// paints reports whether a viewer draws anything for annotation a, on
+// screen or on paper: it is not hidden, has an area, and an appearance of
+// it (normal, rollover or down) holds a painting operator, or it asks the
+// viewer for a border or background, or it has no appearance and viewers
+// make one (annotations other than widgets; widgets of fields with a
+// value, or of a form that asks for appearances). Unreadable appearances
+// count as painting.
 func paints(r *pdf.Reader, a pdf.Dict) bool {
-	if f, ok := a["F"].(pdf.Integer); ok && f&(annotHidden|annotNoView) != 0 {
+	if f, ok := a["F"].(pdf.Integer); ok && (f&annotHidden != 0 || f&annotNoView != 0 && f&annotPrint == 0) {
 		return false
 	}
 	rect := annotRect(r, a)
@@ -59,6 +64,9 @@ func paints(r *pdf.Reader, a pdf.Dict) bool {
 	ap, err := r.Dict(a["AP"])
 	if err != nil {
 		return true
+	}
+	if ap == nil {
+		return viewerDraws(r, a)
 	}
 	for _, key := range []pdf.Name{"N", "R", "D"} {
 		o, err := r.Resolve(ap[key])
@@ -87,6 +95,33 @@ func paints(r *pdf.Reader, a pdf.Dict) bool {
 		}
 	}
 	return false
+}
+
+// viewerDraws reports whether viewers make an appearance for annotation a,
+// which has none.
+func viewerDraws(r *pdf.Reader, a pdf.Dict) bool {
+	if a["Subtype"] != pdf.Name("Widget") {
+		return true
+	}
+	if cat, _, err := r.Catalog(); err == nil {
+		if acro, _ := r.Dict(cat["AcroForm"]); acro != nil && acro["NeedAppearances"] == pdf.Bool(true) {
+			return true
+		}
+	}
+	isSig, _ := isSignatureField(r, a)
+	return !isSig && fieldValue(r, a) != nil
+}
+
+// fieldValue is the /V of the field a widget belongs to, inherited.
+func fieldValue(r *pdf.Reader, w pdf.Dict) pdf.Object {
+	cur := w
+	for i := 0; i < maxFieldDepth && cur != nil; i++ {
+		if v := cur["V"]; v != nil {
+			return v
+		}
+		cur, _ = r.Dict(cur["Parent"])
+	}
+	return nil
 }
 
 func streamPaints(r *pdf.Reader, st *pdf.Stream) bool {

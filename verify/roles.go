@@ -23,11 +23,13 @@ type roleMap struct {
 	appearance              map[uint32]uint32 // appearance stream -> its annotation
 	dss                     map[uint32]bool
 	pageRefs                []pdf.Ref // by page index
+	nodeRefs                []pdf.Ref // the page tree's inner nodes
 	// reach says where the revision reaches each object it holds from,
 	// and dangling each object it refers to without holding it.
 	reach     *reachTable
 	dangling  map[uint32]reach
-	budget    *int // nodes the call may still walk
+	refs      map[pdf.Ref]bool // every reference an object of the revision makes
+	budget    *int             // nodes the call may still walk
 	exhausted bool
 }
 
@@ -245,6 +247,7 @@ func (rm *roleMap) readPages(r *pdf.Reader, root pdf.Object) {
 		}
 		if pd["Type"] == pdf.Name("Pages") || (pd["Kids"] != nil && pd["Type"] != pdf.Name("Page")) {
 			rm.pageNodes[n] = true
+			rm.nodeRefs = append(rm.nodeRefs, o.(pdf.Ref))
 			kids, _ := r.Array(pd["Kids"])
 			for _, k := range kids {
 				walk(k, depth+1)
@@ -409,7 +412,9 @@ type walkItem struct {
 
 // walkReach fills rm.reach and rm.dangling for the revision r.
 func (rm *roleMap) walkReach(v *verifier, r *pdf.Reader, cat pdf.Dict, catRef pdf.Ref) {
-	size := r.NextObjectNumber()
+	// /Size is the file's word: the tables are as large as the objects
+	// the file can really hold, never what it claims.
+	size := min(r.NextObjectNumber(), uint32(min(r.Size()/16+64, maxDenseNumbers)))
 	w := &walker{v: v, r: r, rm: rm, visited: newNumberSet(size), reached: newReachTable(size), dangling: map[uint32]reach{}}
 	rm.reach, rm.dangling = w.reached, w.dangling
 	// The catalog and the page tree are judged by their own rules; the
@@ -422,21 +427,34 @@ func (rm *roleMap) walkReach(v *verifier, r *pdf.Reader, cat pdf.Dict, catRef pd
 		w.visited.add(n)
 	}
 	pages := rm.pageList(r)
-	// Content first: what every page draws, and the optional content
-	// configuration that decides which of it shows.
+	// Content first: everything a page holds but its annotations (its
+	// contents, resources, boxes, transparency group, actions), what the
+	// nodes above it pass down, and the optional content configuration
+	// that decides which of it shows.
 	for i, pd := range pages {
-		for _, k := range []pdf.Name{"Contents", "Resources", "Group"} {
-			w.follow(pd[k], reach{areaContent, i})
-		}
 		w.inherited(r, pd, i)
+		for k, o := range pd {
+			if k != "Annots" && k != "Parent" {
+				w.follow(o, reach{areaContent, i})
+			}
+		}
+	}
+	for _, ref := range rm.nodeRefs {
+		nd, _ := r.Dict(ref)
+		for k, o := range nd {
+			if k != "Kids" && k != "Parent" {
+				w.follow(o, reach{areaContent, -1})
+			}
+		}
 	}
 	w.follow(cat["OCProperties"], reach{areaContent, -1})
-	// Then annotations and their appearances.
+	// Then the form: fields, their widgets and appearances.
+	w.follow(cat["AcroForm"], reach{areaForm, -1})
+	// Then the other annotations and their appearances.
 	for i, pd := range pages {
 		w.follow(pd["Annots"], reach{areaAnnot, i})
 	}
 	// Then the rest of the catalog.
-	w.follow(cat["AcroForm"], reach{areaForm, -1})
 	w.follow(cat["DSS"], reach{areaDSS, -1})
 	w.follow(cat["Metadata"], reach{areaMeta, -1})
 	w.follow(r.Trailer()["Info"], reach{areaMeta, -1})
@@ -450,9 +468,54 @@ func (rm *roleMap) walkReach(v *verifier, r *pdf.Reader, cat pdf.Dict, catRef pd
 			w.follow(o, reach{areaOther, -1})
 		}
 	}
+	if !w.stopped {
+		w.stopped = !rm.collectRefs(v, r)
+	}
 	if w.stopped {
 		rm.exhausted = true
 	}
+}
+
+// collectRefs records every reference any object of the revision holds,
+// reached by the walk or not, with the trailer's: a later revision that
+// defines an object the signed revision refers to without holding it
+// changes what was signed, however the reference is reached. It reports
+// false when it had to stop.
+func (rm *roleMap) collectRefs(v *verifier, r *pdf.Reader) bool {
+	rm.refs = map[pdf.Ref]bool{}
+	for _, o := range r.Trailer() {
+		if ref, ok := o.(pdf.Ref); ok {
+			rm.refs[ref] = true
+		}
+	}
+	seen := map[uint32]bool{}
+	for _, sec := range r.Sections() {
+		entries, err := r.Entries(sec)
+		if err != nil {
+			return false
+		}
+		for _, e := range entries {
+			if seen[e.Ref.Num] {
+				continue
+			}
+			seen[e.Ref.Num] = true
+			cur, ok, err := r.Lookup(e.Ref.Num)
+			if err != nil || !ok || cur.Type == 0 {
+				continue
+			}
+			if !rm.spend() || v.ctx.Err() != nil {
+				return false
+			}
+			links, _, err := r.Links(pdf.Ref{Num: e.Ref.Num, Gen: entryGen(cur)})
+			if err != nil && (errors.Is(err, pdf.ErrTooLarge) || v.ctx.Err() != nil) {
+				return false
+			}
+			for _, l := range links {
+				rm.refs[l.To] = true
+			}
+		}
+	}
+	return true
 }
 
 // inherited follows the resources a page inherits from its ancestors.
@@ -498,12 +561,13 @@ func (w *walker) visit(it walkItem) {
 			w.stack = append(w.stack, walkItem{o: x, at: it.at, depth: it.depth + 1})
 		}
 	}
+	// Every key is followed: links back up the tree (an annotation's /P,
+	// a field's /Parent) end at pages and fields already marked, and a
+	// key skipped by its name could hide a resource named /P.
 	switch x := it.o.(type) {
 	case pdf.Dict:
-		for k, e := range x {
-			if !backLink(k) {
-				push(e)
-			}
+		for _, e := range x {
+			push(e)
 		}
 	case pdf.Array:
 		for _, e := range x {
@@ -511,11 +575,6 @@ func (w *walker) visit(it walkItem) {
 		}
 	}
 }
-
-// backLink reports the keys that lead back up the tree: /P of an
-// annotation, /Parent of a page or field. What they reach is walked from
-// where it belongs.
-func backLink(k pdf.Name) bool { return k == "P" || k == "Parent" }
 
 // visitRef marks the object ref names and queues what it refers to. It
 // reads only the references in the object, not the object itself.
@@ -530,7 +589,7 @@ func (w *walker) visitRef(ref pdf.Ref, at reach) {
 	}
 	links, found, err := w.r.Links(ref)
 	for _, l := range links {
-		if !backLink(l.Key) && !w.visited.has(l.To.Num) {
+		if !w.visited.has(l.To.Num) {
 			w.stack = append(w.stack, walkItem{o: l.To, at: at})
 		}
 	}

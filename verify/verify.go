@@ -256,6 +256,9 @@ func (v *verifier) run() error {
 // summarize sets the document's indication from the signatures'.
 func (v *verifier) summarize() {
 	doc := &v.report.Document
+	if v.freshChecks > maxSignatureChecks {
+		v.warnDoc("the document holds more certificates and revocation data than are checked (%d signature checks); what was left unchecked counts as unknown, not as valid", maxSignatureChecks)
+	}
 	doc.SignatureCount = len(v.report.Signatures)
 	for _, s := range v.report.Signatures {
 		if s.Kind == KindDocumentTimestamp {

@@ -39,6 +39,9 @@ type Config struct {
 	// assets under /static/); the JSON endpoint stays. Default: the page is
 	// served.
 	NoPage bool
+	// NoMetrics leaves /metrics out of Handler, for a daemon that serves
+	// MetricsHandler on an address of its own. Default: /metrics is served.
+	NoMetrics bool
 }
 
 // Server is the public verifier.
@@ -46,6 +49,7 @@ type Server struct {
 	cfg     Config
 	limiter *limiter
 	page    *verifypage.Page // nil with Config.NoPage
+	metrics *verifierMetrics
 }
 
 // New makes a Server.
@@ -68,7 +72,7 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, limiter: newLimiter(cfg.RatePerMinute, cfg.Burst, cfg.Now)}
+	s := &Server{cfg: cfg, limiter: newLimiter(cfg.RatePerMinute, cfg.Burst, cfg.Now), metrics: newVerifierMetrics()}
 	if !cfg.NoPage {
 		s.page = verifypage.New(verifypage.Options{MaxUpload: cfg.MaxUpload})
 	}
@@ -101,6 +105,9 @@ func (s *Server) Handler() http.Handler {
 	}))
 	r.Use(s.logRequests)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	if !s.cfg.NoMetrics {
+		r.GET("/metrics", gin.WrapH(s.MetricsHandler()))
+	}
 	r.POST("/api/v1/verify", s.rateLimit, s.verify)
 	if s.page != nil {
 		page := gin.WrapH(s.page)
@@ -114,12 +121,17 @@ func (s *Server) Handler() http.Handler {
 	return r
 }
 
+// MetricsHandler serves the verifier's metrics, with the Go runtime and
+// process metrics, in the Prometheus text format.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler }
+
 // pageVerify answers the page's form post: the same rate limit, size limit
 // and time budget as the JSON endpoint, rendered as HTML.
 func (s *Server) pageVerify(c *gin.Context) {
 	if !s.limiter.allow(c.ClientIP()) {
+		s.metrics.observe(nil, codeRateLimited)
 		c.Header("Retry-After", "60")
-		s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Status: http.StatusTooManyRequests, Code: "rate_limited"})
+		s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Status: http.StatusTooManyRequests, Code: codeRateLimited})
 		return
 	}
 	rep, status, code, err := s.ReportFor(c.Request.Context(), c)
@@ -144,23 +156,31 @@ func (s *Server) logRequests(c *gin.Context) {
 
 func (s *Server) rateLimit(c *gin.Context) {
 	if !s.limiter.allow(c.ClientIP()) {
-		fail(c, http.StatusTooManyRequests, "rate_limited", fmt.Sprintf("at most %d verifications a minute", s.cfg.RatePerMinute))
+		s.metrics.observe(nil, codeRateLimited)
+		fail(c, http.StatusTooManyRequests, codeRateLimited, fmt.Sprintf("at most %d verifications a minute", s.cfg.RatePerMinute))
 		return
 	}
 	c.Next()
 }
 
 // ReportFor runs a verification of an upload with the server's limits;
-// the page and the JSON endpoint share it.
+// the page and the JSON endpoint share it. It counts the outcome in the
+// server's metrics.
 func (s *Server) ReportFor(ctx context.Context, c *gin.Context) (*verify.Report, int, string, error) {
+	rep, status, code, err := s.reportFor(ctx, c)
+	s.metrics.observe(rep, code)
+	return rep, status, code, err
+}
+
+func (s *Server) reportFor(ctx context.Context, c *gin.Context) (*verify.Report, int, string, error) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUpload+64<<10)
 	fh, err := c.FormFile("file")
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, http.StatusRequestEntityTooLarge, "too_large", fmt.Errorf("the limit is %d bytes", s.cfg.MaxUpload)
+			return nil, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Errorf("the limit is %d bytes", s.cfg.MaxUpload)
 		}
-		return nil, http.StatusBadRequest, "bad_request", errors.New(`send multipart/form-data with the PDF in the field "file"`)
+		return nil, http.StatusBadRequest, codeBadRequest, errors.New(`send multipart/form-data with the PDF in the field "file"`)
 	}
 	defer func() {
 		if c.Request.MultipartForm != nil {
@@ -168,7 +188,7 @@ func (s *Server) ReportFor(ctx context.Context, c *gin.Context) (*verify.Report,
 		}
 	}()
 	if fh.Size > s.cfg.MaxUpload {
-		return nil, http.StatusRequestEntityTooLarge, "too_large", fmt.Errorf("the limit is %d bytes", s.cfg.MaxUpload)
+		return nil, http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Errorf("the limit is %d bytes", s.cfg.MaxUpload)
 	}
 	// Only "file" is understood; a field meant for something else must not
 	// be silently dropped.
@@ -184,21 +204,23 @@ func (s *Server) ReportFor(ctx context.Context, c *gin.Context) (*verify.Report,
 	}
 	f, err := fh.Open()
 	if err != nil {
-		return nil, http.StatusBadRequest, "bad_request", fmt.Errorf("read upload: %w", err)
+		return nil, http.StatusBadRequest, codeBadRequest, fmt.Errorf("read upload: %w", err)
 	}
 	defer f.Close()
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
+	start := time.Now()
 	rep, err := verify.Verify(ctx, f, fh.Size, s.cfg.Verify)
+	s.metrics.verified(time.Since(start))
 	switch {
 	case err == nil:
 		return rep, http.StatusOK, "", nil
 	case errors.Is(err, verify.ErrNotPDF):
-		return nil, http.StatusUnprocessableEntity, "not_pdf", err
+		return nil, http.StatusUnprocessableEntity, codeNotPDF, err
 	case errors.Is(err, context.DeadlineExceeded):
-		return nil, http.StatusServiceUnavailable, "timeout", fmt.Errorf("verification took longer than %s", s.cfg.Timeout)
+		return nil, http.StatusServiceUnavailable, codeTimeout, fmt.Errorf("verification took longer than %s", s.cfg.Timeout)
 	}
-	return nil, http.StatusUnprocessableEntity, "unreadable", err
+	return nil, http.StatusUnprocessableEntity, codeUnreadable, err
 }
 
 func (s *Server) verify(c *gin.Context) {

@@ -4,10 +4,15 @@
 //
 //	esign-verifyd        # ESIGN_VERIFY_ADDR, default 127.0.0.1:8081
 //	esign-verifyd -dev   # also trust the development root in $ESIGN_DATA_DIR
+//
+// Prometheus metrics are at /metrics on the same address, or, with
+// ESIGN_VERIFY_METRICS_ADDR set, only on that address, which need not
+// face the internet.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -42,7 +47,8 @@ func run() error {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "verifier")
-	srv := verifyapi.New(verifyapi.Config{Verify: vc, MaxUpload: cfg.MaxUpload, Logger: logger})
+	srv := verifyapi.New(verifyapi.Config{Verify: vc, MaxUpload: cfg.MaxUpload, Logger: logger,
+		NoMetrics: cfg.VerifyMetricsAddr != ""})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -50,6 +56,30 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.VerifyAddr, err)
 	}
-	logger.Info("verifier ready", "addr", ln.Addr().String(), "dev", cfg.Dev)
-	return serve.Run(ctx, ln, srv.Handler(), serve.Options{Logger: logger, ShutdownTimeout: 30 * time.Second})
+	opts := serve.Options{Logger: logger, ShutdownTimeout: 30 * time.Second}
+	if cfg.VerifyMetricsAddr == "" {
+		logger.Info("verifier ready", "addr", ln.Addr().String(), "metrics", ln.Addr().String(), "dev", cfg.Dev)
+		return serve.Run(ctx, ln, srv.Handler(), opts)
+	}
+	mln, err := net.Listen("tcp", cfg.VerifyMetricsAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listen on %s: %w", cfg.VerifyMetricsAddr, err)
+	}
+	logger.Info("verifier ready", "addr", ln.Addr().String(), "metrics", mln.Addr().String(), "dev", cfg.Dev)
+	// Either server failing stops both: a verifier nobody can watch, or
+	// one that answers only scrapes, is not running as configured.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	merr := make(chan error, 1)
+	go func() {
+		defer cancel()
+		merr <- serve.Run(ctx, mln, srv.MetricsHandler(), serve.Options{Logger: logger, ShutdownTimeout: 5 * time.Second})
+	}()
+	err = serve.Run(ctx, ln, srv.Handler(), opts)
+	cancel()
+	if mErr := <-merr; mErr != nil {
+		err = errors.Join(err, fmt.Errorf("metrics: %w", mErr))
+	}
+	return err
 }

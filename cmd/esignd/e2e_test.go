@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"esign/internal/extverify"
+	"esign/metrics/metricstest"
 )
 
 // The end-to-end tests run the real esignd binary in development mode, as
@@ -310,6 +311,33 @@ func TestDaemonEndToEnd(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusOK || !strings.Contains(string(page), "lang=\"th\"") {
 			t.Errorf("page: %d %.200s", resp.StatusCode, page)
+		}
+	})
+	t.Run("metrics on both daemons", func(t *testing.T) {
+		// The verifier starts beside esignd; when this runs alone, it may
+		// not listen yet.
+		for i := 0; i < 50; i++ {
+			if resp, err := http.Get("http://" + d.verifyAddr + "/healthz"); err == nil {
+				resp.Body.Close()
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		// Series that exist before the first request, so the subtest also
+		// holds when run alone.
+		for _, tc := range []struct {
+			url  string
+			want []string
+		}{
+			{d.base + "/metrics", []string{"go_goroutines", "process_resident_memory_bytes", "esign_hsm_errors_total", "esign_tsa_errors_total", "esign_hsm_queue_length"}},
+			{"http://" + d.verifyAddr + "/metrics", []string{"go_goroutines", "process_resident_memory_bytes", "esign_verifications_total", "esign_verification_duration_seconds"}},
+		} {
+			mfs := metricstest.ScrapeURL(t, d.client, tc.url)
+			for _, name := range tc.want {
+				if _, ok := mfs[name]; !ok {
+					t.Errorf("%s lacks %s", tc.url, name)
+				}
+			}
 		}
 	})
 	t.Run("second client may use dev-registrar", func(t *testing.T) {
