@@ -29,7 +29,7 @@ type roleMap struct {
 	reach     *reachTable
 	dangling  map[uint32]reach
 	refs      *refSet // every reference an object of the revision makes
-	budget    *int             // nodes the call may still walk
+	budget    *int    // nodes the call may still walk
 	exhausted bool
 }
 
