@@ -425,7 +425,7 @@ func (d *differ) compare(n uint32, oldSize uint32) {
 		ref.Gen = entryGen(ne)
 		// What the signed revision referred to without holding, a later
 		// revision must not supply.
-		if (oldObj == nil || entryGen(ne) != entryGen(oe)) && rm.refs[ref] {
+		if (oldObj == nil || entryGen(ne) != entryGen(oe)) && rm.refs.has(ref) {
 			d.definedLater(ref)
 			return
 		}

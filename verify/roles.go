@@ -28,8 +28,8 @@ type roleMap struct {
 	// and dangling each object it refers to without holding it.
 	reach     *reachTable
 	dangling  map[uint32]reach
-	refs      map[pdf.Ref]bool // every reference an object of the revision makes
-	budget    *int             // nodes the call may still walk
+	refs      *refSet // every reference an object of the revision makes
+	budget    *int    // nodes the call may still walk
 	exhausted bool
 }
 
@@ -469,7 +469,7 @@ func (rm *roleMap) walkReach(v *verifier, r *pdf.Reader, cat pdf.Dict, catRef pd
 		}
 	}
 	if !w.stopped {
-		w.stopped = !rm.collectRefs(v, r)
+		w.stopped = !rm.collectRefs(v, r, size)
 	}
 	if w.stopped {
 		rm.exhausted = true
@@ -481,41 +481,64 @@ func (rm *roleMap) walkReach(v *verifier, r *pdf.Reader, cat pdf.Dict, catRef pd
 // defines an object the signed revision refers to without holding it
 // changes what was signed, however the reference is reached. It reports
 // false when it had to stop.
-func (rm *roleMap) collectRefs(v *verifier, r *pdf.Reader) bool {
-	rm.refs = map[pdf.Ref]bool{}
+func (rm *roleMap) collectRefs(v *verifier, r *pdf.Reader, size uint32) bool {
+	rm.refs = &refSet{gen0: newNumberSet(size), other: map[pdf.Ref]bool{}}
 	for _, o := range r.Trailer() {
 		if ref, ok := o.(pdf.Ref); ok {
-			rm.refs[ref] = true
+			rm.refs.add(ref)
 		}
 	}
-	seen := map[uint32]bool{}
+	// Sections newest first, and in each the table before its hybrid
+	// stream, as lookups go: the first entry seen for a number is the
+	// one in force.
+	seen := newNumberSet(size)
 	for _, sec := range r.Sections() {
 		entries, err := r.Entries(sec)
 		if err != nil {
 			return false
 		}
 		for _, e := range entries {
-			if seen[e.Ref.Num] {
-				continue
-			}
-			seen[e.Ref.Num] = true
-			cur, ok, err := r.Lookup(e.Ref.Num)
-			if err != nil || !ok || cur.Type == 0 {
+			if !seen.add(e.Ref.Num) || e.Type == 0 {
 				continue
 			}
 			if !rm.spend() || v.ctx.Err() != nil {
 				return false
 			}
-			links, _, err := r.Links(pdf.Ref{Num: e.Ref.Num, Gen: entryGen(cur)})
+			links, _, err := r.Links(pdf.Ref{Num: e.Ref.Num, Gen: entryGen(e)})
 			if err != nil && (errors.Is(err, pdf.ErrTooLarge) || v.ctx.Err() != nil) {
 				return false
 			}
 			for _, l := range links {
-				rm.refs[l.To] = true
+				rm.refs.add(l.To)
 			}
 		}
 	}
 	return true
+}
+
+// refSet is a set of references: generation 0, nearly all of them, in a
+// numberSet, the others in a map.
+type refSet struct {
+	gen0  *numberSet
+	other map[pdf.Ref]bool
+}
+
+func (s *refSet) add(r pdf.Ref) {
+	if r.Gen == 0 {
+		s.gen0.add(r.Num)
+	} else {
+		s.other[r] = true
+	}
+}
+
+func (s *refSet) has(r pdf.Ref) bool {
+	if s == nil {
+		return false
+	}
+	if r.Gen == 0 {
+		return s.gen0.has(r.Num)
+	}
+	return s.other[r]
 }
 
 // inherited follows the resources a page inherits from its ancestors.
