@@ -785,7 +785,20 @@ func TestAttacks(t *testing.T) {
 		action = u.Add(pdf.Dict{"S": pdf.Name("JavaScript"), "JS": pdf.TextString("1;"), "P": pdf.Ref{Num: 1}})
 		pg["AA"] = pdf.Dict{"O": action}
 	}), signer.Options{Certify: 2})
+	// An embedded file added after signing: a transcript's XML replaced
+	// by another would change what the recipient checks.
+	attached := appendUpdate(t, signed, func(r *pdf.Reader, u *pdf.Update) {
+		cat, ref, _ := r.Catalog()
+		file := u.Add(&pdf.Stream{Dict: pdf.Dict{"Type": pdf.Name("EmbeddedFile")}, Data: []byte("<transcript>forged</transcript>")})
+		spec := u.Add(pdf.Dict{"Type": pdf.Name("Filespec"), "F": pdf.TextString("transcript.xml"), "UF": pdf.TextString("transcript.xml"),
+			"EF": pdf.Dict{"F": file}})
+		c := cat.Clone()
+		c["Names"] = pdf.Dict{"EmbeddedFiles": pdf.Dict{"Names": pdf.Array{pdf.TextString("transcript.xml"), spec}}}
+		u.Set(ref, c)
+	})
 	cases = append(cases,
+		tcase{name: "attachment added after signing", attack: attached,
+			check: all(notPassed, changedAs(verify.ModCatalogModified), showsOffPage(verify.EffectAttachment)), twin: withDSS},
 		tcase{name: "shadow page /CropBox refers to a missing object defined later", attack: define(cropSigned, pdf.Ref{Num: 600}, nums(0, 0, 200, 200)),
 			check: all(notPassed, changedAs(verify.ModDefinedLater), shows(verify.EffectContent, false)), twin: dss(cropSigned)},
 		tcase{name: "shadow resource named /P defined later", drawn: true, attack: define(namedPSigned, pdf.Ref{Num: 601}, fullPage),
@@ -907,6 +920,19 @@ func shows(effect string, rect bool) check {
 			}
 		}
 		t.Errorf("no modification with effect %q on page 1 (rect required: %v)\nreport:\n%s", effect, rect, dump(rep))
+	}
+}
+
+// showsOffPage checks for a change with effect that belongs to no page.
+func showsOffPage(effect string) check {
+	return func(t *testing.T, rep *verify.Report) {
+		t.Helper()
+		for _, m := range first(t, rep).Modifications {
+			if m.Effect == effect && m.Page == 0 {
+				return
+			}
+		}
+		t.Errorf("no modification with effect %q off the pages\nreport:\n%s", effect, dump(rep))
 	}
 }
 

@@ -726,6 +726,16 @@ func (d *differ) catalog(ref pdf.Ref, o, n pdf.Dict) {
 			}
 		case "StructTreeRoot", "MarkInfo":
 			d.add(ModStructure, ref, "", false, "the logical structure (tagging) was updated")
+		case "AF":
+			d.addShown(shown{effect: EffectAttachment}, ModCatalogModified, ref, "", false, "the document's associated files (/AF) changed")
+		case "Names":
+			on, _ := d.old.Dict(o[k])
+			nn, _ := d.cur.Dict(n[k])
+			if !d.equal(on["EmbeddedFiles"], nn["EmbeddedFiles"], 0) {
+				d.addShown(shown{effect: EffectAttachment}, ModCatalogModified, ref, "", false, "the document's embedded files changed")
+			} else {
+				d.add(ModCatalogModified, ref, "", false, "catalog entry /%s changed", k)
+			}
 		default:
 			d.add(ModCatalogModified, ref, "", false, "catalog entry /%s changed", k)
 		}

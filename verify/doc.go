@@ -110,12 +110,14 @@
 //     the signed document and warned of. A later revision that defines
 //     such an object changes what was signed without touching a signed
 //     byte (the shadow attacks' hide-and-replace): "object-defined-later",
-//     never allowed.
+//     never allowed. Every reference any object of the signed revision
+//     makes counts here, reached by the walk or not, so no key or path
+//     the walk does not know can hide one.
 //   - An object that existed and changed is judged by where the signed
 //     revision reached it from, not by its type: anything a page draws is
 //     "page-content", whatever it claims to be. A later entry that gives
 //     an object another generation leaves the signed references pointing
-//     at nothing: the object counts as deleted.
+//     at nothing: the object counts as deleted, whatever it was.
 //   - A new signature field or widget is "signature" (allowed) only when a
 //     later signature whose signed bytes are intact fills it, or when
 //     nothing it carries draws: hidden, zero-sized, or appearances with no
