@@ -31,9 +31,19 @@ func minBodyRate(h http.Handler, opts Options) http.Handler {
 				p.limit = time.Now().Add(opts.ReadTimeout)
 			}
 			r.Body = p
+			defer p.finish()
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// finish runs when the handler returns. The server then reads what is
+// left of the body to keep the connection: a window for that, not a
+// deadline long past after a slow handler, nor none at all.
+func (p *paceReader) finish() {
+	if !p.failed && !p.start.IsZero() {
+		p.setDeadline(time.Now().Add(p.window))
+	}
 }
 
 // paceReader demands need bytes in every window from the first read on.
