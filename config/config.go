@@ -4,10 +4,12 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 
+	"esign/internal/clientip"
 	"esign/outbound"
 )
 
@@ -58,6 +60,37 @@ type Config struct {
 	// host for its default ports; see outbound.ParseEntry). Empty: the
 	// verifier works offline, from what the file carries.
 	VerifyFetchAllow []string
+
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// Forwarded headers the public verifier believes when it finds a
+	// client's address (ESIGN_TRUSTED_PROXIES, comma-separated CIDRs or
+	// addresses). Empty: the connection's address, whatever the headers.
+	TrustedProxies []netip.Prefix
+	// VerifyRatePerMinute and VerifyBurst limit anonymous verifications
+	// per client address (ESIGN_VERIFY_RATE_PER_MINUTE, default 60;
+	// ESIGN_VERIFY_BURST, default 10).
+	VerifyRatePerMinute, VerifyBurst int
+	// VerifyClientRatePerMinute, when set, lets API clients verify with
+	// their key (Authorization: Bearer) at this rate per client instead
+	// of the per-address one; the verifier then reads the clients from
+	// the store (ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE, default 0: keys are
+	// not looked at).
+	VerifyClientRatePerMinute int
+
+	// HTTP limits of both daemons' listeners. MaxConns caps open
+	// connections (ESIGN_HTTP_MAX_CONNS, default 1024, 0 for no cap);
+	// MinUploadRate is the slowest a request body may arrive, in bytes
+	// per second averaged over UploadRateWindow (ESIGN_HTTP_MIN_RATE_KB in
+	// KiB/s, default 16, 0 for no check; ESIGN_HTTP_RATE_WINDOW, default
+	// 20s); ReadTimeout bounds reading one request whatever its pace
+	// (ESIGN_HTTP_READ_TIMEOUT, default: the largest upload at the
+	// slowest rate); IdleTimeout closes idle keep-alive connections
+	// (ESIGN_HTTP_IDLE_TIMEOUT, default 120s).
+	MaxConns         int
+	MinUploadRate    int64
+	UploadRateWindow time.Duration
+	ReadTimeout      time.Duration
+	IdleTimeout      time.Duration
 
 	// DatabaseURL names a PostgreSQL database for clients, credentials and
 	// the audit log (ESIGN_DATABASE_URL); empty means SQLite at
@@ -135,6 +168,36 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			c.VerifyFetchAllow = append(c.VerifyFetchAllow, h)
 		}
 	}
+	var err error
+	if c.TrustedProxies, err = clientip.ParsePrefixes(getenv("ESIGN_TRUSTED_PROXIES")); err != nil {
+		return c, fmt.Errorf("ESIGN_TRUSTED_PROXIES: %w", err)
+	}
+	if c.VerifyRatePerMinute, err = positiveVar(getenv, "ESIGN_VERIFY_RATE_PER_MINUTE", 60); err != nil {
+		return c, err
+	}
+	if c.VerifyBurst, err = positiveVar(getenv, "ESIGN_VERIFY_BURST", 10); err != nil {
+		return c, err
+	}
+	if c.VerifyClientRatePerMinute, err = intVar(getenv, "ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE", 0); err != nil {
+		return c, err
+	}
+	if c.MaxConns, err = intVar(getenv, "ESIGN_HTTP_MAX_CONNS", 1024); err != nil {
+		return c, err
+	}
+	kb, err := intVar(getenv, "ESIGN_HTTP_MIN_RATE_KB", 16)
+	if err != nil {
+		return c, err
+	}
+	c.MinUploadRate = int64(kb) << 10
+	if c.UploadRateWindow, err = durationVar(getenv, "ESIGN_HTTP_RATE_WINDOW", 20*time.Second); err != nil {
+		return c, err
+	}
+	if c.IdleTimeout, err = durationVar(getenv, "ESIGN_HTTP_IDLE_TIMEOUT", 120*time.Second); err != nil {
+		return c, err
+	}
+	if c.ReadTimeout, err = durationVar(getenv, "ESIGN_HTTP_READ_TIMEOUT", 0); err != nil {
+		return c, err
+	}
 	mb, err := intVar(getenv, "ESIGN_MAX_UPLOAD_MB", 50)
 	if err != nil {
 		return c, err
@@ -176,6 +239,15 @@ func durationVar(getenv func(string) string, key string, def time.Duration) (tim
 		return 0, fmt.Errorf("%s %q: want a duration such as 10s", key, v)
 	}
 	return d, nil
+}
+
+// positiveVar is intVar for settings where zero means nothing sensible.
+func positiveVar(getenv func(string) string, key string, def int) (int, error) {
+	n, err := intVar(getenv, key, def)
+	if err == nil && n == 0 {
+		return 0, fmt.Errorf("%s 0: want a positive whole number", key)
+	}
+	return n, err
 }
 
 func intVar(getenv func(string) string, key string, def int) (int, error) {

@@ -2,7 +2,9 @@ package config
 
 import (
 	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestOutboundSettings(t *testing.T) {
@@ -32,6 +34,84 @@ func TestOutboundSettings(t *testing.T) {
 			}
 			if !slices.Equal(c.VerifyFetchAllow, tc.wantAllow) || c.OutboundMaxBytes != tc.wantMax {
 				t.Fatalf("allow %q, max %d; want %q, %d", c.VerifyFetchAllow, c.OutboundMaxBytes, tc.wantAllow, tc.wantMax)
+			}
+		})
+	}
+}
+
+func TestVerifierLimitSettings(t *testing.T) {
+	tests := []struct {
+		name       string
+		env        map[string]string
+		wantProxy  []string
+		wantRate   int
+		wantBurst  int
+		wantClient int
+		wantErr    string
+	}{
+		{name: "defaults", wantRate: 60, wantBurst: 10},
+		{name: "all set", env: map[string]string{
+			"ESIGN_TRUSTED_PROXIES":               "10.0.0.0/8, 192.0.2.7 ,fd00::/8",
+			"ESIGN_VERIFY_RATE_PER_MINUTE":        "120",
+			"ESIGN_VERIFY_BURST":                  "20",
+			"ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE": "6000",
+		}, wantProxy: []string{"10.0.0.0/8", "192.0.2.7/32", "fd00::/8"}, wantRate: 120, wantBurst: 20, wantClient: 6000},
+		{name: "bad CIDR", env: map[string]string{"ESIGN_TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.0/40"}, wantErr: "ESIGN_TRUSTED_PROXIES"},
+		{name: "host name", env: map[string]string{"ESIGN_TRUSTED_PROXIES": "lb.example.th"}, wantErr: "ESIGN_TRUSTED_PROXIES"},
+		{name: "zero rate", env: map[string]string{"ESIGN_VERIFY_RATE_PER_MINUTE": "0"}, wantErr: "ESIGN_VERIFY_RATE_PER_MINUTE"},
+		{name: "bad burst", env: map[string]string{"ESIGN_VERIFY_BURST": "ten"}, wantErr: "ESIGN_VERIFY_BURST"},
+		{name: "negative client rate", env: map[string]string{"ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE": "-1"}, wantErr: "ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := FromEnv(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one naming %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var proxies []string
+			for _, p := range c.TrustedProxies {
+				proxies = append(proxies, p.String())
+			}
+			if !slices.Equal(proxies, tc.wantProxy) || c.VerifyRatePerMinute != tc.wantRate ||
+				c.VerifyBurst != tc.wantBurst || c.VerifyClientRatePerMinute != tc.wantClient {
+				t.Fatalf("got proxies %q rate %d burst %d client %d", proxies, c.VerifyRatePerMinute, c.VerifyBurst, c.VerifyClientRatePerMinute)
+			}
+		})
+	}
+}
+
+func TestHTTPLimitSettings(t *testing.T) {
+	tests := []struct {
+		name    string
+		env     map[string]string
+		want    Config
+		wantErr bool
+	}{
+		{name: "defaults", want: Config{MaxConns: 1024, MinUploadRate: 16 << 10, UploadRateWindow: 20 * time.Second, IdleTimeout: 120 * time.Second}},
+		{name: "set", env: map[string]string{"ESIGN_HTTP_MAX_CONNS": "0", "ESIGN_HTTP_MIN_RATE_KB": "4",
+			"ESIGN_HTTP_RATE_WINDOW": "1m", "ESIGN_HTTP_IDLE_TIMEOUT": "30s", "ESIGN_HTTP_READ_TIMEOUT": "2h"},
+			want: Config{MinUploadRate: 4 << 10, UploadRateWindow: time.Minute, IdleTimeout: 30 * time.Second, ReadTimeout: 2 * time.Hour}},
+		{name: "bad window", env: map[string]string{"ESIGN_HTTP_RATE_WINDOW": "20"}, wantErr: true},
+		{name: "bad conns", env: map[string]string{"ESIGN_HTTP_MAX_CONNS": "-5"}, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := FromEnv(func(k string) string { return tc.env[k] })
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v, want error %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if c.MaxConns != tc.want.MaxConns || c.MinUploadRate != tc.want.MinUploadRate || c.UploadRateWindow != tc.want.UploadRateWindow ||
+				c.IdleTimeout != tc.want.IdleTimeout || c.ReadTimeout != tc.want.ReadTimeout {
+				t.Fatalf("got conns %d rate %d window %s idle %s read %s", c.MaxConns, c.MinUploadRate, c.UploadRateWindow, c.IdleTimeout, c.ReadTimeout)
 			}
 		})
 	}

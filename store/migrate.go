@@ -103,6 +103,30 @@ func (s *Store) Migrate(ctx context.Context, component string, fsys fs.FS) error
 	return nil
 }
 
+// CheckSchema reports an error unless every migration of component in
+// fsys has been applied: a read-only opener cannot apply them itself.
+func (s *Store) CheckSchema(ctx context.Context, component string, fsys fs.FS) error {
+	entries, err := fs.ReadDir(fsys, string(s.backend))
+	if err != nil {
+		return fmt.Errorf("migrations of %s: %w", component, err)
+	}
+	want := 0
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".sql") {
+			want++
+		}
+	}
+	var have int
+	err = s.queryRow(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE component = ?", component).Scan(&have)
+	if err != nil {
+		return fmt.Errorf("read schema version of %s: %w", component, err)
+	}
+	if have < want {
+		return fmt.Errorf("the %s schema has %d of this program's %d migrations: run the signing service or `esign admin` on it first", component, have, want)
+	}
+	return nil
+}
+
 // migrationLock serialises migrating transactions across processes. On
 // SQLite the transaction's write lock does it already; PostgreSQL's DDL
 // takes no lock that would stop two sessions creating one table, so an

@@ -73,6 +73,12 @@ type Options struct {
 	SecretKeyFile string
 	// Now is the clock for creation and rotation times. Default time.Now.
 	Now func() time.Time
+	// ReadOnly opens an existing database only to read it, as the public
+	// verifier does to check API keys: nothing is created or migrated
+	// (SQLite is opened mode=ro; on PostgreSQL give the role SELECT
+	// alone), and a schema older than this program is an error. Default
+	// false.
+	ReadOnly bool
 }
 
 // OptionsFromEnv reads ESIGN_DATABASE_URL, ESIGN_DATA_DIR (default
@@ -138,7 +144,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	switch {
 	case opts.DatabaseURL == "":
 		s.backend = SQLite
-		s.db, err = openSQLite(opts.DataDir)
+		s.db, err = openSQLite(opts.DataDir, opts.ReadOnly)
 	case strings.HasPrefix(opts.DatabaseURL, "postgres://"), strings.HasPrefix(opts.DatabaseURL, "postgresql://"):
 		s.backend = Postgres
 		s.db, err = sql.Open("pgx", opts.DatabaseURL)
@@ -156,6 +162,13 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("connect to %s database: %w", s.backend, err)
 	}
+	if opts.ReadOnly {
+		if err := s.CheckSchema(ctx, "store", migrations()); err != nil {
+			s.db.Close()
+			return nil, err
+		}
+		return s, nil
+	}
 	if s.backend == SQLite {
 		if err := useWAL(ctx, s.db); err != nil {
 			s.db.Close()
@@ -169,13 +182,21 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func openSQLite(dataDir string) (*sql.DB, error) {
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("make data directory: %w", err)
-	}
+func openSQLite(dataDir string, readOnly bool) (*sql.DB, error) {
 	path, err := filepath.Abs(filepath.Join(dataDir, "esign.db"))
 	if err != nil {
 		return nil, err
+	}
+	if readOnly {
+		// A reader must not leave an empty database where the signing
+		// service's should be.
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("read-only database: %w", err)
+		}
+		return sql.Open("sqlite", "file:"+path+"?mode=ro&_busy_timeout=30000")
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("make data directory: %w", err)
 	}
 	// Every transaction begins IMMEDIATE, taking the write lock up front,
 	// so a read-then-write transaction (an audit append) cannot be

@@ -20,6 +20,10 @@ const (
 	codeTimeout     = "timeout"
 	codeNotPDF      = "not_pdf"
 	codeUnreadable  = "unreadable"
+	// A key sent to the verifier that names no enabled client, and a store
+	// that could not be asked.
+	codeUnauthenticated = "unauthenticated"
+	codeUnavailable     = "unavailable"
 )
 
 // verifierMetrics are the public verifier's Prometheus metrics, in a
@@ -59,7 +63,7 @@ func newVerifierMetrics() *verifierMetrics {
 	for _, ind := range []verify.Indication{verify.TotalPassed, verify.TotalFailed, verify.Indeterminate} {
 		m.verifications.WithLabelValues(string(ind))
 	}
-	for _, code := range []string{codeBadRequest, codeTooLarge, codeRateLimited, codeTimeout, codeNotPDF, codeUnreadable} {
+	for _, code := range []string{codeBadRequest, codeTooLarge, codeRateLimited, codeTimeout, codeNotPDF, codeUnreadable, codeUnauthenticated, codeUnavailable} {
 		m.rejected.WithLabelValues(code)
 	}
 	m.handler = metrics.Handler(m.reg)

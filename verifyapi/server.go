@@ -10,11 +10,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"esign/internal/clientip"
+	"esign/internal/ratelimit"
 	"esign/verify"
 	"esign/verifypage"
 )
@@ -27,8 +30,21 @@ type Config struct {
 	// MaxUpload caps the uploaded file. Default 50 MB.
 	MaxUpload int64
 	// RatePerMinute is how many verifications one client address may ask
-	// for per minute; Burst how many at once. Defaults 60 and 10.
+	// for per minute; Burst how many at once. Defaults 60 and 10. IPv6
+	// clients are counted by their /64.
 	RatePerMinute, Burst int
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// Forwarded headers name the client (see clientip.Resolver). Default:
+	// none, the connection's address is the client's.
+	TrustedProxies []netip.Prefix
+	// Keys, when set, lets an API client send its key (Authorization:
+	// Bearer) and be limited by ClientRatePerMinute as a client rather
+	// than by its address; a key it does not know gets 401. Default nil:
+	// the header is not looked at and every request is anonymous.
+	Keys Keys
+	// ClientRatePerMinute is the rate of one keyed client, with a burst of
+	// a second's worth or Burst, whichever is more. Default 600.
+	ClientRatePerMinute int
 	// Timeout is the time budget of one verification. Default 20s.
 	Timeout time.Duration
 	// Logger gets one line per request. Default: discard.
@@ -44,11 +60,24 @@ type Config struct {
 	NoMetrics bool
 }
 
+// ErrBadKey is what Keys returns for a key that names no enabled client.
+var ErrBadKey = errors.New("verifyapi: unknown or disabled API key")
+
+// Keys authenticates API keys. The verifier never learns more of a client
+// than its name, which keys its rate limit.
+type Keys interface {
+	// Client returns the name of the enabled client whose key this is,
+	// or an error wrapping ErrBadKey.
+	Client(ctx context.Context, key string) (string, error)
+}
+
 // Server is the public verifier.
 type Server struct {
 	cfg     Config
-	limiter *limiter
-	page    *verifypage.Page // nil with Config.NoPage
+	ips     clientip.Resolver
+	limiter *ratelimit.Limiter // by client address
+	clients *ratelimit.Limiter // by client name, with Config.Keys
+	page    *verifypage.Page   // nil with Config.NoPage
 	metrics *verifierMetrics
 }
 
@@ -69,10 +98,20 @@ func New(cfg Config) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ClientRatePerMinute <= 0 {
+		cfg.ClientRatePerMinute = 600
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, limiter: newLimiter(cfg.RatePerMinute, cfg.Burst, cfg.Now), metrics: newVerifierMetrics()}
+	s := &Server{
+		cfg:     cfg,
+		ips:     clientip.Resolver{Trusted: cfg.TrustedProxies},
+		limiter: ratelimit.New(ratelimit.Options{PerMinute: cfg.RatePerMinute, Burst: cfg.Burst, Now: cfg.Now}),
+		clients: ratelimit.New(ratelimit.Options{PerMinute: cfg.ClientRatePerMinute,
+			Burst: max(cfg.Burst, cfg.ClientRatePerMinute/60), Now: cfg.Now}),
+		metrics: newVerifierMetrics(),
+	}
 	if !cfg.NoPage {
 		s.page = verifypage.New(verifypage.Options{MaxUpload: cfg.MaxUpload})
 	}
@@ -96,9 +135,12 @@ func fail(c *gin.Context, status int, code, msg string) {
 func (s *Server) Handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	// Client addresses come from the connection, never from headers a
-	// client can forge (X-Forwarded-For): the rate limit keys on them.
+	// gin's ClientIP is not used: clientAddr believes forwarding headers
+	// only from Config.TrustedProxies. Switch gin's own trust off all the
+	// same, so nothing that does call it can be fooled by a header.
 	_ = r.SetTrustedProxies(nil)
+	r.ForwardedByClientIP = false
+	r.TrustedPlatform = ""
 	r.Use(gin.CustomRecovery(func(c *gin.Context, rec any) {
 		s.cfg.Logger.Error("panic", "error", fmt.Sprint(rec))
 		fail(c, http.StatusInternalServerError, "internal", "internal error")
@@ -128,7 +170,7 @@ func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler }
 // pageVerify answers the page's form post: the same rate limit, size limit
 // and time budget as the JSON endpoint, rendered as HTML.
 func (s *Server) pageVerify(c *gin.Context) {
-	if !s.limiter.allow(c.ClientIP()) {
+	if !s.limiter.Allow(s.clientKey(c)) {
 		s.metrics.observe(nil, codeRateLimited)
 		c.Header("Retry-After", "60")
 		s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Status: http.StatusTooManyRequests, Code: codeRateLimited})
@@ -151,16 +193,58 @@ func (s *Server) logRequests(c *gin.Context) {
 	start := time.Now()
 	c.Next()
 	s.cfg.Logger.Info("request", "method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(),
-		"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", c.ClientIP())
+		"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", s.clientAddr(c).String())
 }
 
+// clientAddr is the client's address, through trusted proxies only.
+func (s *Server) clientAddr(c *gin.Context) netip.Addr { return s.ips.ClientIP(c.Request) }
+
+// clientKey is the anonymous rate limit's key for the request.
+func (s *Server) clientKey(c *gin.Context) string { return clientip.Key(s.clientAddr(c)) }
+
+// rateLimit limits a keyed client by its name and anyone else by address.
 func (s *Server) rateLimit(c *gin.Context) {
-	if !s.limiter.allow(c.ClientIP()) {
+	key, keyed := bearerToken(c.GetHeader("Authorization"))
+	if !keyed || s.cfg.Keys == nil {
+		if !s.limiter.Allow(s.clientKey(c)) {
+			s.metrics.observe(nil, codeRateLimited)
+			fail(c, http.StatusTooManyRequests, codeRateLimited, fmt.Sprintf("at most %d verifications a minute", s.cfg.RatePerMinute))
+			return
+		}
+		c.Next()
+		return
+	}
+	name, err := s.cfg.Keys.Client(c.Request.Context(), key)
+	switch {
+	case errors.Is(err, ErrBadKey):
+		// Not the anonymous limit instead: an integrator with a mistyped
+		// or revoked key should hear so at once.
+		s.metrics.observe(nil, codeUnauthenticated)
+		fail(c, http.StatusUnauthorized, codeUnauthenticated, "the API key is unknown or disabled")
+		return
+	case err != nil:
+		s.cfg.Logger.Error("authenticate API key", "error", err)
+		s.metrics.observe(nil, codeUnavailable)
+		fail(c, http.StatusServiceUnavailable, codeUnavailable, "API keys cannot be checked just now")
+		return
+	}
+	if !s.clients.Allow(name) {
 		s.metrics.observe(nil, codeRateLimited)
-		fail(c, http.StatusTooManyRequests, codeRateLimited, fmt.Sprintf("at most %d verifications a minute", s.cfg.RatePerMinute))
+		fail(c, http.StatusTooManyRequests, codeRateLimited, fmt.Sprintf("at most %d verifications a minute for this client", s.cfg.ClientRatePerMinute))
 		return
 	}
 	c.Next()
+}
+
+// bearerToken reads "Bearer <key>"; ok is false for any other scheme (a
+// proxy's Basic credentials are not a key), true with an empty key for a
+// bare "Bearer".
+func bearerToken(h string) (key string, ok bool) {
+	scheme, token, _ := strings.Cut(strings.TrimSpace(h), " ")
+	if !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
 }
 
 // ReportFor runs a verification of an upload with the server's limits;
@@ -231,50 +315,4 @@ func (s *Server) verify(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, rep)
-}
-
-// limiter is a token bucket per client address.
-type limiter struct {
-	mu      sync.Mutex
-	perSec  float64
-	burst   float64
-	now     func() time.Time
-	buckets map[string]*bucket
-	swept   time.Time
-}
-
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
-func newLimiter(perMinute, burst int, now func() time.Time) *limiter {
-	return &limiter{perSec: float64(perMinute) / 60, burst: float64(burst), now: now, buckets: map[string]*bucket{}}
-}
-
-func (l *limiter) allow(key string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	// Forget idle clients now and then, so the map stays small.
-	if now.Sub(l.swept) > time.Minute {
-		for k, b := range l.buckets {
-			if now.Sub(b.last) > 10*time.Minute {
-				delete(l.buckets, k)
-			}
-		}
-		l.swept = now
-	}
-	b, ok := l.buckets[key]
-	if !ok {
-		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[key] = b
-	}
-	b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.perSec)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }

@@ -5,6 +5,11 @@
 //	esign-verifyd        # ESIGN_VERIFY_ADDR, default 127.0.0.1:8081
 //	esign-verifyd -dev   # also trust the development root in $ESIGN_DATA_DIR
 //
+// With ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE set, API clients may send their
+// key and be limited per client rather than per address; the verifier
+// then opens the signing service's database (ESIGN_DATABASE_URL, or the
+// SQLite file in ESIGN_DATA_DIR) read-only, to check keys and nothing else.
+//
 // Prometheus metrics are at /metrics on the same address, or, with
 // ESIGN_VERIFY_METRICS_ADDR set, only on that address, which need not
 // face the internet.
@@ -24,6 +29,7 @@ import (
 
 	"esign/config"
 	"esign/internal/serve"
+	"esign/store"
 	"esign/verifyapi"
 )
 
@@ -47,16 +53,30 @@ func run() error {
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("service", "verifier")
-	srv := verifyapi.New(verifyapi.Config{Verify: vc, MaxUpload: cfg.MaxUpload, Logger: logger,
-		NoMetrics: cfg.VerifyMetricsAddr != ""})
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	vcfg := verifyapi.Config{Verify: vc, MaxUpload: cfg.MaxUpload, Logger: logger,
+		NoMetrics:      cfg.VerifyMetricsAddr != "",
+		RatePerMinute:  cfg.VerifyRatePerMinute,
+		Burst:          cfg.VerifyBurst,
+		TrustedProxies: cfg.TrustedProxies,
+	}
+	if cfg.VerifyClientRatePerMinute > 0 {
+		st, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, ReadOnly: true})
+		if err != nil {
+			return fmt.Errorf("ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE needs the signing service's database to check API keys: %w", err)
+		}
+		defer st.Close()
+		vcfg.Keys, vcfg.ClientRatePerMinute = storeKeys{st}, cfg.VerifyClientRatePerMinute
+	}
+	srv := verifyapi.New(vcfg)
+
 	ln, err := net.Listen("tcp", cfg.VerifyAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.VerifyAddr, err)
 	}
-	opts := serve.Options{Logger: logger, ShutdownTimeout: 30 * time.Second}
+	opts := serve.Limits(cfg)
+	opts.Logger, opts.ShutdownTimeout = logger, 30*time.Second
 	if cfg.VerifyMetricsAddr == "" {
 		logger.Info("verifier ready", "addr", ln.Addr().String(), "metrics", ln.Addr().String(), "dev", cfg.Dev)
 		return serve.Run(ctx, ln, srv.Handler(), opts)
@@ -82,4 +102,18 @@ func run() error {
 		err = errors.Join(err, fmt.Errorf("metrics: %w", mErr))
 	}
 	return err
+}
+
+// storeKeys checks API keys against the signing service's clients.
+type storeKeys struct{ st *store.Store }
+
+func (k storeKeys) Client(ctx context.Context, key string) (string, error) {
+	c, err := k.st.Authenticate(ctx, key)
+	if errors.Is(err, store.ErrUnauthenticated) {
+		return "", verifyapi.ErrBadKey
+	}
+	if err != nil {
+		return "", err
+	}
+	return c.Name, nil
 }

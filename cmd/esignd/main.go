@@ -77,11 +77,11 @@ func run() error {
 		stopVerifier := startVerifier(ctx, logger)
 		defer stopVerifier()
 	}
-	return serve.Run(ctx, ln, svc.API.Handler(), serve.Options{
-		Logger: logger,
-		Drain: func(ctx context.Context) {
-			logger.Info("shutting down: finishing requests in flight; new ones get 503")
-			svc.API.Drain(ctx)
-		},
-	})
+	opts := serve.Limits(cfg)
+	opts.Logger = logger
+	opts.Drain = func(ctx context.Context) {
+		logger.Info("shutting down: finishing requests in flight; new ones get 503")
+		svc.API.Drain(ctx)
+	}
+	return serve.Run(ctx, ln, svc.API.Handler(), opts)
 }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"esign/store"
+)
+
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "esign-verifyd")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestDaemonStartupErrors: bad limit settings stop the daemon at once,
+// with a message naming the variable.
+func TestDaemonStartupErrors(t *testing.T) {
+	bin := build(t)
+	for _, tc := range []struct {
+		name, env, want string
+	}{
+		{"bad CIDR", "ESIGN_TRUSTED_PROXIES=10.0.0.0/8,10.0.0.0/99", "ESIGN_TRUSTED_PROXIES"},
+		{"bad rate", "ESIGN_VERIFY_RATE_PER_MINUTE=fast", "ESIGN_VERIFY_RATE_PER_MINUTE"},
+		{"keys without a database", "ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE=600", "ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command(bin)
+			cmd.Env = append(os.Environ(), "ESIGN_VERIFY_ADDR="+freeAddr(t), "ESIGN_DATA_DIR="+t.TempDir(), "ESIGN_DATABASE_URL=", tc.env)
+			out, err := cmd.CombinedOutput()
+			if err == nil || !strings.Contains(string(out), tc.want) {
+				t.Fatalf("exit %v, output %q; want a failure naming %s", err, out, tc.want)
+			}
+		})
+	}
+}
+
+// TestDaemonClientKeys runs the real binary on a database the signing
+// service made: a keyed client is limited as a client, a wrong key gets
+// 401, and the anonymous limit stays per address.
+func TestDaemonClientKeys(t *testing.T) {
+	bin := build(t)
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), store.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := st.CreateClient(context.Background(), "transcripts", nil)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	var log bytes.Buffer
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "ESIGN_VERIFY_ADDR="+addr, "ESIGN_DATA_DIR="+dir, "ESIGN_DATABASE_URL=",
+		"ESIGN_VERIFY_BURST=1", "ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE=120")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("exit: %v\n%s", err, &log)
+		}
+	}()
+	waitHealthy(t, "http://"+addr+"/healthz", &log)
+
+	verify := func(auth string) int {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile("file", "doc.pdf")
+		fw.Write([]byte("not a PDF\n"))
+		mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/verify", &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	const passed = http.StatusUnprocessableEntity // not a PDF: past the limit
+	for i, tc := range []struct {
+		auth string
+		want int
+	}{
+		{"", passed},
+		{"", http.StatusTooManyRequests},
+		{"Bearer " + key, passed},
+		{"Bearer " + key, passed}, // burst: 2, a second's worth at 120 a minute
+		{"Bearer " + key, http.StatusTooManyRequests},
+		{"Bearer esk_" + strings.Repeat("0", 64), http.StatusUnauthorized},
+	} {
+		if got := verify(tc.auth); got != tc.want {
+			t.Fatalf("request %d: %d, want %d\n%s", i, got, tc.want, &log)
+		}
+	}
+}
