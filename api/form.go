@@ -2,7 +2,6 @@ package api
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -20,16 +19,22 @@ import (
 const (
 	maxFields     = 64       // text fields in one request
 	maxFieldBytes = 64 << 10 // one text field
-	// memoryUpload is how much of an upload stays in memory before the
-	// rest goes to a temporary file.
+	// memoryUpload is how much of one upload may stay in memory before
+	// the rest goes to a temporary file, when the shared budget
+	// (Config.UploadMemory) has room.
 	memoryUpload = 32 << 20
+	// firstBuffer is the pooled buffer an upload starts in; a small
+	// document never needs more.
+	firstBuffer = 256 << 10
+	// maxPooled bounds the buffers kept for reuse.
+	maxPooled = 4 << 20
 	// readBuffer is the read size under the multipart reader.
 	readBuffer = 64 << 10
 )
 
 // form is a parsed multipart request. It is read in one pass straight from
 // the connection: the PDF goes into a pooled buffer (or a temporary file
-// past memoryUpload), not through ParseMultipartForm's growing copies,
+// past memoryUpload, or past the shared budget), not through ParseMultipartForm's growing copies,
 // which cost more than the PDF work on a small document.
 type form struct {
 	values map[string]string
@@ -55,10 +60,12 @@ func (f *form) close() {
 
 // upload is the uploaded PDF: an io.ReaderAt over memory or a file.
 type upload struct {
-	mem  []byte
-	tmp  *os.File
-	size int64
-	pool *sync.Pool
+	mem    []byte
+	tmp    *os.File
+	size   int64
+	pool   *sync.Pool
+	budget *memBudget
+	held   int64 // of the budget, for mem
 }
 
 func (u *upload) ReadAt(p []byte, off int64) (int, error) {
@@ -84,11 +91,14 @@ func (u *upload) Close() error {
 		u.tmp.Close()
 		return os.Remove(name)
 	}
-	if u.pool != nil && cap(u.mem) <= 4<<20 {
+	if u.pool != nil && u.mem != nil && cap(u.mem) <= maxPooled {
 		b := u.mem[:0]
 		u.pool.Put(&b)
 	}
-	u.mem, u.pool = nil, nil
+	if u.budget != nil {
+		u.budget.give(u.held)
+	}
+	u.mem, u.pool, u.held = nil, nil, 0
 	return nil
 }
 
@@ -148,7 +158,7 @@ func (s *Server) readForm(c *gin.Context, known map[string]bool) (*form, error) 
 			f.close()
 			return nil, fmt.Errorf("%w: form field %q is not one this endpoint takes", errUnknownField, name)
 		}
-		err = s.readPart(f, part)
+		err = s.readPart(f, part, c.Request.ContentLength)
 		part.Close()
 		if err != nil {
 			f.close()
@@ -161,13 +171,13 @@ func (s *Server) readForm(c *gin.Context, known map[string]bool) (*form, error) 
 	return f, nil
 }
 
-func (s *Server) readPart(f *form, part *multipart.Part) error {
+func (s *Server) readPart(f *form, part *multipart.Part, hint int64) error {
 	switch name := part.FormName(); name {
 	case "file":
 		if f.file != nil {
 			return fmt.Errorf("%w: more than one \"file\"", errBadRequest)
 		}
-		u, err := s.readUpload(part)
+		u, err := s.readUpload(part, hint)
 		if err != nil {
 			return err
 		}
@@ -175,7 +185,7 @@ func (s *Server) readPart(f *form, part *multipart.Part) error {
 	case "image":
 		b, err := io.ReadAll(io.LimitReader(part, maxImage+1))
 		if err != nil {
-			return tooLargeOr(err, fmt.Errorf("read signature image: %w", err), s.cfg.MaxUpload)
+			return clientReadError("read signature image", err, s.cfg.MaxUpload)
 		}
 		if len(b) > maxImage {
 			return fmt.Errorf("%w: the signature image is over %d bytes", errBadRequest, maxImage)
@@ -187,7 +197,7 @@ func (s *Server) readPart(f *form, part *multipart.Part) error {
 		}
 		b, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
 		if err != nil {
-			return tooLargeOr(err, fmt.Errorf("read form field %q: %w", name, err), s.cfg.MaxUpload)
+			return clientReadError(fmt.Sprintf("read form field %q", name), err, s.cfg.MaxUpload)
 		}
 		if len(b) > maxFieldBytes {
 			return fmt.Errorf("%w: form field %q is over %d bytes", errBadRequest, name, maxFieldBytes)
@@ -197,49 +207,79 @@ func (s *Server) readPart(f *form, part *multipart.Part) error {
 	return nil
 }
 
-// readUpload reads the PDF into a pooled buffer, spilling to a temporary
-// file past memoryUpload, and enforces MaxUpload.
-func (s *Server) readUpload(part io.Reader) (*upload, error) {
+// readUpload reads the PDF into memory, as far as the shared memory budget
+// and memoryUpload allow, and spools the rest to a temporary file; it
+// enforces MaxUpload. hint is the request's Content-Length (or -1): the
+// file is no longer, so a known length sizes the buffer once.
+func (s *Server) readUpload(part io.Reader, hint int64) (*upload, error) {
+	u := &upload{pool: &s.buffers, budget: s.memory}
+	limit := min(s.cfg.MaxUpload, memoryUpload)
 	bp, _ := s.buffers.Get().(*[]byte)
 	if bp == nil {
-		b := make([]byte, 0, 256<<10)
+		b := make([]byte, 0, firstBuffer)
 		bp = &b
 	}
-	buf := bytes.NewBuffer((*bp)[:0])
-	u := &upload{pool: &s.buffers}
-	limit := min(s.cfg.MaxUpload, memoryUpload)
-	n, err := buf.ReadFrom(io.LimitReader(part, limit+1))
-	u.mem = buf.Bytes()
-	if err != nil {
-		u.Close()
-		return nil, tooLargeOr(err, fmt.Errorf("read upload: %w", err), s.cfg.MaxUpload)
+	buf := (*bp)[:0]
+	if !s.memory.take(int64(cap(buf))) {
+		// Many uploads in flight already hold the budget: straight to disk.
+		s.buffers.Put(bp)
+		return s.spool(u, nil, part)
 	}
-	if n <= limit {
-		u.size = n
-		return u, nil
+	u.held = int64(cap(buf))
+	for {
+		if len(buf) == cap(buf) {
+			next := min(max(2*int64(cap(buf)), hint), limit)
+			if next <= int64(cap(buf)) || !s.memory.take(next-int64(cap(buf))) {
+				u.mem = buf
+				return s.spool(u, buf, part)
+			}
+			u.held += next - int64(cap(buf))
+			grown := make([]byte, len(buf), next)
+			copy(grown, buf)
+			if cap(buf) <= maxPooled {
+				b := buf[:0]
+				s.buffers.Put(&b)
+			}
+			buf = grown
+		}
+		n, err := part.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			u.mem, u.size = buf, int64(len(buf))
+			return u, nil
+		}
+		if err != nil {
+			u.mem = buf
+			u.Close()
+			return nil, clientReadError("read upload", err, s.cfg.MaxUpload)
+		}
 	}
-	if n > s.cfg.MaxUpload {
-		u.Close()
-		return nil, fmt.Errorf("%w: the limit is %d bytes", errRequestTooLarge, s.cfg.MaxUpload)
-	}
-	// A large scan: keep it on disk, not in memory.
+}
+
+// spool moves an upload to a temporary file: head, what is already read,
+// then the rest of part. The memory head held goes back to the budget.
+func (s *Server) spool(u *upload, head []byte, part io.Reader) (*upload, error) {
 	tmp, err := os.CreateTemp("", "esign-upload-*.pdf")
 	if err != nil {
 		u.Close()
 		return nil, fmt.Errorf("spool upload: %w", err)
 	}
-	_, werr := tmp.Write(u.mem)
-	inMemory := int64(len(u.mem))
-	u.Close() // the buffer goes back to the pool only once written out
+	_, werr := tmp.Write(head)
+	inMemory := int64(len(head))
+	u.Close() // the buffer and its budget go back only once written out
 	u.tmp = tmp
 	if werr != nil {
 		u.Close()
 		return nil, fmt.Errorf("spool upload: %w", werr)
 	}
-	rest, err := io.Copy(tmp, io.LimitReader(part, s.cfg.MaxUpload-inMemory+1))
+	rest, err := io.Copy(tmp, io.LimitReader(clientReader{part}, s.cfg.MaxUpload-inMemory+1))
 	if err != nil {
 		u.Close()
-		return nil, tooLargeOr(err, fmt.Errorf("spool upload: %w", err), s.cfg.MaxUpload)
+		var ce clientErr
+		if errors.As(err, &ce) {
+			return nil, clientReadError("spool upload", ce.err, s.cfg.MaxUpload)
+		}
+		return nil, fmt.Errorf("spool upload: %w", err)
 	}
 	u.size = inMemory + rest
 	if u.size > s.cfg.MaxUpload {
@@ -247,6 +287,32 @@ func (s *Server) readUpload(part io.Reader) (*upload, error) {
 		return nil, fmt.Errorf("%w: the limit is %d bytes", errRequestTooLarge, s.cfg.MaxUpload)
 	}
 	return u, nil
+}
+
+// clientReader marks the errors of reading the request, so that copying
+// it to disk tells the client's failures (a body cut short, a dropped
+// connection) from the disk's.
+type clientReader struct{ r io.Reader }
+
+type clientErr struct{ err error }
+
+func (e clientErr) Error() string { return e.err.Error() }
+func (e clientErr) Unwrap() error { return e.err }
+
+func (c clientReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		err = clientErr{err}
+	}
+	return n, err
+}
+
+// clientReadError is a failure to read the request body: 413 past the
+// limit, else 400. A truncated body or a client gone mid-upload is the
+// client's mistake; no one may be left to read the answer, but the log,
+// the audit and the metrics must not count it as the service's fault.
+func clientReadError(what string, err error, limit int64) error {
+	return tooLargeOr(err, fmt.Errorf("%w: %s: %v", errBadRequest, what, err), limit)
 }
 
 // tooLargeOr turns a body-limit error into 413, and returns other

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"esign/pdf"
+	"esign/signer"
 	"esign/store"
 )
 
@@ -53,10 +56,15 @@ func parsePlacement(f *form) (*Placement, error) {
 			nums = append(nums, v)
 		}
 	}
-	if err != nil || len(nums) != 4 || nums[2] <= nums[0] || nums[3] <= nums[1] {
+	if err != nil || len(nums) != 4 || !(nums[2] > nums[0]) || !(nums[3] > nums[1]) {
 		return nil, fmt.Errorf("%w: rect %q (want x1,y1,x2,y2 with x2>x1 and y2>y1)", errBadRequest, rect)
 	}
 	copy(p.Rect[:], nums)
+	// The appearance would refuse it too, but only once a signing slot
+	// is taken; and its message would not name the form field.
+	if err := signer.CheckRect(p.Rect); err != nil {
+		return nil, fmt.Errorf("%w: rect: %v", errBadRequest, err)
+	}
 	return p, nil
 }
 
@@ -77,8 +85,27 @@ func (s *Server) appearance(cred *store.Credential, req *signRequest) error {
 	if err != nil {
 		return fmt.Errorf("%w: appearance: %v", errBadRequest, err)
 	}
+	if p.Page == 0 {
+		// No page and rect: only an existing empty field gives the place.
+		app = inField{app, req.options.Field}
+	}
 	req.options.Appearance = app
 	return nil
+}
+
+// inField draws only into an existing field. Without it, a visible
+// signature naming a field the document lacks would make a new field with
+// no place, and fail as an appearance without a rectangle.
+type inField struct {
+	signer.Appearance
+	field string
+}
+
+func (a inField) Widget(ctx context.Context, u *pdf.Update, info signer.AppearanceInfo) (signer.Widget, error) {
+	if info.Placed == nil {
+		return signer.Widget{}, fmt.Errorf(`%w: the document has no empty signature field %q to draw in; give "page" and "rect" to place the signature`, signer.ErrBadOptions, a.field)
+	}
+	return a.Appearance.Widget(ctx, u, info)
 }
 
 func requestID(c *gin.Context) string {

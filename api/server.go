@@ -45,6 +45,10 @@ type Config struct {
 	Logger     *slog.Logger // default: discard
 	// MaxUpload caps the uploaded PDF. Default 50 MB.
 	MaxUpload int64
+	// UploadMemory is how many bytes of uploads in flight may be held in
+	// memory, all requests together; past it, uploads spool to disk.
+	// Default 64 MiB.
+	UploadMemory int64
 	// HSMConcurrency is how many signatures may run at once; more wait.
 	// Default 8.
 	HSMConcurrency int
@@ -60,8 +64,9 @@ type Config struct {
 // Server is the signing API.
 type Server struct {
 	cfg      Config
-	buffers  sync.Pool // *[]byte upload buffers
-	readers  sync.Pool // *bufio.Reader under the multipart reader
+	buffers  sync.Pool  // *[]byte upload buffers
+	readers  sync.Pool  // *bufio.Reader under the multipart reader
+	memory   *memBudget // of uploads in flight
 	slots    chan struct{}
 	draining atomic.Bool
 	inflight atomic.Int64
@@ -82,7 +87,13 @@ func New(cfg Config) *Server {
 	if cfg.QueueWait <= 0 {
 		cfg.QueueWait = 10 * time.Second
 	}
-	return &Server{cfg: cfg, slots: make(chan struct{}, cfg.HSMConcurrency), metrics: newServerMetrics()}
+	if cfg.UploadMemory <= 0 {
+		cfg.UploadMemory = 64 << 20
+	}
+	return &Server{
+		cfg: cfg, slots: make(chan struct{}, cfg.HSMConcurrency), metrics: newServerMetrics(),
+		memory: newMemBudget(cfg.UploadMemory),
+	}
 }
 
 // Handler returns the HTTP handler of every route.
@@ -277,6 +288,9 @@ func (s *Server) parseSignOptions(f *form, req *signRequest) error {
 	}
 	if req.placement, err = parsePlacement(f); err != nil {
 		return err
+	}
+	if req.placement != nil && req.placement.Page == 0 && req.options.Field == "" {
+		return fmt.Errorf(`%w: an "image" needs "page" and "rect", or "field" (an existing empty field)`, errBadRequest)
 	}
 	switch v := f.getDefault("visible", "false"); v {
 	case "true", "1":

@@ -15,7 +15,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/asn1"
-	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -28,7 +27,16 @@ import (
 )
 
 // ErrOptions reports an appearance that cannot be drawn as configured.
-var ErrOptions = errors.New("appearance: invalid options")
+// It is also a signer.ErrBadOptions: the placement or image a request
+// gave is at fault, not the service, so the signer's callers answer it
+// as the caller's mistake without knowing this package.
+var ErrOptions error = optionsError{}
+
+type optionsError struct{}
+
+func (optionsError) Error() string { return "appearance: invalid options" }
+
+func (optionsError) Is(target error) bool { return target == signer.ErrBadOptions }
 
 // MaxLineRunes bounds each line of text.
 const MaxLineRunes = 200
@@ -140,22 +148,16 @@ func clean(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }
 
-// rect returns the normalised rectangle and its size.
+// rect returns the normalised rectangle and its size, within the bounds
+// signer.CheckRect sets for every signature field.
 func (t *Thai) rect() (x1, y1, w, h float64, err error) {
 	r := t.Rect
-	for _, v := range r {
-		if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > 1e6 {
-			return 0, 0, 0, 0, fmt.Errorf("%w: rectangle %v", ErrOptions, r)
-		}
+	if err := signer.CheckRect(r); err != nil {
+		return 0, 0, 0, 0, fmt.Errorf("%w: %v", ErrOptions, err)
 	}
 	x1, x2 := min(r[0], r[2]), max(r[0], r[2])
 	y1, y2 := min(r[1], r[3]), max(r[1], r[3])
-	w, h = x2-x1, y2-y1
-	// 14400 units is the largest page side PDF allows (Annex C).
-	if w < 4 || h < 4 || w > 14400 || h > 14400 {
-		return 0, 0, 0, 0, fmt.Errorf("%w: rectangle %v is %.1f×%.1f points (want 4 to 14400 each way)", ErrOptions, r, w, h)
-	}
-	return x1, y1, w, h, nil
+	return x1, y1, x2 - x1, y2 - y1, nil
 }
 
 // Widget draws the appearance into u. It implements signer.Appearance.

@@ -90,6 +90,15 @@ func TestHostileInput(t *testing.T) {
 			want: ErrSyntax,
 		},
 		{
+			name: "page past the last",
+			file: build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Page/Parent 2 0 R>>"),
+			check: func(r *Reader) error {
+				_, _, err := r.Page(1 << 31)
+				return err
+			},
+			want: ErrNoPage,
+		},
+		{
 			name: "decompression bomb",
 			file: build("<</Type/Catalog>>", fmt.Sprintf("<</Length %d/Filter/FlateDecode>>\nstream\n%s\nendstream", len(bomb), bomb)),
 			check: func(r *Reader) error {

@@ -21,6 +21,9 @@ var (
 	// ErrEncrypted reports an encrypted document where the caller cannot
 	// handle one.
 	ErrEncrypted = errors.New("pdf: document is encrypted")
+	// ErrNoPage reports a page number the page tree does not reach: the
+	// caller asked past the last page, not a broken file.
+	ErrNoPage = errors.New("pdf: no such page")
 )
 
 // XrefKind is the form of a cross-reference section.
@@ -992,6 +995,11 @@ func (r *Reader) readObjectStream(num uint32) (*objStm, error) {
 	if !ok1 || !ok2 || n < 0 || first < 0 || n > 1<<20 {
 		return nil, fmt.Errorf("%w: object stream /N or /First", ErrSyntax)
 	}
+	// Each header entry takes at least "1 0 ": an /N the header cannot
+	// hold must not size the offsets map.
+	if int64(n) > int64(first)/2+1 {
+		return nil, fmt.Errorf("%w: object stream /N %d, more than its %d-byte header holds", ErrSyntax, n, first)
+	}
 	data, err := r.streamData(st, true)
 	if err != nil {
 		return nil, err
@@ -1131,6 +1139,10 @@ func (r *Reader) Catalog() (Dict, Ref, error) {
 // Page returns the reference and dictionary of page i (0-based), walking
 // only the branch of the page tree that leads to it.
 func (r *Reader) Page(i int) (Ref, Dict, error) {
+	if i < 0 {
+		return Ref{}, nil, fmt.Errorf("%w: page index %d", ErrNoPage, i)
+	}
+	want := i
 	cat, _, err := r.Catalog()
 	if err != nil {
 		return Ref{}, nil, err
@@ -1156,7 +1168,7 @@ func (r *Reader) Page(i int) (Ref, Dict, error) {
 			if i == 0 {
 				return node, d, nil
 			}
-			return Ref{}, nil, fmt.Errorf("page %d: not in page tree", i)
+			return Ref{}, nil, fmt.Errorf("%w: page index %d is not in the page tree", ErrNoPage, want)
 		}
 		kids, err := r.Array(d["Kids"])
 		if err != nil {
@@ -1190,7 +1202,7 @@ func (r *Reader) Page(i int) (Ref, Dict, error) {
 			i -= n
 		}
 		if !found {
-			return Ref{}, nil, fmt.Errorf("page %d: not in page tree", i)
+			return Ref{}, nil, fmt.Errorf("%w: page index %d is not in the page tree", ErrNoPage, want)
 		}
 	}
 	return Ref{}, nil, fmt.Errorf("%w: page tree deeper than 64", ErrSyntax)

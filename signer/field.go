@@ -3,6 +3,7 @@ package signer
 import (
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -220,7 +221,7 @@ func (f *form) addField(ref pdf.Ref) error {
 	case pdf.Ref:
 		arr, err := f.r.Array(fa)
 		if err != nil {
-			return fmt.Errorf("read /Fields: %w", err)
+			return fmt.Errorf("%w: read /Fields: %w", ErrInvalidPDF, err)
 		}
 		// Replace the array object itself: the AcroForm stays untouched.
 		f.u.Set(fa, append(append(pdf.Array{}, arr...), ref))
@@ -258,7 +259,7 @@ func addWidget(u *pdf.Update, page pdf.Ref, pageDict pdf.Dict, widget pdf.Ref) e
 	case pdf.Ref:
 		cur, err := u.Get(a)
 		if err != nil {
-			return fmt.Errorf("read page /Annots: %w", err)
+			return fmt.Errorf("%w: read page /Annots: %w", ErrInvalidPDF, err)
 		}
 		arr, _ := cur.(pdf.Array)
 		u.Set(a, append(append(pdf.Array{}, arr...), widget))
@@ -321,8 +322,11 @@ func placeSignature(ctx context.Context, f *form, name string, sigRef pdf.Ref, a
 		}, Data: []byte{}})
 	}
 	pageRef, pageDict, err := f.r.Page(w.Page)
+	if errors.Is(err, pdf.ErrNoPage) {
+		return "", fmt.Errorf("%w: signature page %d: %w", ErrBadOptions, w.Page+1, err)
+	}
 	if err != nil {
-		return "", fmt.Errorf("signature page: %w", err)
+		return "", fmt.Errorf("%w: signature page: %w", ErrInvalidPDF, err)
 	}
 	if cur, err := f.u.Get(pageRef); err == nil {
 		if d, ok := cur.(pdf.Dict); ok {

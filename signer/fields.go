@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"esign/pdf"
@@ -15,6 +16,36 @@ type FieldSpec struct {
 	Name string     `json:"name"`
 	Page int        `json:"page"` // 1-based, as people count pages
 	Rect [4]float64 `json:"rect"` // x1 y1 x2 y2 in PDF points from the page's lower left
+}
+
+// Bounds of a signature's rectangle, in points. A field AddFields makes
+// and a visible appearance share them, so every field made can be signed
+// into visibly.
+const (
+	// MinRectSide is the smallest width and height.
+	MinRectSide = 4
+	// MaxRectSide is the largest width and height: the largest page side
+	// PDF allows (ISO 32000-1 Annex C).
+	MaxRectSide = 14400
+	// MaxRectCoordinate bounds each coordinate, so that a rectangle is
+	// written as a short number every PDF reader takes.
+	MaxRectCoordinate = 1e6
+)
+
+// CheckRect reports a rectangle [x1 y1 x2 y2] outside those bounds, in
+// either corner order. The error only names the problem: callers wrap it
+// in their own kind of error.
+func CheckRect(r [4]float64) error {
+	for _, v := range r {
+		if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > MaxRectCoordinate {
+			return fmt.Errorf("rectangle %v: each coordinate must be a number from -%g to %g", r, MaxRectCoordinate, MaxRectCoordinate)
+		}
+	}
+	w, h := math.Abs(r[2]-r[0]), math.Abs(r[3]-r[1])
+	if w < MinRectSide || h < MinRectSide || w > MaxRectSide || h > MaxRectSide {
+		return fmt.Errorf("rectangle %v is %.1f×%.1f points (want %d to %d each way)", r, w, h, MinRectSide, MaxRectSide)
+	}
+	return nil
 }
 
 // AddFields adds empty signature fields in one incremental update and
@@ -71,6 +102,9 @@ func AddFields(ctx context.Context, in io.ReaderAt, size int64, specs []FieldSpe
 		x1, y1, x2, y2 := sp.Rect[0], sp.Rect[1], sp.Rect[2], sp.Rect[3]
 		if x2 <= x1 || y2 <= y1 {
 			return nil, fmt.Errorf("%w: field %q has an empty rectangle", ErrBadOptions, sp.Name)
+		}
+		if err := CheckRect(sp.Rect); err != nil {
+			return nil, fmt.Errorf("%w: field %q: %v", ErrBadOptions, sp.Name, err)
 		}
 		if err := addEmptyField(f, sp); err != nil {
 			return nil, err

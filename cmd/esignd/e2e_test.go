@@ -254,6 +254,14 @@ func TestDaemonEndToEnd(t *testing.T) {
 		{"garbage", key, []byte("this is not a PDF"), map[string]string{"signer": "dev-official"}, 422, "invalid_pdf"},
 		{"empty", key, []byte{}, map[string]string{"signer": "dev-official"}, 422, "invalid_pdf"},
 		{"truncated", key, pdf[:len(pdf)/3], map[string]string{"signer": "dev-official"}, 422, "invalid_pdf"},
+		// The client's mistakes are 4xx, never 500 (issue #15); api's
+		// TestHostileInput has every case, these go through the daemon.
+		{"page past the last", key, pdf, map[string]string{"signer": "dev-official", "level": "B-B", "page": "99", "rect": "72,72,272,132"}, 400, "bad_request"},
+		{"rect NaN", key, pdf, map[string]string{"signer": "dev-official", "level": "B-B", "page": "1", "rect": "NaN,72,272,132"}, 400, "bad_request"},
+		{"visible in no field", key, pdf, map[string]string{"signer": "dev-official", "level": "B-B", "visible": "true", "field": "Nope"}, 400, "bad_request"},
+		{"page tree loop", key, []byte("%PDF-1.7\n1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n2 0 obj\n<</Type/Pages/Kids[2 0 R]/Count 1>>\nendobj\n" +
+			"xref\n0 3\n0000000000 65535 f\r\n0000000009 00000 n\r\n0000000054 00000 n\r\ntrailer\n<</Size 3/Root 1 0 R>>\nstartxref\n105\n%%EOF\n"),
+			map[string]string{"signer": "dev-official", "level": "B-B"}, 422, "invalid_pdf"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
