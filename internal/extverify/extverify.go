@@ -60,6 +60,7 @@ type PDFSigSignature struct {
 	Field         string
 	Signed        bool // false for an empty signature field pdfsig lists too
 	CommonName    string
+	SubjectDN     string // "Signer full Distinguished Name"
 	SubFilter     string
 	Valid         bool   // "Signature is Valid."
 	Trusted       bool   // "Certificate is Trusted."
@@ -96,6 +97,7 @@ func PDFSig(t testing.TB, nssdir, path string) []PDFSigSignature {
 		s := PDFSigSignature{
 			Field:         field(block, "Signature Field Name"),
 			CommonName:    field(block, "Signer Certificate Common Name"),
+			SubjectDN:     field(block, "Signer full Distinguished Name"),
 			SubFilter:     field(block, "Signature Type"),
 			Validation:    field(block, "Signature Validation"),
 			CertStatus:    field(block, "Certificate Validation"),
@@ -228,6 +230,56 @@ func OpenSSLTSVerify(t testing.TB, token []byte, h crypto.Hash, digest []byte, c
 	out, err := exec.Command("openssl", args...).CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte("Verification: OK")) {
 		return fmt.Errorf("openssl ts -verify (%v): %v\n%s", h, err, out)
+	}
+	return nil
+}
+
+// PDFSigUnknownIssue is the certificate line pdfsig prints for any NSS
+// error it has no name for.
+const PDFSigUnknownIssue = "Unknown issue with Certificate or corrupted data."
+
+// PDFSigSharedCertBug reports whether pdfsig's certificate verdict on
+// sigs[i] may be poppler's, not the certificate's: "Unknown issue" on a
+// signature whose signer also made an earlier signature in the same file.
+//
+// Poppler (22.12, Debian 12's) imports each signature's certificates into
+// NSS with CERT_NewTempCertificate(..., copyDER=false), so NSS's
+// certificate points into the CMS message that poppler frees once that
+// signature is checked, while NSS still holds the certificate (it was used
+// for path building and OCSP).
+// When a later signature carries the same certificate, NSS finds the stale
+// entry by issuer and serial, compares the encodings against freed memory,
+// and, unless the allocator happened to put identical bytes back at the
+// same address, fails with SEC_ERROR_REUSED_ISSUER_AND_SERIAL (-8054).
+// Poppler 22.12 maps that to "Unknown issue". Whether it happens depends
+// on the heap layout, hence on the exact sizes of the signatures: one file
+// fails every time, the next one with a few bytes more passes.
+func PDFSigSharedCertBug(sigs []PDFSigSignature, i int) bool {
+	if sigs[i].CertStatus != PDFSigUnknownIssue || sigs[i].SubjectDN == "" {
+		return false
+	}
+	for _, s := range sigs[:i] {
+		if s.SubjectDN == sigs[i].SubjectDN {
+			return true
+		}
+	}
+	return false
+}
+
+// NSSVerifyChain checks a certificate chain with NSS's vfychain as
+// pdfsig's NSS backend does (libpkix, usage email signer, the roots that
+// nssdir trusts), and requires an OCSP answer for the leaf: the PKI's OCSP
+// responder must be running. pemFiles hold the leaf first, then the
+// intermediates. It answers for one certificate in a fresh process, where
+// PDFSigSharedCertBug cannot happen.
+func NSSVerifyChain(nssdir string, pemFiles ...string) error {
+	args := []string{"-d", nssdir, "-pp", "-u", "4", "-g", "leaf", "-m", "ocsp", "-s", "failIfNoInfo"}
+	for _, f := range pemFiles {
+		args = append(args, "-a", f)
+	}
+	out, err := exec.Command("vfychain", args...).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("Chain is good!")) {
+		return fmt.Errorf("vfychain %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return nil
 }
