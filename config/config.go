@@ -87,6 +87,7 @@ type Config struct {
 	// slowest rate); IdleTimeout closes idle keep-alive connections
 	// (ESIGN_HTTP_IDLE_TIMEOUT, default 120s).
 	MaxConns         int
+	MaxConnsPerPeer  int // ESIGN_HTTP_MAX_CONNS_PER_CLIENT, by address; trusted proxies exempt
 	MinUploadRate    int64
 	UploadRateWindow time.Duration
 	ReadTimeout      time.Duration
@@ -184,6 +185,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.MaxConns, err = intVar(getenv, "ESIGN_HTTP_MAX_CONNS", 1024); err != nil {
 		return c, err
 	}
+	if c.MaxConnsPerPeer, err = intVar(getenv, "ESIGN_HTTP_MAX_CONNS_PER_CLIENT", 32); err != nil {
+		return c, err
+	}
 	kb, err := intVar(getenv, "ESIGN_HTTP_MIN_RATE_KB", 16)
 	if err != nil {
 		return c, err
@@ -192,7 +196,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.UploadRateWindow, err = durationVar(getenv, "ESIGN_HTTP_RATE_WINDOW", 20*time.Second); err != nil {
 		return c, err
 	}
-	if c.IdleTimeout, err = durationVar(getenv, "ESIGN_HTTP_IDLE_TIMEOUT", 120*time.Second); err != nil {
+	if c.IdleTimeout, err = durationVar(getenv, "ESIGN_HTTP_IDLE_TIMEOUT", 30*time.Second); err != nil {
 		return c, err
 	}
 	if c.ReadTimeout, err = durationVar(getenv, "ESIGN_HTTP_READ_TIMEOUT", 0); err != nil {
