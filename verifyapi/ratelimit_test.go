@@ -39,6 +39,7 @@ func TestRateLimitKeys(t *testing.T) {
 	const (
 		proxy     = "10.0.0.1:40000"
 		stranger  = "198.51.100.7:40000"
+		otherPeer = "198.51.100.8:40000"
 		passed    = http.StatusUnprocessableEntity
 		limited   = http.StatusTooManyRequests
 		goodKey   = "esk_good"
@@ -92,6 +93,15 @@ func TestRateLimitKeys(t *testing.T) {
 			{peer: stranger, auth: "Bearer broken", wantStatus: http.StatusServiceUnavailable, wantCode: codeUnavailable},
 			// Basic credentials, say from a proxy's own login, are no key.
 			{peer: stranger, auth: "Basic dXNlcjpwYXNz", wantStatus: passed},
+		}},
+		// Guessing keys costs the address: past its burst, no key is looked
+		// up, good or bad, until the bucket refills.
+		{"unknown keys spend the address's bucket", Config{Keys: keys, Burst: 2}, []call{
+			{peer: stranger, auth: "Bearer " + unknowKey, wantStatus: http.StatusUnauthorized, wantCode: codeUnauthenticated},
+			{peer: stranger, auth: "Bearer " + unknowKey + "2", wantStatus: http.StatusUnauthorized, wantCode: codeUnauthenticated},
+			{peer: stranger, auth: "Bearer " + unknowKey + "3", wantStatus: limited, wantCode: codeRateLimited},
+			{peer: stranger, auth: "Bearer " + goodKey, wantStatus: limited, wantCode: codeRateLimited},
+			{peer: otherPeer, auth: "Bearer " + goodKey, wantStatus: passed},
 		}},
 		{"without Keys the header is not looked at", Config{Burst: 1}, []call{
 			{peer: stranger, auth: "Bearer " + unknowKey, wantStatus: passed},

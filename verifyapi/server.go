@@ -77,6 +77,7 @@ type Server struct {
 	ips     clientip.Resolver
 	limiter *ratelimit.Limiter // by client address
 	clients *ratelimit.Limiter // by client name, with Config.Keys
+	badKeys *ratelimit.Limiter // unknown keys, by client address
 	page    *verifypage.Page   // nil with Config.NoPage
 	metrics *verifierMetrics
 }
@@ -108,6 +109,7 @@ func New(cfg Config) *Server {
 		cfg:     cfg,
 		ips:     clientip.Resolver{Trusted: cfg.TrustedProxies},
 		limiter: ratelimit.New(ratelimit.Options{PerMinute: cfg.RatePerMinute, Burst: cfg.Burst, Now: cfg.Now}),
+		badKeys: ratelimit.New(ratelimit.Options{PerMinute: cfg.RatePerMinute, Burst: cfg.Burst, Now: cfg.Now}),
 		clients: ratelimit.New(ratelimit.Options{PerMinute: cfg.ClientRatePerMinute,
 			Burst: max(cfg.Burst, cfg.ClientRatePerMinute/60), Now: cfg.Now}),
 		metrics: newVerifierMetrics(),
@@ -214,11 +216,21 @@ func (s *Server) rateLimit(c *gin.Context) {
 		c.Next()
 		return
 	}
+	// Guessing keys is paid for by the address: each unknown key costs a
+	// token of the address's bucket, and once it is spent no key is
+	// looked up, so guesses cannot hammer the key store.
+	addr := s.clientKey(c)
+	if s.badKeys.Spent(addr) {
+		s.metrics.observe(nil, codeRateLimited)
+		fail(c, http.StatusTooManyRequests, codeRateLimited, "too many unknown API keys from this address; wait a minute")
+		return
+	}
 	name, err := s.cfg.Keys.Client(c.Request.Context(), key)
 	switch {
 	case errors.Is(err, ErrBadKey):
 		// Not the anonymous limit instead: an integrator with a mistyped
 		// or revoked key should hear so at once.
+		s.badKeys.Allow(addr)
 		s.metrics.observe(nil, codeUnauthenticated)
 		fail(c, http.StatusUnauthorized, codeUnauthenticated, "the API key is unknown or disabled")
 		return
