@@ -136,3 +136,30 @@ func TestRateLimitKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestConcurrencyBound: with every verification slot taken, a request
+// waits QueueWait and then gets 503 busy with Retry-After, whatever its
+// address; once a slot frees, requests are served again.
+func TestConcurrencyBound(t *testing.T) {
+	s := New(Config{MaxConcurrent: 1, QueueWait: 50 * time.Millisecond})
+	release, ok := s.acquire(context.Background())
+	if !ok {
+		t.Fatal("the one slot is not free")
+	}
+	h := s.Handler()
+	rec := httptest.NewRecorder()
+	req := upload(t, []byte("not a PDF\n"))
+	req.RemoteAddr = "198.51.100.9:1234"
+	h.ServeHTTP(rec, req)
+	var body struct{ Error errorBody }
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); rec.Code != http.StatusServiceUnavailable || err != nil ||
+		body.Error.Code != codeBusy || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("with every slot taken: %d %s, Retry-After %q", rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+	}
+	release()
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, upload(t, []byte("not a PDF\n")))
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("after the slot freed: %d %s", rec.Code, rec.Body)
+	}
+}
