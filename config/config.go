@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -86,6 +87,11 @@ type Config struct {
 	// (ESIGN_HTTP_READ_TIMEOUT, default: the largest upload at the
 	// slowest rate); IdleTimeout closes idle keep-alive connections
 	// (ESIGN_HTTP_IDLE_TIMEOUT, default 120s).
+	// SignerFetchTrusted lists the operator's own OCSP responders and CRL
+	// servers (scheme://host[:port]) the signing service may reach even
+	// on internal addresses, for CAs inside the agency's network
+	// (ESIGN_SIGNER_FETCH_TRUSTED). The public verifier never uses it.
+	SignerFetchTrusted []string
 	// VerifyConcurrency bounds the verifications the public verifier runs
 	// at once (ESIGN_VERIFY_CONCURRENCY); 0: two per CPU.
 	VerifyConcurrency int
@@ -187,6 +193,27 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.VerifyConcurrency, err = intVar(getenv, "ESIGN_VERIFY_CONCURRENCY", 0); err != nil {
 		return c, err
+	}
+	for _, e := range strings.Split(getenv("ESIGN_SIGNER_FETCH_TRUSTED"), ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		if _, err := outbound.ParseEntry(e); err != nil {
+			return c, fmt.Errorf("ESIGN_SIGNER_FETCH_TRUSTED: %w", err)
+		}
+		c.SignerFetchTrusted = append(c.SignerFetchTrusted, e)
+	}
+	if c.TSAURL != "" {
+		u, err := url.Parse(c.TSAURL)
+		switch {
+		case err != nil:
+			return c, fmt.Errorf("ESIGN_TSA_URL: %w", err)
+		case u.User != nil:
+			// A password in a URL ends up in logs and process listings.
+			return c, fmt.Errorf("ESIGN_TSA_URL: credentials belong in ESIGN_TSA_USER and ESIGN_TSA_PASSWORD_FILE, not in the URL")
+		case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+			return c, fmt.Errorf("ESIGN_TSA_URL %q: want an http or https URL", u.Redacted())
+		}
 	}
 	if c.MaxConns, err = intVar(getenv, "ESIGN_HTTP_MAX_CONNS", 1024); err != nil {
 		return c, err

@@ -116,3 +116,52 @@ func TestHTTPLimitSettings(t *testing.T) {
 		})
 	}
 }
+
+func TestTSAURL(t *testing.T) {
+	for _, tc := range []struct {
+		url     string
+		wantErr bool
+	}{
+		{"", false},
+		{"https://tsa.example.go.th/", false},
+		{"http://127.0.0.1:8080/tsa", false},
+		{"https://user:secret@tsa.example.go.th/", true},
+		{"ftp://tsa.example.go.th/", true},
+		{"tsa.example.go.th", true},
+	} {
+		_, err := FromEnv(func(k string) string {
+			if k == "ESIGN_TSA_URL" {
+				return tc.url
+			}
+			return ""
+		})
+		if (err != nil) != tc.wantErr {
+			t.Errorf("ESIGN_TSA_URL %q: error %v, want error %v", tc.url, err, tc.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("the error repeats the password: %v", err)
+		}
+	}
+}
+
+func TestSignerFetchTrusted(t *testing.T) {
+	for _, tc := range []struct {
+		value   string
+		want    int
+		wantErr bool
+	}{
+		{"", 0, false},
+		{"http://10.1.2.3:8080, http://ocsp.ca.local", 2, false},
+		{"http://user:pw@10.1.2.3", 0, true},
+	} {
+		c, err := FromEnv(func(k string) string {
+			if k == "ESIGN_SIGNER_FETCH_TRUSTED" {
+				return tc.value
+			}
+			return ""
+		})
+		if (err != nil) != tc.wantErr || err == nil && len(c.SignerFetchTrusted) != tc.want {
+			t.Errorf("%q: %d entries, error %v", tc.value, len(c.SignerFetchTrusted), err)
+		}
+	}
+}
