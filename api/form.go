@@ -228,10 +228,11 @@ func (s *Server) readUpload(part io.Reader, hint int64) (*upload, error) {
 	u.held = int64(cap(buf))
 	for {
 		if len(buf) == cap(buf) {
-			// Towards the announced length, but at most four times what
-			// arrived: a client announcing 32 MiB and sending slowly must
-			// not hold 32 MiB of the budget for its first bytes.
-			next := min(max(2*int64(cap(buf)), min(hint, 4*int64(cap(buf)))), limit)
+			// Towards the announced length, but at most sixteen times
+			// what arrived: a client announcing 32 MiB and sending slowly
+			// must not hold 32 MiB of the budget for its first bytes, and
+			// few steps leave little garbage behind.
+			next := min(max(2*int64(cap(buf)), min(hint, 16*int64(cap(buf)))), limit)
 			if next <= int64(cap(buf)) || !s.memory.take(next-int64(cap(buf))) {
 				u.mem = buf
 				return s.spool(u, buf, part)

@@ -218,7 +218,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.MaxConns, err = intVar(getenv, "ESIGN_HTTP_MAX_CONNS", 1024); err != nil {
 		return c, err
 	}
-	if c.MaxConnsPerPeer, err = intVar(getenv, "ESIGN_HTTP_MAX_CONNS_PER_CLIENT", 32); err != nil {
+	if c.MaxConnsPerPeer, err = intVar(getenv, "ESIGN_HTTP_MAX_CONNS_PER_CLIENT", 128); err != nil {
 		return c, err
 	}
 	kb, err := intVar(getenv, "ESIGN_HTTP_MIN_RATE_KB", 16)

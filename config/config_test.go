@@ -93,7 +93,7 @@ func TestHTTPLimitSettings(t *testing.T) {
 		want    Config
 		wantErr bool
 	}{
-		{name: "defaults", want: Config{MaxConns: 1024, MaxConnsPerPeer: 32, MinUploadRate: 16 << 10, UploadRateWindow: 20 * time.Second, IdleTimeout: 30 * time.Second}},
+		{name: "defaults", want: Config{MaxConns: 1024, MaxConnsPerPeer: 128, MinUploadRate: 16 << 10, UploadRateWindow: 20 * time.Second, IdleTimeout: 30 * time.Second}},
 		{name: "set", env: map[string]string{"ESIGN_HTTP_MAX_CONNS": "0", "ESIGN_HTTP_MAX_CONNS_PER_CLIENT": "0", "ESIGN_HTTP_MIN_RATE_KB": "4",
 			"ESIGN_HTTP_RATE_WINDOW": "1m", "ESIGN_HTTP_IDLE_TIMEOUT": "2m", "ESIGN_HTTP_READ_TIMEOUT": "2h"},
 			want: Config{MinUploadRate: 4 << 10, UploadRateWindow: time.Minute, IdleTimeout: 2 * time.Minute, ReadTimeout: 2 * time.Hour}},
