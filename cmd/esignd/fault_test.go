@@ -130,7 +130,6 @@ func auditVerifyAndList(t *testing.T, env map[string]string) []auditEntry {
 	}
 }
 
-
 // goroutines reads the daemon's go_goroutines gauge.
 func (d *daemon) goroutines(t *testing.T, client *http.Client) float64 {
 	t.Helper()
