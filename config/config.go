@@ -86,11 +86,15 @@ type Config struct {
 	// (ESIGN_HTTP_READ_TIMEOUT, default: the largest upload at the
 	// slowest rate); IdleTimeout closes idle keep-alive connections
 	// (ESIGN_HTTP_IDLE_TIMEOUT, default 120s).
-	MaxConns         int
-	MinUploadRate    int64
-	UploadRateWindow time.Duration
-	ReadTimeout      time.Duration
-	IdleTimeout      time.Duration
+	// VerifyConcurrency bounds the verifications the public verifier runs
+	// at once (ESIGN_VERIFY_CONCURRENCY); 0: two per CPU.
+	VerifyConcurrency int
+	MaxConns          int
+	MaxConnsPerPeer   int // ESIGN_HTTP_MAX_CONNS_PER_CLIENT, by address; trusted proxies exempt
+	MinUploadRate     int64
+	UploadRateWindow  time.Duration
+	ReadTimeout       time.Duration
+	IdleTimeout       time.Duration
 
 	// DatabaseURL names a PostgreSQL database for clients, credentials and
 	// the audit log (ESIGN_DATABASE_URL); empty means SQLite at
@@ -181,7 +185,13 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.VerifyClientRatePerMinute, err = intVar(getenv, "ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE", 0); err != nil {
 		return c, err
 	}
+	if c.VerifyConcurrency, err = intVar(getenv, "ESIGN_VERIFY_CONCURRENCY", 0); err != nil {
+		return c, err
+	}
 	if c.MaxConns, err = intVar(getenv, "ESIGN_HTTP_MAX_CONNS", 1024); err != nil {
+		return c, err
+	}
+	if c.MaxConnsPerPeer, err = intVar(getenv, "ESIGN_HTTP_MAX_CONNS_PER_CLIENT", 32); err != nil {
 		return c, err
 	}
 	kb, err := intVar(getenv, "ESIGN_HTTP_MIN_RATE_KB", 16)
@@ -192,7 +202,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.UploadRateWindow, err = durationVar(getenv, "ESIGN_HTTP_RATE_WINDOW", 20*time.Second); err != nil {
 		return c, err
 	}
-	if c.IdleTimeout, err = durationVar(getenv, "ESIGN_HTTP_IDLE_TIMEOUT", 120*time.Second); err != nil {
+	if c.IdleTimeout, err = durationVar(getenv, "ESIGN_HTTP_IDLE_TIMEOUT", 30*time.Second); err != nil {
 		return c, err
 	}
 	if c.ReadTimeout, err = durationVar(getenv, "ESIGN_HTTP_READ_TIMEOUT", 0); err != nil {

@@ -93,10 +93,10 @@ func TestHTTPLimitSettings(t *testing.T) {
 		want    Config
 		wantErr bool
 	}{
-		{name: "defaults", want: Config{MaxConns: 1024, MinUploadRate: 16 << 10, UploadRateWindow: 20 * time.Second, IdleTimeout: 120 * time.Second}},
-		{name: "set", env: map[string]string{"ESIGN_HTTP_MAX_CONNS": "0", "ESIGN_HTTP_MIN_RATE_KB": "4",
-			"ESIGN_HTTP_RATE_WINDOW": "1m", "ESIGN_HTTP_IDLE_TIMEOUT": "30s", "ESIGN_HTTP_READ_TIMEOUT": "2h"},
-			want: Config{MinUploadRate: 4 << 10, UploadRateWindow: time.Minute, IdleTimeout: 30 * time.Second, ReadTimeout: 2 * time.Hour}},
+		{name: "defaults", want: Config{MaxConns: 1024, MaxConnsPerPeer: 32, MinUploadRate: 16 << 10, UploadRateWindow: 20 * time.Second, IdleTimeout: 30 * time.Second}},
+		{name: "set", env: map[string]string{"ESIGN_HTTP_MAX_CONNS": "0", "ESIGN_HTTP_MAX_CONNS_PER_CLIENT": "0", "ESIGN_HTTP_MIN_RATE_KB": "4",
+			"ESIGN_HTTP_RATE_WINDOW": "1m", "ESIGN_HTTP_IDLE_TIMEOUT": "2m", "ESIGN_HTTP_READ_TIMEOUT": "2h"},
+			want: Config{MinUploadRate: 4 << 10, UploadRateWindow: time.Minute, IdleTimeout: 2 * time.Minute, ReadTimeout: 2 * time.Hour}},
 		{name: "bad window", env: map[string]string{"ESIGN_HTTP_RATE_WINDOW": "20"}, wantErr: true},
 		{name: "bad conns", env: map[string]string{"ESIGN_HTTP_MAX_CONNS": "-5"}, wantErr: true},
 	}
@@ -109,9 +109,9 @@ func TestHTTPLimitSettings(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if c.MaxConns != tc.want.MaxConns || c.MinUploadRate != tc.want.MinUploadRate || c.UploadRateWindow != tc.want.UploadRateWindow ||
+			if c.MaxConns != tc.want.MaxConns || c.MaxConnsPerPeer != tc.want.MaxConnsPerPeer || c.MinUploadRate != tc.want.MinUploadRate || c.UploadRateWindow != tc.want.UploadRateWindow ||
 				c.IdleTimeout != tc.want.IdleTimeout || c.ReadTimeout != tc.want.ReadTimeout {
-				t.Fatalf("got conns %d rate %d window %s idle %s read %s", c.MaxConns, c.MinUploadRate, c.UploadRateWindow, c.IdleTimeout, c.ReadTimeout)
+				t.Fatalf("got conns %d per client %d rate %d window %s idle %s read %s", c.MaxConns, c.MaxConnsPerPeer, c.MinUploadRate, c.UploadRateWindow, c.IdleTimeout, c.ReadTimeout)
 			}
 		})
 	}
