@@ -80,6 +80,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, "busy"
 	case errors.Is(err, errShuttingDown):
 		return http.StatusServiceUnavailable, "shutting_down"
+	case store.IsFull(err):
+		return http.StatusInsufficientStorage, "insufficient_storage"
+	case store.IsUnavailable(err):
+		return http.StatusServiceUnavailable, "dependency_unavailable"
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "timeout"
 	case errors.Is(err, context.Canceled):
@@ -95,10 +99,16 @@ func statusOf(err error) (int, string) {
 func abort(c *gin.Context, err error) {
 	status, code := statusOf(err)
 	msg := err.Error()
-	if status >= 500 && status != http.StatusServiceUnavailable {
+	switch {
+	case status == http.StatusInsufficientStorage:
+		msg = "the service's storage is full; retry later"
+	case store.IsUnavailable(err):
+		// The driver's text names hosts, sockets and users.
+		msg = "the database is unavailable; retry later"
+	case status >= 500 && status != http.StatusServiceUnavailable:
 		msg = "internal error"
 	}
-	if status == http.StatusServiceUnavailable {
+	if status == http.StatusServiceUnavailable || status == http.StatusInsufficientStorage {
 		c.Header("Retry-After", "30")
 	}
 	var locked *activation.LockedError

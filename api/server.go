@@ -309,6 +309,8 @@ func (s *Server) sign(c *gin.Context) {
 	ctx := c.Request.Context()
 	client := c.MustGet("client").(*store.Client)
 	entry := audit.Entry{RequestID: requestID(c), Client: client.Name}
+	// Every answer names its audit entry, and says whether it is recorded.
+	c.Header("X-Request-Id", entry.RequestID)
 	req, err := s.parseSign(c)
 	if req != nil {
 		defer req.form.close()
@@ -363,12 +365,12 @@ func (s *Server) sign(c *gin.Context) {
 		abort(c, fmt.Errorf("audit: %w", err))
 		return
 	}
+	c.Header(auditHeader, "recorded")
 	c.Header("Content-Type", "application/pdf")
 	c.Header("Content-Length", strconv.FormatInt(res.Size(), 10))
 	c.Header("Content-Disposition", `attachment; filename="signed.pdf"`)
 	c.Header("X-Esign-Field", res.Field)
 	c.Header("X-Esign-Level", string(res.Level))
-	c.Header("X-Request-Id", entry.RequestID)
 	c.Status(http.StatusOK)
 	if _, err := res.Write(c.Writer, in); err != nil {
 		// The status is sent; all that is left is to log it. The client
@@ -388,9 +390,18 @@ func (s *Server) fail(c *gin.Context, entry *audit.Entry, req *signRequest, err 
 	}
 	if _, aerr := s.cfg.Audit.Append(context.WithoutCancel(c.Request.Context()), *entry); aerr != nil {
 		_ = c.Error(fmt.Errorf("audit: %w", aerr))
+	} else {
+		c.Header(auditHeader, "recorded")
 	}
 	abort(c, err)
 }
+
+// auditHeader, with the value "recorded", is on every answer to a
+// signing request whose audit entry (named by X-Request-Id) is committed.
+// An answer without it has no entry: the request was refused before it
+// could be attributed to a client, or the audit log could not be written
+// (the database was down or full). A 200 always has it.
+const auditHeader = "X-Esign-Audit"
 
 // Drain makes new requests fail with 503 and waits, until ctx ends, for
 // those in flight to finish. Call it before http.Server.Shutdown, which

@@ -72,3 +72,25 @@ func needsReconnect(err error) bool {
 	}
 	return false
 }
+
+// tokenLost reports whether connecting failed because the token itself is
+// gone or unusable, rather than the sessions: the token is missing from
+// the slots, or the module answers about it with an error of the device.
+func tokenLost(err error) bool {
+	if errors.Is(err, ErrNotFound) {
+		return true
+	}
+	e, ok := pkcs11Code(err)
+	if !ok {
+		return false
+	}
+	switch uint(e) {
+	case pkcs11.CKR_GENERAL_ERROR,
+		pkcs11.CKR_DEVICE_ERROR,
+		pkcs11.CKR_DEVICE_REMOVED,
+		pkcs11.CKR_TOKEN_NOT_PRESENT,
+		pkcs11.CKR_TOKEN_NOT_RECOGNIZED:
+		return true
+	}
+	return false
+}

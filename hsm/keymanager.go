@@ -47,8 +47,21 @@ type KeyManager struct {
 // connection is one crypto11 context and its generation number, which tells
 // a signer bound to an older connection that it must look its key up again.
 type connection struct {
-	c11 *crypto11.Context
-	gen uint64
+	c11   *crypto11.Context
+	gen   uint64
+	epoch uint64 // of the module when c11 was made; see epochs
+}
+
+// close closes the crypto11 context, unless the library was finalised
+// since it was made: then its sessions are gone and their handles may
+// belong to newer sessions, so it is left unclosed. That keeps crypto11's
+// count of the library's users above zero, so crypto11 does not finalise
+// it when the last KeyManager closes; the process's exit does.
+func (c *connection) close(path string) error {
+	if c.epoch != epoch(path) {
+		return nil
+	}
+	return c.c11.Close()
 }
 
 // KeyInfo describes a key pair on the token, as List returns it.
@@ -83,7 +96,7 @@ func Open(ctx context.Context, cfg Config) (*KeyManager, error) {
 		return nil, err
 	}
 	m := &KeyManager{cfg: cfg}
-	m.conn.Store(&connection{c11: c11, gen: 1})
+	m.conn.Store(&connection{c11: c11, gen: 1, epoch: epoch(cfg.ModulePath)})
 	return m, nil
 }
 
@@ -97,7 +110,7 @@ func (m *KeyManager) Close() error {
 		return nil
 	}
 	m.closed.Store(true)
-	if err := m.conn.Load().c11.Close(); err != nil {
+	if err := m.conn.Load().close(m.cfg.ModulePath); err != nil {
 		return fmt.Errorf("hsm: close %s: %w", m.cfg.tokenDescription(), err)
 	}
 	return nil
@@ -122,17 +135,27 @@ func (m *KeyManager) reconnect(failed uint64) (*connection, error) {
 		return cur, nil
 	}
 	c11, err := connect(m.cfg)
+	if err != nil && tokenLost(err) {
+		// The module may keep a token it lost for good (SoftHSM 2.6 does,
+		// once the token's files vanish, even after they return): only a
+		// fresh C_Initialize looks at the token again.
+		if rerr := reinitialize(m.cfg.ModulePath); rerr != nil {
+			err = fmt.Errorf("%w (and %w)", err, rerr)
+		} else {
+			c11, err = connect(m.cfg)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("hsm: reconnect: %w", err)
 	}
-	next := &connection{c11: c11, gen: cur.gen + 1}
+	next := &connection{c11: c11, gen: cur.gen + 1, epoch: epoch(m.cfg.ModulePath)}
 	m.conn.Store(next)
 	m.reconnects.Add(1)
 	// Open the new context before closing the old one, so crypto11's count
 	// never drops to zero and the library is not finalised in between. Close
 	// waits for operations still using the old sessions; their failures come
 	// back here and find the new generation.
-	_ = cur.c11.Close()
+	_ = cur.close(m.cfg.ModulePath)
 	return next, nil
 }
 

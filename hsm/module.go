@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/ThalesIgnite/crypto11"
@@ -64,6 +65,58 @@ func (m *module) close() error {
 	}
 	m.p.Destroy()
 	return err
+}
+
+// reinitialize finalises the library and initialises it again, so that
+// it reads its slots and tokens afresh. Every session of the process ends,
+// those of other KeyManagers too: their next operation fails with a
+// session error and reconnects, as after any lost session. If the
+// initialisation fails (the token is still gone, say) the library is left
+// finalised, and the next connect initialises it.
+func reinitialize(path string) error {
+	mod, err := loadModule(path)
+	if err != nil {
+		return err
+	}
+	// This handle does not own the initialisation: closing it must not
+	// finalise what it initialises for the crypto11 contexts.
+	defer mod.close()
+	if err := mod.p.Finalize(); err != nil && !isCode(err, pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED) {
+		return fmt.Errorf("hsm: C_Finalize to look at the token again: %w", err)
+	}
+	newEpoch(path)
+	if err := mod.p.Initialize(); err != nil && !isCode(err, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		return fmt.Errorf("hsm: C_Initialize to look at the token again: %w", err)
+	}
+	return nil
+}
+
+// epochs counts, per module path, the times this package saw the library
+// finalised under live crypto11 contexts. Session handles do not outlive a
+// C_Finalize, and the module hands the same numbers out again afterwards
+// (SoftHSM counts from 1 again): a context made in an earlier epoch must
+// not close its sessions, or it would close other contexts' sessions, and
+// with the last of them the token's login.
+var epochs struct {
+	sync.Mutex
+	n map[string]uint64
+}
+
+// epoch returns the current epoch of the module at path.
+func epoch(path string) uint64 {
+	epochs.Lock()
+	defer epochs.Unlock()
+	return epochs.n[path]
+}
+
+// newEpoch records that the library at path was finalised.
+func newEpoch(path string) {
+	epochs.Lock()
+	defer epochs.Unlock()
+	if epochs.n == nil {
+		epochs.n = map[string]uint64{}
+	}
+	epochs.n[path]++
 }
 
 // slotInfo is a slot with a token present.
@@ -258,8 +311,12 @@ func connect(cfg Config) (*crypto11.Context, error) {
 		// Finalised under live contexts: crypto11 skipped C_Initialize because
 		// its count is not zero. Initialise for them and try once more; the
 		// last crypto11 Close finalises.
-		if ierr := mod.p.Initialize(); ierr != nil && !isCode(ierr, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		ierr := mod.p.Initialize()
+		if ierr != nil && !isCode(ierr, pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 			return nil, fmt.Errorf("hsm: re-initialise PKCS#11 module %s: %w", cfg.ModulePath, ierr)
+		}
+		if ierr == nil {
+			newEpoch(cfg.ModulePath)
 		}
 		return connect(cfg)
 	}

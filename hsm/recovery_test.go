@@ -6,6 +6,8 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -250,5 +252,46 @@ func TestOpenBySerial(t *testing.T) {
 				t.Fatal("opened another token")
 			}
 		})
+	}
+}
+
+// TestRecoveryTokenLoss moves the token directory away under a signing
+// KeyManager and back. SoftHSM 2.6 marks a token whose files vanished as
+// broken for good (C_GetTokenInfo answers CKR_GENERAL_ERROR even after
+// they return) until the library is initialised again. While the token is
+// gone signing fails; once it is back, signing recovers without reopening
+// the KeyManager. Not parallel: the directory holds every test's tokens.
+func TestRecoveryTokenLoss(t *testing.T) {
+	ctx := context.Background()
+	m, _ := hsmtest.NewToken(t, "recover-loss")
+	s, err := m.CreateKey(ctx, "official", hsm.RSA2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signAndVerify(t, s, "before"); err != nil {
+		t.Fatal(err)
+	}
+	tokens := filepath.Join(hsmtest.Dir(t), "tokens")
+	if err := os.Rename(tokens, tokens+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		if err := signAndVerify(t, s, "while gone"); err == nil {
+			t.Fatalf("signature %d succeeded with the token gone", i)
+		} else {
+			t.Logf("while gone: %v", err)
+		}
+	}
+	if err := os.Rename(tokens+".gone", tokens); err != nil {
+		t.Fatal(err)
+	}
+	if err := signAndVerify(t, s, "back"); err != nil {
+		t.Fatalf("sign after the token returned: %v", err)
+	}
+	if keys, err := m.List(ctx); err != nil || len(keys) != 1 {
+		t.Fatalf("List after recovery: %v, %v", keys, err)
+	}
+	if err := signAndVerify(t, s, "later"); err != nil {
+		t.Fatal(err)
 	}
 }

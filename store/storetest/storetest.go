@@ -145,11 +145,14 @@ func tempBase() string {
 }
 
 type server struct {
-	dir     string
-	cmd     *exec.Cmd
-	url     string
-	exited  chan struct{} // closed when the server process has ended
-	waitErr error         // the process's exit status, once exited
+	dir      string
+	data     string
+	cred     *syscall.Credential
+	postgres string
+	cmd      *exec.Cmd
+	url      string
+	exited   chan struct{} // closed when the server process has ended
+	waitErr  error         // the process's exit status, once exited
 }
 
 func findBin(name string) (string, error) {
@@ -198,50 +201,63 @@ func startPostgres() (*server, error) {
 			return nil, err
 		}
 	}
-	data := filepath.Join(dir, "data")
-	run := func(name string, args ...string) *exec.Cmd {
-		c := exec.Command(name, args...)
-		c.Dir = dir
-		c.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
-		if cred != nil {
-			c.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		}
-		return c
-	}
-	out, err := run(initdb, "-D", data, "-U", "esign", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync").CombinedOutput()
-	if err != nil {
+	s.data, s.cred, s.postgres = filepath.Join(dir, "data"), cred, postgres
+	initCmd := s.command(initdb, "-D", s.data, "-U", "esign", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync")
+	if out, err := initCmd.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %v\n%s", err, out)
 	}
-	// Only a Unix socket in our directory: no TCP port to collide with
-	// other test runs. Durability is not wanted here.
-	s.cmd = run(postgres, "-D", data, "-k", dir, "-p", "5432", "-c", "listen_addresses=",
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200")
-	logf, err := os.Create(filepath.Join(dir, "postgres.log"))
-	if err != nil {
-		os.RemoveAll(dir)
-		return nil, err
-	}
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	if err := s.cmd.Start(); err != nil {
-		logf.Close()
-		os.RemoveAll(dir)
-		return nil, fmt.Errorf("start postgres: %w", err)
-	}
-	logf.Close()
-	s.exited = make(chan struct{})
-	go func() {
-		s.waitErr = s.cmd.Wait()
-		close(s.exited)
-	}()
 	s.url = (&url.URL{Scheme: "postgres", User: url.User("esign"), Path: "/postgres",
 		RawQuery: url.Values{"host": {dir}, "port": {"5432"}, "sslmode": {"disable"}}.Encode()}).String()
-	if err := s.waitReady(); err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "postgres.log"))
+	if err := s.start(); err != nil {
 		s.stop()
-		return nil, fmt.Errorf("%w\n%s", err, log)
+		return nil, err
 	}
 	return s, nil
+}
+
+// command prepares a PostgreSQL program to run in the server's directory,
+// as the postgres user when the tests run as root.
+func (s *server) command(name string, args ...string) *exec.Cmd {
+	c := exec.Command(name, args...)
+	c.Dir = s.dir
+	c.Env = append(os.Environ(), "LC_ALL=C", "TZ=UTC")
+	if s.cred != nil {
+		c.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred}
+	}
+	return c
+}
+
+// start runs postgres on the initialised data directory and waits until
+// it accepts connections.
+func (s *server) start() error {
+	// Only a Unix socket in our directory: no TCP port to collide with
+	// other test runs. Durability is not wanted here.
+	s.cmd = s.command(s.postgres, "-D", s.data, "-k", s.dir, "-p", "5432", "-c", "listen_addresses=",
+		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=200")
+	logf, err := os.OpenFile(filepath.Join(s.dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	s.cmd.Stdout, s.cmd.Stderr = logf, logf
+	err = s.cmd.Start()
+	logf.Close()
+	if err != nil {
+		s.cmd = nil
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	exited := make(chan struct{})
+	s.exited = exited
+	cmd := s.cmd
+	go func() {
+		s.waitErr = cmd.Wait()
+		close(exited)
+	}()
+	if err := s.waitReady(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(s.dir, "postgres.log"))
+		return fmt.Errorf("%w\n%s", err, log)
+	}
+	return nil
 }
 
 // waitReady polls until the server accepts connections, for at most a
@@ -270,16 +286,59 @@ func (s *server) waitReady() error {
 	}
 }
 
+// halt shuts the server down in fast mode (SIGINT: open transactions
+// are rolled back, clients disconnected), keeping its data.
+func (s *server) halt() {
+	if s.cmd == nil {
+		return
+	}
+	s.cmd.Process.Signal(syscall.SIGINT)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+	s.cmd = nil
+}
+
 // stop shuts the server down (fast mode) and removes its directory.
 func (s *server) stop() error {
-	if s.cmd != nil {
-		s.cmd.Process.Signal(syscall.SIGINT)
-		select {
-		case <-s.exited:
-		case <-time.After(30 * time.Second):
-			s.cmd.Process.Kill()
-			<-s.exited
-		}
-	}
+	s.halt()
 	return os.RemoveAll(s.dir)
+}
+
+// Server is a PostgreSQL server of a test's own, for tests that stop and
+// restart it; other tests share the one Main starts.
+type Server struct{ s *server }
+
+// StartServer starts a throwaway PostgreSQL server, stopped and removed
+// when the test ends.
+func StartServer(tb testing.TB) *Server {
+	tb.Helper()
+	s, err := startPostgres()
+	if err != nil {
+		tb.Fatalf("storetest: start PostgreSQL: %v", err)
+	}
+	tb.Cleanup(func() { s.stop() })
+	return &Server{s: s}
+}
+
+// URL is the server's address, with the database "postgres" of the
+// superuser "esign".
+func (srv *Server) URL() string { return srv.s.url }
+
+// Stop shuts the server down in fast mode, keeping its data: clients
+// see their connections end and new ones refused.
+func (srv *Server) Stop(tb testing.TB) {
+	tb.Helper()
+	srv.s.halt()
+}
+
+// Start starts a stopped server again on the same data and address.
+func (srv *Server) Start(tb testing.TB) {
+	tb.Helper()
+	if err := srv.s.start(); err != nil {
+		tb.Fatalf("storetest: restart PostgreSQL: %v", err)
+	}
 }
