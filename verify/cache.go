@@ -9,9 +9,12 @@ import (
 // DefaultCacheEntries is the size NewCache uses for a non-positive limit.
 const DefaultCacheEntries = 10000
 
-// maxCachedRevisions bounds the signed revisions whose structure a Cache
-// keeps: each costs memory in proportion to the document's objects.
-const maxCachedRevisions = 256
+// Bounds on the signed revisions whose structure a Cache keeps: each costs
+// memory in proportion to the document's objects.
+const (
+	maxCachedRevisions     = 256
+	maxCachedRevisionBytes = 64 << 20
+)
 
 // Cache keeps, across Verify calls, what holds for every document: the
 // certificate paths found from a certificate to a trust anchor and the
@@ -33,6 +36,8 @@ type Cache struct {
 	sigs   map[[32]byte]error
 	chains map[chainKey][]*x509.Certificate
 	roles  map[[32]byte]*roleMap
+	// roleBytes is the memory the kept role maps take, roughly.
+	roleBytes int64
 }
 
 type chainKey struct {
@@ -115,10 +120,15 @@ func (c *Cache) roleMap(key [32]byte) *roleMap {
 }
 
 func (c *Cache) putRoleMap(key [32]byte, rm *roleMap) {
+	size := rm.size()
+	if size > maxCachedRevisionBytes/4 {
+		return // one huge document must not push out every other
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if len(c.roles) >= maxCachedRevisions {
-		c.roles = map[[32]byte]*roleMap{}
+	if len(c.roles) >= maxCachedRevisions || c.roleBytes+size > maxCachedRevisionBytes {
+		c.roles, c.roleBytes = map[[32]byte]*roleMap{}, 0
 	}
 	c.roles[key] = rm
+	c.roleBytes += size
 }

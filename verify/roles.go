@@ -33,6 +33,20 @@ type roleMap struct {
 	exhausted bool
 }
 
+// size is roughly the memory the role map holds, for the Cache's bound.
+func (rm *roleMap) size() int64 {
+	const entry = 48 // a map entry with its share of buckets; a reach is 16
+	n := int64(len(rm.fields)+len(rm.sigDicts)+len(rm.pageNodes)+len(rm.pages)+len(rm.contents)+
+		len(rm.annotsArr)+len(rm.annots)+len(rm.appearance)+len(rm.dss)+len(rm.dangling)) * entry
+	if rm.reach != nil {
+		n += int64(len(rm.reach.dense))*16 + int64(len(rm.reach.sparse))*entry
+	}
+	if rm.refs != nil {
+		n += int64(len(rm.refs.gen0.dense)) + int64(len(rm.refs.gen0.sparse)+len(rm.refs.other))*entry
+	}
+	return n
+}
+
 // fieldRole describes a form field or one of its widgets.
 type fieldRole struct {
 	name   string
