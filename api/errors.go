@@ -31,6 +31,10 @@ var errShuttingDown = errors.New("api: the service is shutting down")
 // errBusy reports a saturated HSM queue.
 var errBusy = errors.New("api: the HSM is busy")
 
+// statusClientClosed is the status recorded for a request whose client
+// went away before the answer (nginx's 499): nobody reads it.
+const statusClientClosed = 499
+
 // apiError is the one error shape every endpoint returns:
 // {"error":{"code":"…","message":"…"}}.
 type apiError struct {
@@ -78,6 +82,10 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, "shutting_down"
 	case errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, "timeout"
+	case errors.Is(err, context.Canceled):
+		// Only the client's going away cancels a request: its own doing,
+		// not the server's, in the log, the audit and the metrics.
+		return statusClientClosed, "client_closed"
 	}
 	return http.StatusInternalServerError, "internal"
 }

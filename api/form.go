@@ -228,7 +228,10 @@ func (s *Server) readUpload(part io.Reader, hint int64) (*upload, error) {
 	u.held = int64(cap(buf))
 	for {
 		if len(buf) == cap(buf) {
-			next := min(max(2*int64(cap(buf)), hint), limit)
+			// Towards the announced length, but at most four times what
+			// arrived: a client announcing 32 MiB and sending slowly must
+			// not hold 32 MiB of the budget for its first bytes.
+			next := min(max(2*int64(cap(buf)), min(hint, 4*int64(cap(buf)))), limit)
 			if next <= int64(cap(buf)) || !s.memory.take(next-int64(cap(buf))) {
 				u.mem = buf
 				return s.spool(u, buf, part)
@@ -246,6 +249,10 @@ func (s *Server) readUpload(part io.Reader, hint int64) (*upload, error) {
 		buf = buf[:len(buf)+n]
 		if errors.Is(err, io.EOF) {
 			u.mem, u.size = buf, int64(len(buf))
+			if u.size > s.cfg.MaxUpload {
+				u.Close()
+				return nil, fmt.Errorf("%w: the limit is %d bytes", errRequestTooLarge, s.cfg.MaxUpload)
+			}
 			return u, nil
 		}
 		if err != nil {

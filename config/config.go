@@ -5,6 +5,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -87,11 +88,20 @@ type Config struct {
 	// (ESIGN_HTTP_READ_TIMEOUT, default: the largest upload at the
 	// slowest rate); IdleTimeout closes idle keep-alive connections
 	// (ESIGN_HTTP_IDLE_TIMEOUT, default 120s).
-	MaxConns         int
-	MinUploadRate    int64
-	UploadRateWindow time.Duration
-	ReadTimeout      time.Duration
-	IdleTimeout      time.Duration
+	// SignerFetchTrusted lists the operator's own OCSP responders and CRL
+	// servers (scheme://host[:port]) the signing service may reach even
+	// on internal addresses, for CAs inside the agency's network
+	// (ESIGN_SIGNER_FETCH_TRUSTED). The public verifier never uses it.
+	SignerFetchTrusted []string
+	// VerifyConcurrency bounds the verifications the public verifier runs
+	// at once (ESIGN_VERIFY_CONCURRENCY); 0: two per CPU.
+	VerifyConcurrency int
+	MaxConns          int
+	MaxConnsPerPeer   int // ESIGN_HTTP_MAX_CONNS_PER_CLIENT, by address; trusted proxies exempt
+	MinUploadRate     int64
+	UploadRateWindow  time.Duration
+	ReadTimeout       time.Duration
+	IdleTimeout       time.Duration
 
 	// DatabaseURL names a PostgreSQL database for clients, credentials and
 	// the audit log (ESIGN_DATABASE_URL); empty means SQLite at
@@ -182,7 +192,34 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.VerifyClientRatePerMinute, err = intVar(getenv, "ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE", 0); err != nil {
 		return c, err
 	}
+	if c.VerifyConcurrency, err = intVar(getenv, "ESIGN_VERIFY_CONCURRENCY", 0); err != nil {
+		return c, err
+	}
+	for _, e := range strings.Split(getenv("ESIGN_SIGNER_FETCH_TRUSTED"), ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		if _, err := outbound.ParseEntry(e); err != nil {
+			return c, fmt.Errorf("ESIGN_SIGNER_FETCH_TRUSTED: %w", err)
+		}
+		c.SignerFetchTrusted = append(c.SignerFetchTrusted, e)
+	}
+	if c.TSAURL != "" {
+		u, err := url.Parse(c.TSAURL)
+		switch {
+		case err != nil:
+			return c, fmt.Errorf("ESIGN_TSA_URL: %w", err)
+		case u.User != nil:
+			// A password in a URL ends up in logs and process listings.
+			return c, fmt.Errorf("ESIGN_TSA_URL: credentials belong in ESIGN_TSA_USER and ESIGN_TSA_PASSWORD_FILE, not in the URL")
+		case u.Scheme != "http" && u.Scheme != "https" || u.Host == "":
+			return c, fmt.Errorf("ESIGN_TSA_URL %q: want an http or https URL", u.Redacted())
+		}
+	}
 	if c.MaxConns, err = intVar(getenv, "ESIGN_HTTP_MAX_CONNS", 1024); err != nil {
+		return c, err
+	}
+	if c.MaxConnsPerPeer, err = intVar(getenv, "ESIGN_HTTP_MAX_CONNS_PER_CLIENT", 32); err != nil {
 		return c, err
 	}
 	kb, err := intVar(getenv, "ESIGN_HTTP_MIN_RATE_KB", 16)
@@ -193,7 +230,7 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if c.UploadRateWindow, err = durationVar(getenv, "ESIGN_HTTP_RATE_WINDOW", 20*time.Second); err != nil {
 		return c, err
 	}
-	if c.IdleTimeout, err = durationVar(getenv, "ESIGN_HTTP_IDLE_TIMEOUT", 120*time.Second); err != nil {
+	if c.IdleTimeout, err = durationVar(getenv, "ESIGN_HTTP_IDLE_TIMEOUT", 30*time.Second); err != nil {
 		return c, err
 	}
 	if c.ReadTimeout, err = durationVar(getenv, "ESIGN_HTTP_READ_TIMEOUT", 0); err != nil {

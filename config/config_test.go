@@ -93,10 +93,10 @@ func TestHTTPLimitSettings(t *testing.T) {
 		want    Config
 		wantErr bool
 	}{
-		{name: "defaults", want: Config{MaxConns: 1024, MinUploadRate: 16 << 10, UploadRateWindow: 20 * time.Second, IdleTimeout: 120 * time.Second}},
-		{name: "set", env: map[string]string{"ESIGN_HTTP_MAX_CONNS": "0", "ESIGN_HTTP_MIN_RATE_KB": "4",
-			"ESIGN_HTTP_RATE_WINDOW": "1m", "ESIGN_HTTP_IDLE_TIMEOUT": "30s", "ESIGN_HTTP_READ_TIMEOUT": "2h"},
-			want: Config{MinUploadRate: 4 << 10, UploadRateWindow: time.Minute, IdleTimeout: 30 * time.Second, ReadTimeout: 2 * time.Hour}},
+		{name: "defaults", want: Config{MaxConns: 1024, MaxConnsPerPeer: 32, MinUploadRate: 16 << 10, UploadRateWindow: 20 * time.Second, IdleTimeout: 30 * time.Second}},
+		{name: "set", env: map[string]string{"ESIGN_HTTP_MAX_CONNS": "0", "ESIGN_HTTP_MAX_CONNS_PER_CLIENT": "0", "ESIGN_HTTP_MIN_RATE_KB": "4",
+			"ESIGN_HTTP_RATE_WINDOW": "1m", "ESIGN_HTTP_IDLE_TIMEOUT": "2m", "ESIGN_HTTP_READ_TIMEOUT": "2h"},
+			want: Config{MinUploadRate: 4 << 10, UploadRateWindow: time.Minute, IdleTimeout: 2 * time.Minute, ReadTimeout: 2 * time.Hour}},
 		{name: "bad window", env: map[string]string{"ESIGN_HTTP_RATE_WINDOW": "20"}, wantErr: true},
 		{name: "bad conns", env: map[string]string{"ESIGN_HTTP_MAX_CONNS": "-5"}, wantErr: true},
 	}
@@ -109,10 +109,59 @@ func TestHTTPLimitSettings(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if c.MaxConns != tc.want.MaxConns || c.MinUploadRate != tc.want.MinUploadRate || c.UploadRateWindow != tc.want.UploadRateWindow ||
+			if c.MaxConns != tc.want.MaxConns || c.MaxConnsPerPeer != tc.want.MaxConnsPerPeer || c.MinUploadRate != tc.want.MinUploadRate || c.UploadRateWindow != tc.want.UploadRateWindow ||
 				c.IdleTimeout != tc.want.IdleTimeout || c.ReadTimeout != tc.want.ReadTimeout {
-				t.Fatalf("got conns %d rate %d window %s idle %s read %s", c.MaxConns, c.MinUploadRate, c.UploadRateWindow, c.IdleTimeout, c.ReadTimeout)
+				t.Fatalf("got conns %d per client %d rate %d window %s idle %s read %s", c.MaxConns, c.MaxConnsPerPeer, c.MinUploadRate, c.UploadRateWindow, c.IdleTimeout, c.ReadTimeout)
 			}
 		})
+	}
+}
+
+func TestTSAURL(t *testing.T) {
+	for _, tc := range []struct {
+		url     string
+		wantErr bool
+	}{
+		{"", false},
+		{"https://tsa.example.go.th/", false},
+		{"http://127.0.0.1:8080/tsa", false},
+		{"https://user:secret@tsa.example.go.th/", true},
+		{"ftp://tsa.example.go.th/", true},
+		{"tsa.example.go.th", true},
+	} {
+		_, err := FromEnv(func(k string) string {
+			if k == "ESIGN_TSA_URL" {
+				return tc.url
+			}
+			return ""
+		})
+		if (err != nil) != tc.wantErr {
+			t.Errorf("ESIGN_TSA_URL %q: error %v, want error %v", tc.url, err, tc.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("the error repeats the password: %v", err)
+		}
+	}
+}
+
+func TestSignerFetchTrusted(t *testing.T) {
+	for _, tc := range []struct {
+		value   string
+		want    int
+		wantErr bool
+	}{
+		{"", 0, false},
+		{"http://10.1.2.3:8080, http://ocsp.ca.local", 2, false},
+		{"http://user:pw@10.1.2.3", 0, true},
+	} {
+		c, err := FromEnv(func(k string) string {
+			if k == "ESIGN_SIGNER_FETCH_TRUSTED" {
+				return tc.value
+			}
+			return ""
+		})
+		if (err != nil) != tc.wantErr || err == nil && len(c.SignerFetchTrusted) != tc.want {
+			t.Errorf("%q: %d entries, error %v", tc.value, len(c.SignerFetchTrusted), err)
+		}
 	}
 }

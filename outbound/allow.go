@@ -263,6 +263,7 @@ var reserved = func() []netip.Prefix {
 		"203.0.113.0/24",     // documentation
 		"240.0.0.0/4",        // reserved, and the broadcast address
 		"::/96",              // IPv4-compatible (deprecated)
+		"::ffff:0:0:0/96",    // IPv4-translated (SIIT)
 		"64:ff9b::/96",       // NAT64
 		"64:ff9b:1::/48",     // local NAT64
 		"100::/64",           // discard

@@ -119,6 +119,7 @@ func TestInternal(t *testing.T) {
 		{"ff02::1", true},
 		{"::ffff:127.0.0.1", true},
 		{"::ffff:169.254.169.254", true},
+		{"::ffff:0:a9fe:a9fe", true}, // IPv4-translated 169.254.169.254
 		{"::ffff:10.0.0.1", true},
 		{"::127.0.0.1", true},
 		{"64:ff9b::a9fe:a9fe", true},

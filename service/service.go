@@ -11,7 +11,9 @@ import (
 	"encoding/pem"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 
@@ -60,7 +62,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 			s = nil
 		}
 	}()
-	baseURL := "http://" + cfg.Addr
+	baseURL := "http://" + dialable(cfg.Addr)
 	if s.Store, err = store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir}); err != nil {
 		return s, fmt.Errorf("open database: %w", err)
 	}
@@ -103,9 +105,10 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 	// The signer's chains come from the operator's CAs, so their OCSP and
 	// CRL URLs may be on any public host; never on the local network, but
 	// for the development services.
-	ro := outbound.Options{AnyPublicHost: true, Timeout: cfg.OutboundTimeout, MaxResponseBytes: cfg.OutboundMaxBytes}
+	ro := outbound.Options{AnyPublicHost: true, Timeout: cfg.OutboundTimeout, MaxResponseBytes: cfg.OutboundMaxBytes,
+		Trusted: cfg.SignerFetchTrusted}
 	if cfg.Dev {
-		ro.Trusted = []string{baseURL}
+		ro.Trusted = append(ro.Trusted, baseURL)
 	}
 	revClient, err := outbound.New(ro)
 	if err != nil {
@@ -204,4 +207,18 @@ func newTSAClient(cfg config.Config, baseURL string, roots *x509.CertPool) (*tsa
 		return nil, fmt.Errorf("TSA client: %w", err)
 	}
 	return c, nil
+}
+
+// dialable is addr with an empty or unspecified host ("":8080, 0.0.0.0)
+// replaced by the loopback address: the address the development
+// services are reached at, and that the outbound allow-lists name.
+func dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }

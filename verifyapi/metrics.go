@@ -24,6 +24,8 @@ const (
 	// that could not be asked.
 	codeUnauthenticated = "unauthenticated"
 	codeUnavailable     = "unavailable"
+	// Every verification slot busy past Config.QueueWait.
+	codeBusy = "busy"
 )
 
 // verifierMetrics are the public verifier's Prometheus metrics, in a
@@ -63,7 +65,7 @@ func newVerifierMetrics() *verifierMetrics {
 	for _, ind := range []verify.Indication{verify.TotalPassed, verify.TotalFailed, verify.Indeterminate} {
 		m.verifications.WithLabelValues(string(ind))
 	}
-	for _, code := range []string{codeBadRequest, codeTooLarge, codeRateLimited, codeTimeout, codeNotPDF, codeUnreadable, codeUnauthenticated, codeUnavailable} {
+	for _, code := range []string{codeBadRequest, codeTooLarge, codeRateLimited, codeTimeout, codeNotPDF, codeUnreadable, codeUnauthenticated, codeUnavailable, codeBusy} {
 		m.rejected.WithLabelValues(code)
 	}
 	m.handler = metrics.Handler(m.reg)

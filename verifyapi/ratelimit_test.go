@@ -39,6 +39,7 @@ func TestRateLimitKeys(t *testing.T) {
 	const (
 		proxy     = "10.0.0.1:40000"
 		stranger  = "198.51.100.7:40000"
+		otherPeer = "198.51.100.8:40000"
 		passed    = http.StatusUnprocessableEntity
 		limited   = http.StatusTooManyRequests
 		goodKey   = "esk_good"
@@ -93,6 +94,15 @@ func TestRateLimitKeys(t *testing.T) {
 			// Basic credentials, say from a proxy's own login, are no key.
 			{peer: stranger, auth: "Basic dXNlcjpwYXNz", wantStatus: passed},
 		}},
+		// Guessing keys costs the address: past its burst, no key is looked
+		// up, good or bad, until the bucket refills.
+		{"unknown keys spend the address's bucket", Config{Keys: keys, Burst: 2}, []call{
+			{peer: stranger, auth: "Bearer " + unknowKey, wantStatus: http.StatusUnauthorized, wantCode: codeUnauthenticated},
+			{peer: stranger, auth: "Bearer " + unknowKey + "2", wantStatus: http.StatusUnauthorized, wantCode: codeUnauthenticated},
+			{peer: stranger, auth: "Bearer " + unknowKey + "3", wantStatus: limited, wantCode: codeRateLimited},
+			{peer: stranger, auth: "Bearer " + goodKey, wantStatus: limited, wantCode: codeRateLimited},
+			{peer: otherPeer, auth: "Bearer " + goodKey, wantStatus: passed},
+		}},
 		{"without Keys the header is not looked at", Config{Burst: 1}, []call{
 			{peer: stranger, auth: "Bearer " + unknowKey, wantStatus: passed},
 			{peer: stranger, auth: "Bearer " + goodKey, wantStatus: limited},
@@ -124,5 +134,32 @@ func TestRateLimitKeys(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestConcurrencyBound: with every verification slot taken, a request
+// waits QueueWait and then gets 503 busy with Retry-After, whatever its
+// address; once a slot frees, requests are served again.
+func TestConcurrencyBound(t *testing.T) {
+	s := New(Config{MaxConcurrent: 1, QueueWait: 50 * time.Millisecond})
+	release, ok := s.acquire(context.Background())
+	if !ok {
+		t.Fatal("the one slot is not free")
+	}
+	h := s.Handler()
+	rec := httptest.NewRecorder()
+	req := upload(t, []byte("not a PDF\n"))
+	req.RemoteAddr = "198.51.100.9:1234"
+	h.ServeHTTP(rec, req)
+	var body struct{ Error errorBody }
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); rec.Code != http.StatusServiceUnavailable || err != nil ||
+		body.Error.Code != codeBusy || rec.Header().Get("Retry-After") == "" {
+		t.Fatalf("with every slot taken: %d %s, Retry-After %q", rec.Code, rec.Body, rec.Header().Get("Retry-After"))
+	}
+	release()
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, upload(t, []byte("not a PDF\n")))
+	if rec.Code != http.StatusUnprocessableEntity {
+		t.Fatalf("after the slot freed: %d %s", rec.Code, rec.Body)
 	}
 }

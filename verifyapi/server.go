@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +51,13 @@ type Config struct {
 	ClientRatePerMinute int
 	// Timeout is the time budget of one verification. Default 20s.
 	Timeout time.Duration
+	// MaxConcurrent bounds the verifications run at once, whoever asks:
+	// each may take up to about 160 MiB on a hostile file, and per-address
+	// limits alone do not bound the sum. Default: two per CPU.
+	MaxConcurrent int
+	// QueueWait is how long a request waits for a verification slot
+	// before it gets 503 busy with Retry-After. Default 5s.
+	QueueWait time.Duration
 	// Logger gets one line per request. Default: discard.
 	Logger *slog.Logger
 	// Now is the clock of the rate limiter. Default time.Now.
@@ -79,6 +88,8 @@ type Server struct {
 	ips     clientip.Resolver
 	limiter *ratelimit.Limiter // by client address
 	clients *ratelimit.Limiter // by client name, with Config.Keys
+	badKeys *ratelimit.Limiter // unknown keys, by client address
+	slots   chan struct{}      // one per verification running
 	page    *verifypage.Page   // nil with Config.NoPage
 	metrics *verifierMetrics
 }
@@ -106,10 +117,18 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 2 * runtime.GOMAXPROCS(0)
+	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = 5 * time.Second
+	}
 	s := &Server{
 		cfg:     cfg,
+		slots:   make(chan struct{}, cfg.MaxConcurrent),
 		ips:     clientip.Resolver{Trusted: cfg.TrustedProxies},
 		limiter: ratelimit.New(ratelimit.Options{PerMinute: cfg.RatePerMinute, Burst: cfg.Burst, Now: cfg.Now}),
+		badKeys: ratelimit.New(ratelimit.Options{PerMinute: cfg.RatePerMinute, Burst: cfg.Burst, Now: cfg.Now}),
 		clients: ratelimit.New(ratelimit.Options{PerMinute: cfg.ClientRatePerMinute,
 			Burst: max(cfg.Burst, cfg.ClientRatePerMinute/60), Now: cfg.Now}),
 		metrics: newVerifierMetrics(),
@@ -252,11 +271,21 @@ func (s *Server) rateLimit(c *gin.Context) {
 		c.Next()
 		return
 	}
+	// Guessing keys is paid for by the address: each unknown key costs a
+	// token of the address's bucket, and once it is spent no key is
+	// looked up, so guesses cannot hammer the key store.
+	addr := s.clientKey(c)
+	if s.badKeys.Spent(addr) {
+		s.metrics.observe(nil, codeRateLimited)
+		fail(c, http.StatusTooManyRequests, codeRateLimited, "too many unknown API keys from this address; wait a minute")
+		return
+	}
 	name, err := s.cfg.Keys.Client(c.Request.Context(), key)
 	switch {
 	case errors.Is(err, ErrBadKey):
 		// Not the anonymous limit instead: an integrator with a mistyped
 		// or revoked key should hear so at once.
+		s.badKeys.Allow(addr)
 		s.metrics.observe(nil, codeUnauthenticated)
 		fail(c, http.StatusUnauthorized, codeUnauthenticated, "the API key is unknown or disabled")
 		return
@@ -296,6 +325,13 @@ func (s *Server) ReportFor(ctx context.Context, c *gin.Context) (*verify.Report,
 }
 
 func (s *Server) reportFor(ctx context.Context, c *gin.Context) (*verify.Report, int, string, error) {
+	// A slot before the upload is read: the upload's memory counts too.
+	release, ok := s.acquire(ctx)
+	if !ok {
+		c.Header("Retry-After", strconv.Itoa(int(max(1, s.cfg.QueueWait/time.Second))))
+		return nil, http.StatusServiceUnavailable, codeBusy, errors.New("every verification slot is busy; try again shortly")
+	}
+	defer release()
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxUpload+64<<10)
 	fh, err := c.FormFile("file")
 	if err != nil {
@@ -354,4 +390,23 @@ func (s *Server) verify(c *gin.Context) {
 	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, rep)
+}
+
+// acquire waits up to QueueWait for a verification slot.
+func (s *Server) acquire(ctx context.Context) (func(), bool) {
+	release := func() { <-s.slots }
+	select {
+	case s.slots <- struct{}{}:
+		return release, true
+	default:
+	}
+	t := time.NewTimer(s.cfg.QueueWait)
+	defer t.Stop()
+	select {
+	case s.slots <- struct{}{}:
+		return release, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, false
 }

@@ -160,6 +160,7 @@ var thai = text{
 	Errs: map[string]string{
 		"too_large":     "ไฟล์มีขนาดใหญ่เกินกำหนด",
 		"rate_limited":  "มีการตรวจสอบจากเครื่องของท่านถี่เกินไป โปรดรอสักครู่แล้วลองใหม่",
+		"busy":          "ขณะนี้มีการตรวจสอบเอกสารจำนวนมาก โปรดลองใหม่ในอีกสักครู่",
 		"not_pdf":       "ไฟล์นี้ไม่ใช่ไฟล์ PDF",
 		"unknown_field": "คำขอมีช่องข้อมูลที่ระบบไม่รู้จัก โปรดส่งเฉพาะไฟล์ PDF",
 		"unreadable":    "อ่านไฟล์ PDF นี้ไม่ได้ ไฟล์อาจเสียหายหรือไม่สมบูรณ์",
@@ -260,6 +261,7 @@ var english = text{
 	Errs: map[string]string{
 		"too_large":     "The file is larger than allowed.",
 		"rate_limited":  "Too many checks from your address. Wait a minute and try again.",
+		"busy":          "Many documents are being checked right now. Try again in a moment.",
 		"not_pdf":       "This file is not a PDF.",
 		"unknown_field": "The request holds a field this service does not take. Send only the PDF file.",
 		"unreadable":    "This PDF cannot be read; it may be damaged or incomplete.",

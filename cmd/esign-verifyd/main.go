@@ -58,6 +58,7 @@ func run() error {
 	vcfg := verifyapi.Config{Verify: vc, MaxUpload: cfg.MaxUpload, Logger: logger,
 		NoMetrics:      cfg.VerifyMetricsAddr != "",
 		RatePerMinute:  cfg.VerifyRatePerMinute,
+		MaxConcurrent:  cfg.VerifyConcurrency,
 		Burst:          cfg.VerifyBurst,
 		TrustedProxies: cfg.TrustedProxies,
 	}

@@ -44,17 +44,20 @@ type Resolver struct {
 // a trusted proxy, in which case the right-most forwarded address that is
 // not itself a trusted proxy. Only the right end of the chain can be
 // believed: each trusted hop appends what it saw, while everything to the
-// left of it came from the client. Forwarded wins over X-Forwarded-For
-// when both are present. It returns the zero Addr only when RemoteAddr is
-// not an address (as in some handler tests).
+// left of it came from the client. X-Forwarded-For wins over Forwarded
+// when both are present: nginx, HAProxy and cloud load balancers append
+// only X-Forwarded-For and pass a client's own Forwarded header through
+// untouched, so preferring Forwarded would let the client name its
+// address. It returns the zero Addr only when RemoteAddr is not an address
+// (as in some handler tests).
 func (r Resolver) ClientIP(req *http.Request) netip.Addr {
 	peer := remoteAddr(req.RemoteAddr)
 	if !peer.IsValid() || !r.trusted(peer) {
 		return peer
 	}
-	chain, ok := forwarded(req.Header)
-	if !ok {
-		chain = xForwardedFor(req.Header)
+	chain := xForwardedFor(req.Header)
+	if len(chain) == 0 {
+		chain, _ = forwarded(req.Header)
 	}
 	client := peer
 	for i := len(chain) - 1; i >= 0; i-- {

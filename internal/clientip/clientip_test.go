@@ -38,8 +38,12 @@ func TestClientIP(t *testing.T) {
 			map[string][]string{"Forwarded": {`for="203.0.113.9:4711";proto=https, for=10.0.0.8`}}, "203.0.113.9"},
 		{"Forwarded IPv6", "10.1.2.3:5000",
 			map[string][]string{"Forwarded": {`for="[2001:db8::1]:4711"`}}, "2001:db8::1"},
-		{"Forwarded wins over XFF", "10.1.2.3:5000",
-			map[string][]string{"Forwarded": {"for=203.0.113.1"}, "X-Forwarded-For": {"203.0.113.2"}}, "203.0.113.1"},
+		// A proxy that appends only X-Forwarded-For passes the client's own
+		// Forwarded through: the client must not name its address with it.
+		{"XFF wins over a Forwarded the client sent", "10.1.2.3:5000",
+			map[string][]string{"Forwarded": {"for=198.51.100.77"}, "X-Forwarded-For": {"203.0.113.2"}}, "203.0.113.2"},
+		{"Forwarded alone", "10.1.2.3:5000",
+			map[string][]string{"Forwarded": {"for=203.0.113.1"}}, "203.0.113.1"},
 		{"Forwarded unknown", "10.1.2.3:5000",
 			map[string][]string{"Forwarded": {"for=unknown"}}, "10.1.2.3"},
 		{"IPv6 trusted proxy", "[2001:db8:ffff::1]:443",

@@ -93,6 +93,15 @@ func (l *Limiter) Allow(key string) bool {
 	return b.lim.AllowN(now, 1)
 }
 
+// Spent reports whether key's bucket holds less than one token, taking
+// none: for a charge made only after the fact, such as a failed login.
+func (l *Limiter) Spent(key string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	return ok && b.lim.TokensAt(l.now()) < 1
+}
+
 // sweep forgets the buckets idle long enough to be full again.
 func (l *Limiter) sweep(now time.Time) {
 	for k, b := range l.buckets {

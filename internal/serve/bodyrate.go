@@ -13,9 +13,11 @@ import (
 // arrives slower than Options.MinBodyRate.
 var ErrBodyTooSlow = errors.New("request body arrives too slowly")
 
-// minBodyRate wraps every request body in a paceReader.
+// minBodyRate wraps every request body in a paceReader, and every
+// response in a paceWriter.
 func minBodyRate(h http.Handler, opts Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w = &paceWriter{ResponseWriter: w, rc: http.NewResponseController(w), window: opts.BodyRateWindow, rate: opts.MinBodyRate}
 		if r.Body != nil && r.Body != http.NoBody {
 			p := &paceReader{
 				body:   r.Body,
@@ -39,12 +41,39 @@ func minBodyRate(h http.Handler, opts Options) http.Handler {
 
 // finish runs when the handler returns. The server then reads what is
 // left of the body to keep the connection: a window for that, not a
-// deadline long past after a slow handler, nor none at all.
+// deadline long past after a slow handler, nor none at all. Handlers that
+// answer without reading (401, 404, 429) get the same window, or a client
+// sending headers and then nothing would hold the connection until the
+// whole ReadTimeout ran out.
 func (p *paceReader) finish() {
-	if !p.failed && !p.start.IsZero() {
+	if !p.failed {
 		p.setDeadline(time.Now().Add(p.window))
 	}
 }
+
+// paceWriter gives every write to the client a deadline: a window, plus
+// the time the bytes take at the minimum rate. A client that stops reading
+// the answer would otherwise hold the handler, its upload and its
+// connection for as long as it liked.
+type paceWriter struct {
+	http.ResponseWriter
+	rc     *http.ResponseController
+	window time.Duration
+	rate   int64
+}
+
+func (w *paceWriter) Write(b []byte) (int, error) {
+	d := w.window + time.Duration(float64(len(b))/float64(w.rate)*float64(time.Second))
+	// A writer that cannot set deadlines (a test recorder) writes as is.
+	_ = w.rc.SetWriteDeadline(time.Now().Add(d))
+	return w.ResponseWriter.Write(b)
+}
+
+// Flush keeps the writer a Flusher, which gin's own writer assumes.
+func (w *paceWriter) Flush() { _ = w.rc.Flush() }
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (w *paceWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // paceReader demands need bytes in every window from the first read on.
 // It checks at each read, and sets the connection's read deadline to the

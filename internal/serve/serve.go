@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"golang.org/x/net/netutil"
@@ -31,6 +32,13 @@ type Options struct {
 	// MaxConns caps the connections open at once; more wait in the
 	// listener's backlog until one closes. Default 0: no cap.
 	MaxConns int
+	// MaxConnsPerPeer caps the connections one address holds at once; more
+	// are closed as they arrive, so one client cannot take MaxConns, busy
+	// or idle. Default 0: no cap.
+	MaxConnsPerPeer int
+	// ExemptPeer reports addresses MaxConnsPerPeer does not count: the
+	// reverse proxies every client comes through. Default: none.
+	ExemptPeer func(netip.Addr) bool
 	// MinBodyRate is the slowest a request body may arrive, in bytes per
 	// second over each BodyRateWindow; a slower body is cut off, so a
 	// client trickling bytes cannot hold a connection for long. Default 0:
@@ -80,6 +88,11 @@ func (o Options) withDefaults() Options {
 // Run serves h on ln until ctx ends or serving fails.
 func Run(ctx context.Context, ln net.Listener, h http.Handler, opts Options) error {
 	opts = opts.withDefaults()
+	// Per address first, so connections closed for their address never
+	// take one of MaxConns' places.
+	if opts.MaxConnsPerPeer > 0 {
+		ln = limitPerPeer(ln, opts.MaxConnsPerPeer, opts.ExemptPeer)
+	}
 	if opts.MaxConns > 0 {
 		ln = netutil.LimitListener(ln, opts.MaxConns)
 	}
