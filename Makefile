@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run test build bench fuzz lint deps deps-test clean certs-dev
+.PHONY: run test build bench fuzz fuzz-long fuzz-run lint deps deps-test clean certs-dev
 
 deps:
 	@scripts/deps.sh
@@ -27,13 +27,34 @@ bench: deps-test
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./signer/ ./hsm/ ./verify/
 	$(GO) test -run '^$$' -bench SignEndpoint -benchtime 8000x ./cmd/esignd/
 
+# Fuzz targets, package:Target, for every parser of untrusted bytes; see
+# README "Fuzzing". `make fuzz` gives each FUZZTIME_SHORT, `make fuzz-long`
+# FUZZTIME (FUZZTIME=8h make fuzz-long), one after another. A crasher stops
+# the run and is written under the package's testdata/fuzz/<Target>/.
+FUZZ_TARGETS := pdf:FuzzReader pdf:FuzzLinkScanner \
+	cades:FuzzParse cades:FuzzBERToDER \
+	tsa:FuzzParseToken tsa:FuzzServerRespond \
+	verify:FuzzEvidenceOCSP verify:FuzzEvidenceCRL verify:FuzzVerify verify:FuzzSignedUpdate \
+	revocation:FuzzRespond revocation:FuzzParseCertificates \
+	api:FuzzReadForm outbound:FuzzParseEntry \
+	store:FuzzParseChain store:FuzzParsePINHash hsm:FuzzParseURI activation:FuzzTOTPVerify \
+	audit:FuzzMetadataValidate appearance:FuzzSubset verifypage:FuzzRenderReport
+FUZZTIME_SHORT ?= 20s
+FUZZTIME ?= 30m
+FUZZPARALLEL ?= 1
+
 fuzz: deps-test
-	$(GO) test -run '^$$' -fuzz FuzzReader -fuzztime 60s ./pdf/
-	$(GO) test -run '^$$' -fuzz FuzzLinkScanner -fuzztime 60s ./pdf/
-	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime 60s ./verify/
-	$(GO) test -run '^$$' -fuzz FuzzSignedUpdate -fuzztime 60s ./verify/
-	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 60s ./cades/
-	$(GO) test -run '^$$' -fuzz FuzzParseEntry -fuzztime 60s ./outbound/
+	@$(MAKE) --no-print-directory fuzz-run T=$(FUZZTIME_SHORT)
+
+fuzz-long: deps-test
+	@$(MAKE) --no-print-directory fuzz-run T=$(FUZZTIME)
+
+fuzz-run:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t#*:}; \
+		echo "== $$name ($$pkg) for $(T)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(T) -parallel $(FUZZPARALLEL) ./$$pkg/; \
+	done
 
 lint:
 	gofmt -l . | tee /dev/stderr | (! read)

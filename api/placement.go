@@ -108,7 +108,17 @@ func (a inField) Widget(ctx context.Context, u *pdf.Update, info signer.Appearan
 	return a.Appearance.Widget(ctx, u, info)
 }
 
+// requestID is the ID logRequests gave the request (and sent in
+// X-Request-Id), or a fresh one outside that middleware.
 func requestID(c *gin.Context) string {
+	if id := c.GetString(keyRequestID); id != "" {
+		return id
+	}
+	return newRequestID()
+}
+
+// newRequestID makes a request ID: 16 random hex digits.
+func newRequestID() string {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)

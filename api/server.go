@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,6 +18,7 @@ import (
 
 	"esign/activation"
 	"esign/audit"
+	"esign/internal/clientip"
 	"esign/signer"
 	"esign/store"
 )
@@ -43,6 +45,10 @@ type Config struct {
 	// placed with page and rect (or in an existing field).
 	Appearance func(c *store.Credential, p Placement) (signer.Appearance, error)
 	Logger     *slog.Logger // default: discard
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
+	// Forwarded headers name the client in the request log (see
+	// clientip.Resolver). Default: none, the connection's address.
+	TrustedProxies []netip.Prefix
 	// MaxUpload caps the uploaded PDF. Default 50 MB.
 	MaxUpload int64
 	// UploadMemory is how many bytes of uploads in flight may be held in
@@ -64,6 +70,7 @@ type Config struct {
 // Server is the signing API.
 type Server struct {
 	cfg      Config
+	ips      clientip.Resolver
 	buffers  sync.Pool  // *[]byte upload buffers
 	readers  sync.Pool  // *bufio.Reader under the multipart reader
 	memory   *memBudget // of uploads in flight
@@ -91,7 +98,7 @@ func New(cfg Config) *Server {
 		cfg.UploadMemory = 64 << 20
 	}
 	return &Server{
-		cfg: cfg, slots: make(chan struct{}, cfg.HSMConcurrency), metrics: newServerMetrics(),
+		cfg: cfg, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}, slots: make(chan struct{}, cfg.HSMConcurrency), metrics: newServerMetrics(),
 		memory: newMemBudget(cfg.UploadMemory),
 	}
 }
@@ -100,9 +107,13 @@ func New(cfg Config) *Server {
 func (s *Server) Handler() http.Handler {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
-	// Client addresses come from the connection, never from headers a
-	// client can forge (X-Forwarded-For): the rate limit keys on them.
+	// gin's ClientIP is not used: the log's client address comes from
+	// clientip, which believes forwarding headers only from
+	// Config.TrustedProxies. Switch gin's own trust off all the same, so
+	// nothing that does call it can be fooled by a header.
 	_ = r.SetTrustedProxies(nil)
+	r.ForwardedByClientIP = false
+	r.TrustedPlatform = ""
 	r.Use(gin.CustomRecovery(func(c *gin.Context, rec any) {
 		abort(c, fmt.Errorf("panic: %v", rec))
 	}))
@@ -154,17 +165,34 @@ func (s *Server) healthz(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"status": "ok"})
 }
 
-// logRequests writes one structured line per request. Form values are
-// never logged: they may hold activation data.
+// Context keys of what the request log reports.
+const (
+	keyRequestID  = "request_id"
+	keyClient     = "client"
+	keyCredential = "credential"
+)
+
+// logRequests gives the request its ID (the X-Request-Id header of every
+// answer, and the audit entry's) and writes one structured line for it:
+// ID, route, status, duration, client address, and the API client and
+// signer credential by name when known. Nothing a client sends as a
+// secret is logged: neither form values (activation data), nor headers
+// (the API key), nor the query; the error is the one the answer carries.
 func (s *Server) logRequests(c *gin.Context) {
 	start := time.Now()
+	id := newRequestID()
+	c.Set(keyRequestID, id)
+	c.Header("X-Request-Id", id)
 	c.Next()
 	attrs := []any{
-		"method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(),
-		"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "remote", c.ClientIP(),
+		"request_id", id, "method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(),
+		"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "remote", s.ips.ClientIP(c.Request).String(),
 	}
-	if cl, ok := c.Get("client"); ok {
+	if cl, ok := c.Get(keyClient); ok {
 		attrs = append(attrs, "client", cl.(*store.Client).Name)
+	}
+	if cred := c.GetString(keyCredential); cred != "" {
+		attrs = append(attrs, "credential", cred)
 	}
 	if len(c.Errors) > 0 {
 		attrs = append(attrs, "error", c.Errors.Last().Error())
@@ -189,7 +217,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		abort(c, err)
 		return
 	}
-	c.Set("client", cl)
+	c.Set(keyClient, cl)
 	c.Next()
 }
 
@@ -307,7 +335,7 @@ func (s *Server) parseSignOptions(f *form, req *signRequest) error {
 
 func (s *Server) sign(c *gin.Context) {
 	ctx := c.Request.Context()
-	client := c.MustGet("client").(*store.Client)
+	client := c.MustGet(keyClient).(*store.Client)
 	entry := audit.Entry{RequestID: requestID(c), Client: client.Name}
 	// Every answer names its audit entry, and says whether it is recorded.
 	c.Header("X-Request-Id", entry.RequestID)
@@ -325,6 +353,9 @@ func (s *Server) sign(c *gin.Context) {
 		s.fail(c, &entry, req, err)
 		return
 	}
+	// Named in the log once it is known to be a credential: before, the
+	// field is whatever the client typed. The audit entry has it either way.
+	c.Set(keyCredential, cred.Name)
 	// The signer's own activation data: the official's consent to this
 	// signature. It is never logged.
 	if cred.Activation != store.ActivationNone {

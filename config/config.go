@@ -63,9 +63,10 @@ type Config struct {
 	VerifyFetchAllow []string
 
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
-	// Forwarded headers the public verifier believes when it finds a
-	// client's address (ESIGN_TRUSTED_PROXIES, comma-separated CIDRs or
-	// addresses). Empty: the connection's address, whatever the headers.
+	// Forwarded headers the public verifier (for its rate limit and log)
+	// and the signing API (for its log) believe when they find a client's
+	// address (ESIGN_TRUSTED_PROXIES, comma-separated CIDRs or addresses).
+	// Empty: the connection's address, whatever the headers.
 	TrustedProxies []netip.Prefix
 	// VerifyRatePerMinute and VerifyBurst limit anonymous verifications
 	// per client address (ESIGN_VERIFY_RATE_PER_MINUTE, default 60;

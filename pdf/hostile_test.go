@@ -213,7 +213,10 @@ func TestTextStringRoundTrip(t *testing.T) {
 // verifier uses; it must return errors, never panic or loop.
 func FuzzReader(f *testing.F) {
 	// Seeds stay small (testdata/fuzz/FuzzReader holds qpdf-made files with
-	// a table, an xref stream and a linearized layout): the fuzzer slows to
+	// a table, an xref stream and a linearized layout, and hand-made ones
+	// with filter chains and predictors, table subsections and /Prev, an
+	// xref stream with /Index over an object stream, a hybrid /XRefStm
+	// file, an indirect /Length and a wrong startxref): the fuzzer slows to
 	// a crawl minimising inputs the size of the corpus files.
 	f.Add(build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Page/Parent 2 0 R>>"))
 	f.Fuzz(func(t *testing.T, data []byte) {

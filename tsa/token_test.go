@@ -138,8 +138,9 @@ func TestParseTokenRejectsDamage(t *testing.T) {
 }
 
 // FuzzParseToken feeds ParseToken arbitrary bytes: it must return a token or
-// an error, never panic or hang. The seed corpus under testdata/ holds a
-// real token from the development server.
+// an error, never panic or hang. Seeds: the real tokens of the development
+// server (testdata/*.tst), and in testdata/fuzz/FuzzParseToken the same
+// truncated and with trailing data, and a CMS signature that is no token.
 func FuzzParseToken(f *testing.F) {
 	seeds, _ := filepath.Glob(filepath.Join("testdata", "*.tst"))
 	for _, s := range seeds {

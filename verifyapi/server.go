@@ -6,6 +6,8 @@ package verifyapi
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -144,6 +146,7 @@ type errorBody struct {
 }
 
 func fail(c *gin.Context, status int, code, msg string) {
+	c.Set(keyErrorCode, code)
 	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
 		c.Header("Retry-After", "60")
 	}
@@ -191,6 +194,7 @@ func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler }
 func (s *Server) pageVerify(c *gin.Context) {
 	if !s.limiter.Allow(s.clientKey(c)) {
 		s.metrics.observe(nil, codeRateLimited)
+		c.Set(keyErrorCode, codeRateLimited)
 		c.Header("Retry-After", "60")
 		s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Status: http.StatusTooManyRequests, Code: codeRateLimited})
 		return
@@ -201,18 +205,52 @@ func (s *Server) pageVerify(c *gin.Context) {
 			c.Header("Retry-After", "60")
 		}
 		// Not logged: the message may quote the file, and files hold
-		// personal data. The request line records the status.
+		// personal data. The request line records the status and code.
+		c.Set(keyErrorCode, code)
 		s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Status: status, Code: code})
 		return
 	}
 	s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Report: rep})
 }
 
+// Context keys of what the request log reports.
+const (
+	keyClient    = "client"
+	keyErrorCode = "error_code"
+)
+
+// logRequests gives the request an ID (the X-Request-Id header of every
+// answer) and writes one structured line for it: ID, route, status,
+// duration, client address, the API client's name when it sent a key
+// that names one, and the error code of a failure. Error messages are
+// not logged, since they may quote the file, nor headers (an API key).
 func (s *Server) logRequests(c *gin.Context) {
 	start := time.Now()
+	id := newRequestID()
+	c.Header("X-Request-Id", id)
 	c.Next()
-	s.cfg.Logger.Info("request", "method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(),
-		"duration_ms", float64(time.Since(start).Microseconds())/1000, "remote", s.clientAddr(c).String())
+	attrs := []any{
+		"request_id", id, "method", c.Request.Method, "path", c.FullPath(), "status", c.Writer.Status(),
+		"duration_ms", float64(time.Since(start).Microseconds()) / 1000, "remote", s.clientAddr(c).String(),
+	}
+	if name := c.GetString(keyClient); name != "" {
+		attrs = append(attrs, "client", name)
+	}
+	if code := c.GetString(keyErrorCode); code != "" {
+		attrs = append(attrs, "error", code)
+	}
+	level := slog.LevelInfo
+	if c.Writer.Status() >= 500 {
+		level = slog.LevelError
+	}
+	s.cfg.Logger.Log(c.Request.Context(), level, "request", attrs...)
+}
+
+// newRequestID makes a request ID: 16 random hex digits.
+func newRequestID() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // clientAddr is the client's address, through trusted proxies only.
@@ -257,6 +295,7 @@ func (s *Server) rateLimit(c *gin.Context) {
 		fail(c, http.StatusServiceUnavailable, codeUnavailable, "API keys cannot be checked just now")
 		return
 	}
+	c.Set(keyClient, name)
 	if !s.clients.Allow(name) {
 		s.metrics.observe(nil, codeRateLimited)
 		fail(c, http.StatusTooManyRequests, codeRateLimited, fmt.Sprintf("at most %d verifications a minute for this client", s.cfg.ClientRatePerMinute))
