@@ -22,28 +22,10 @@ import (
 
 	"esign/appearance"
 	"esign/internal/extverify"
+	"esign/pdf/pdftest"
 	"esign/signer"
 	"esign/store"
 )
-
-// hostilePDF builds a classic PDF from object bodies numbered from 1,
-// with a correct xref table, so a case can plant one hostile object.
-func hostilePDF(objects ...string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	var offs []int
-	for i, o := range objects {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(objects)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, x)
-	return b.Bytes()
-}
 
 // objStmPDF builds a PDF whose page tree root (object 2) lies in object
 // stream 4 with the given /N and /First, read through an xref stream
@@ -203,17 +185,17 @@ func TestHostileInput(t *testing.T) {
 		{name: "image 2^31 px wide", pdf: memo, image: hugePNG(t, 1<<31-1, 1), fields: visible("1", "72,72,272,132"), code: "bad_request"},
 
 		// Malformed documents, signed invisibly.
-		{name: "kids point at themselves", pdf: hostilePDF("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[2 0 R]/Count 1>>"), fields: invisible, code: "invalid_pdf"},
-		{name: "kids point at an ancestor", pdf: hostilePDF("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Pages/Parent 2 0 R/Kids[2 0 R]/Count 1>>"), fields: invisible, code: "invalid_pdf"},
-		{name: "pages missing", pdf: hostilePDF("<</Type/Catalog>>"), fields: invisible, code: "invalid_pdf"},
-		{name: "pages direct", pdf: hostilePDF("<</Type/Catalog/Pages<</Type/Pages/Kids[2 0 R]/Count 1>>>>", "<</Type/Page/MediaBox[0 0 595 842]>>"), fields: invisible, code: "invalid_pdf"},
-		{name: "pages not a dictionary", pdf: hostilePDF("<</Type/Catalog/Pages 2 0 R>>", "42"), fields: invisible, code: "invalid_pdf"},
-		{name: "reference loop", pdf: hostilePDF("<</Type/Catalog/Pages 2 0 R>>", "3 0 R", "2 0 R"), fields: invisible, code: "invalid_pdf"},
-		{name: "kids reference loop", pdf: hostilePDF("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids 3 0 R/Count 1>>", "4 0 R", "3 0 R"), fields: invisible, code: "invalid_pdf"},
-		{name: "count 1e400", pdf: hostilePDF("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1e400>>", page), fields: invisible, code: "invalid_pdf"},
-		{name: "1e400 on the page", pdf: hostilePDF("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Page/Parent 2 0 R/MediaBox[0 0 1e400 842]/Rotate 1e400>>"), fields: invisible, code: "invalid_pdf"},
-		{name: "400 digits on the page", pdf: hostilePDF("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Page/Parent 2 0 R/MediaBox[0 0 1"+strings.Repeat("0", 400)+" 842]>>"), fields: invisible, code: "invalid_pdf"},
-		{name: "1e400 on the page, visible", pdf: hostilePDF("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Page/Parent 2 0 R/MediaBox[0 0 1e400 842]>>"), fields: visible("1", "72,72,272,132"), code: "invalid_pdf"},
+		{name: "kids point at themselves", pdf: pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[2 0 R]/Count 1>>"), fields: invisible, code: "invalid_pdf"},
+		{name: "kids point at an ancestor", pdf: pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Pages/Parent 2 0 R/Kids[2 0 R]/Count 1>>"), fields: invisible, code: "invalid_pdf"},
+		{name: "pages missing", pdf: pdftest.Build("<</Type/Catalog>>"), fields: invisible, code: "invalid_pdf"},
+		{name: "pages direct", pdf: pdftest.Build("<</Type/Catalog/Pages<</Type/Pages/Kids[2 0 R]/Count 1>>>>", "<</Type/Page/MediaBox[0 0 595 842]>>"), fields: invisible, code: "invalid_pdf"},
+		{name: "pages not a dictionary", pdf: pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "42"), fields: invisible, code: "invalid_pdf"},
+		{name: "reference loop", pdf: pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "3 0 R", "2 0 R"), fields: invisible, code: "invalid_pdf"},
+		{name: "kids reference loop", pdf: pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids 3 0 R/Count 1>>", "4 0 R", "3 0 R"), fields: invisible, code: "invalid_pdf"},
+		{name: "count 1e400", pdf: pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1e400>>", page), fields: invisible, code: "invalid_pdf"},
+		{name: "1e400 on the page", pdf: pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Page/Parent 2 0 R/MediaBox[0 0 1e400 842]/Rotate 1e400>>"), fields: invisible, code: "invalid_pdf"},
+		{name: "400 digits on the page", pdf: pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Page/Parent 2 0 R/MediaBox[0 0 1"+strings.Repeat("0", 400)+" 842]>>"), fields: invisible, code: "invalid_pdf"},
+		{name: "1e400 on the page, visible", pdf: pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Page/Parent 2 0 R/MediaBox[0 0 1e400 842]>>"), fields: visible("1", "72,72,272,132"), code: "invalid_pdf"},
 		{name: "object stream /N 10^9", pdf: objStmPDF(1e9, 4, false), fields: invisible, code: "invalid_pdf"},
 		{name: "object stream /N 2^20", pdf: objStmPDF(1<<20, 4, false), fields: invisible, code: "invalid_pdf"},
 		{name: "object stream /First past its data", pdf: objStmPDF(1, 1<<30, false), fields: invisible, code: "invalid_pdf"},
@@ -225,7 +207,7 @@ func TestHostileInput(t *testing.T) {
 		{name: "fields rect 1x1 pt", path: "/api/v1/fields", pdf: memo, fields: []string{"fields", `[{"name":"A","page":1,"rect":[72,72,73,73]}]`}, code: "bad_request"},
 		{name: "fields rect 20000 pt", path: "/api/v1/fields", pdf: memo, fields: []string{"fields", `[{"name":"A","page":1,"rect":[0,0,20000,100]}]`}, code: "bad_request"},
 		{name: "fields page 2^31", path: "/api/v1/fields", pdf: memo, fields: []string{"fields", `[{"name":"A","page":2147483648,"rect":[72,72,272,132]}]`}, code: "bad_request"},
-		{name: "fields kids loop", path: "/api/v1/fields", pdf: hostilePDF("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[2 0 R]/Count 1>>"), fields: []string{"fields", `[{"name":"A","page":1,"rect":[72,72,272,132]}]`}, code: "invalid_pdf"},
+		{name: "fields kids loop", path: "/api/v1/fields", pdf: pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[2 0 R]/Count 1>>"), fields: []string{"fields", `[{"name":"A","page":1,"rect":[72,72,272,132]}]`}, code: "invalid_pdf"},
 		{name: "fields object stream in itself", path: "/api/v1/fields", pdf: objStmPDF(1, 4, true), fields: []string{"fields", `[{"name":"A","page":1,"rect":[72,72,272,132]}]`}, code: "invalid_pdf"},
 	}
 	for _, c := range cases {

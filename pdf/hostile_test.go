@@ -2,46 +2,20 @@ package pdf
 
 import (
 	"bytes"
-	"compress/zlib"
 	"errors"
 	"fmt"
 	"runtime"
 	"strings"
 	"testing"
+
+	"esign/pdf/pdftest"
 )
-
-// build makes a small classic PDF from object bodies (numbered from 1),
-// with a correct xref table, so a test can plant one hostile object.
-func build(objects ...string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	offs := []int{}
-	for i, o := range objects {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(objects)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, x)
-	return b.Bytes()
-}
-
-func deflate(data []byte) []byte {
-	var b bytes.Buffer
-	w := zlib.NewWriter(&b)
-	w.Write(data)
-	w.Close()
-	return b.Bytes()
-}
 
 // hostileAllocBound is what reading one of the hostile files may allocate.
 const hostileAllocBound = 16 << 20
 
 func TestHostileInput(t *testing.T) {
-	bomb := deflate(make([]byte, 64<<20))
+	bomb := pdftest.Deflate(make([]byte, 64<<20))
 	cases := []struct {
 		name string
 		file []byte
@@ -51,12 +25,12 @@ func TestHostileInput(t *testing.T) {
 	}{
 		{name: "empty", file: nil, want: ErrNotPDF},
 		{name: "garbage", file: []byte(strings.Repeat("garbage ", 100)), want: ErrNotPDF},
-		{name: "truncated", file: build("<</Type/Catalog>>")[:40], want: ErrNotPDF},
+		{name: "truncated", file: pdftest.Build("<</Type/Catalog>>")[:40], want: ErrNotPDF},
 		{name: "startxref past end", file: []byte("%PDF-1.7\nstartxref\n999999\n%%EOF\n"), want: ErrXref},
 		{
 			name: "prev loop",
 			file: func() []byte {
-				b := build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[]/Count 0>>")
+				b := pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[]/Count 0>>")
 				x := bytes.LastIndex(b, []byte("\nxref\n")) + 1
 				return bytes.Replace(b, []byte("/Root 1 0 R>>"), fmt.Appendf(nil, "/Root 1 0 R/Prev %d>>", x), 1)
 			}(),
@@ -64,7 +38,7 @@ func TestHostileInput(t *testing.T) {
 		},
 		{
 			name: "deep nesting",
-			file: build("<</Type/Catalog/X " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + ">>"),
+			file: pdftest.Build("<</Type/Catalog/X " + strings.Repeat("[", 5000) + strings.Repeat("]", 5000) + ">>"),
 			check: func(r *Reader) error {
 				_, _, err := r.Catalog()
 				return err
@@ -73,7 +47,7 @@ func TestHostileInput(t *testing.T) {
 		},
 		{
 			name: "reference loop",
-			file: build("<</Type/Catalog/Pages 2 0 R>>", "3 0 R", "2 0 R"),
+			file: pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "3 0 R", "2 0 R"),
 			check: func(r *Reader) error {
 				_, err := r.Resolve(Ref{Num: 2})
 				return err
@@ -82,7 +56,7 @@ func TestHostileInput(t *testing.T) {
 		},
 		{
 			name: "page tree loop",
-			file: build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Pages/Kids[2 0 R]/Count 1>>"),
+			file: pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Pages/Kids[2 0 R]/Count 1>>"),
 			check: func(r *Reader) error {
 				_, _, err := r.Page(0)
 				return err
@@ -91,7 +65,7 @@ func TestHostileInput(t *testing.T) {
 		},
 		{
 			name: "page past the last",
-			file: build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Page/Parent 2 0 R>>"),
+			file: pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Page/Parent 2 0 R>>"),
 			check: func(r *Reader) error {
 				_, _, err := r.Page(1 << 31)
 				return err
@@ -100,7 +74,7 @@ func TestHostileInput(t *testing.T) {
 		},
 		{
 			name: "decompression bomb",
-			file: build("<</Type/Catalog>>", fmt.Sprintf("<</Length %d/Filter/FlateDecode>>\nstream\n%s\nendstream", len(bomb), bomb)),
+			file: pdftest.Build("<</Type/Catalog>>", fmt.Sprintf("<</Length %d/Filter/FlateDecode>>\nstream\n%s\nendstream", len(bomb), bomb)),
 			check: func(r *Reader) error {
 				o, err := r.Object(Ref{Num: 2})
 				if err != nil {
@@ -117,9 +91,9 @@ func TestHostileInput(t *testing.T) {
 			// the predictor must not allocate what the data cannot fill.
 			name: "predictor rows larger than the data",
 			file: func() []byte {
-				b := build("<</Type/Catalog>>")
+				b := pdftest.Build("<</Type/Catalog>>")
 				x := bytes.LastIndex(b, []byte("\nxref\n")) + 1
-				rows := deflate(deflate([]byte{2, 0, 0, 0, 0, 0, 0, 0}))
+				rows := pdftest.Deflate(pdftest.Deflate([]byte{2, 0, 0, 0, 0, 0, 0, 0}))
 				xs := fmt.Sprintf("9 0 obj\n<</Type/XRef/Size 10/W[1 4 2]/Root 1 0 R/Filter[/FlateDecode/FlateDecode]"+
 					"/DecodeParms[null<</Predictor 12/Columns 1048576/Colors 32/BitsPerComponent 16>>]/Length %d>>\nstream\n%s\nendstream\nendobj\n", len(rows), rows)
 				out := append(append([]byte(nil), b[:x]...), xs...)
@@ -129,7 +103,7 @@ func TestHostileInput(t *testing.T) {
 		},
 		{
 			name: "huge declared length",
-			file: build("<</Type/Catalog>>", "<</Length 99999999999>>\nstream\nabc\nendstream"),
+			file: pdftest.Build("<</Type/Catalog>>", "<</Length 99999999999>>\nstream\nabc\nendstream"),
 			check: func(r *Reader) error {
 				o, err := r.Object(Ref{Num: 2})
 				if err != nil {
@@ -144,7 +118,7 @@ func TestHostileInput(t *testing.T) {
 		},
 		{
 			name: "unterminated string",
-			file: build("<</Type/Catalog/T (" + strings.Repeat("a", 10000)),
+			file: pdftest.Build("<</Type/Catalog/T (" + strings.Repeat("a", 10000)),
 			check: func(r *Reader) error {
 				_, _, err := r.Catalog()
 				return err
@@ -218,7 +192,7 @@ func FuzzReader(f *testing.F) {
 	// xref stream with /Index over an object stream, a hybrid /XRefStm
 	// file, an indirect /Length and a wrong startxref): the fuzzer slows to
 	// a crawl minimising inputs the size of the corpus files.
-	f.Add(build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Page/Parent 2 0 R>>"))
+	f.Add(pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", "<</Type/Page/Parent 2 0 R>>"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := NewReader(bytes.NewReader(data), int64(len(data)), &ReaderOptions{MaxDecodedBytes: 8 << 20})
 		if err != nil {

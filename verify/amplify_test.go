@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"esign/pdf/pdftest"
 	"esign/verify"
 )
 
@@ -36,7 +37,7 @@ func objStmFile(n int) []byte {
 	}
 	body := hdr.String() + "[" + arr.String() + "]"
 	first := len(hdr.String())
-	stm := deflate([]byte(body))
+	stm := pdftest.Deflate([]byte(body))
 	var b bytes.Buffer
 	b.WriteString("%PDF-1.7\n")
 	offs := map[int]int{}
@@ -64,7 +65,7 @@ func objStmFile(n int) []byte {
 		rows.Write([]byte{2, 0, 0, 6, byte(i)})
 	}
 	x := b.Len()
-	xr := deflate(rows.Bytes())
+	xr := pdftest.Deflate(rows.Bytes())
 	fmt.Fprintf(&b, "7 0 obj\n<</Type/XRef/W[1 3 1]/Index[0 7 10 %d]/Size %d/Root 1 0 R/Length %d/Filter/FlateDecode>>stream\n", n, 10+n, len(xr))
 	b.Write(xr)
 	fmt.Fprintf(&b, "\nendstream\nendobj\nstartxref\n%d\n%%%%EOF\n", x)

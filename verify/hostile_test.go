@@ -2,7 +2,6 @@ package verify_test
 
 import (
 	"bytes"
-	"compress/zlib"
 	"context"
 	"errors"
 	"fmt"
@@ -12,35 +11,9 @@ import (
 	"testing"
 
 	"esign/pdf"
+	"esign/pdf/pdftest"
 	"esign/verify"
 )
-
-// build makes a classic PDF from object bodies numbered from 1, with a
-// correct xref table; object 1 must be the catalog.
-func build(objects ...string) []byte {
-	var b bytes.Buffer
-	b.WriteString("%PDF-1.7\n")
-	var offs []int
-	for i, o := range objects {
-		offs = append(offs, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", i+1, o)
-	}
-	x := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f\r\n", len(objects)+1)
-	for _, o := range offs {
-		fmt.Fprintf(&b, "%010d 00000 n\r\n", o)
-	}
-	fmt.Fprintf(&b, "trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n", len(objects)+1, x)
-	return b.Bytes()
-}
-
-func deflate(data []byte) []byte {
-	var b bytes.Buffer
-	w := zlib.NewWriter(&b)
-	w.Write(data)
-	w.Close()
-	return b.Bytes()
-}
 
 const minimalPage = "<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>"
 
@@ -119,9 +92,9 @@ func TestHostile(t *testing.T) {
 			refs = append(refs, fmt.Sprintf("%d 0 R", num))
 		}
 		objs[0] = "<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[" + strings.Join(refs, " ") + "]>>>>"
-		return build(objs...)
+		return pdftest.Build(objs...)
 	}
-	bomb := deflate(make([]byte, 8<<20))
+	bomb := pdftest.Deflate(make([]byte, 8<<20))
 	cases := []struct {
 		name  string
 		data  []byte
@@ -152,7 +125,7 @@ func TestHostile(t *testing.T) {
 		},
 		{
 			name: "field tree loop",
-			data: build("<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[4 0 R]>>>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage,
+			data: pdftest.Build("<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[4 0 R]>>>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage,
 				"<</T(a)/Kids[5 0 R]>>", "<</T(b)/Kids[4 0 R 5 0 R]/Parent 4 0 R>>"),
 			check: func(t *testing.T, rep *verify.Report) {
 				if rep.Document.SignatureCount != 0 {
@@ -162,7 +135,7 @@ func TestHostile(t *testing.T) {
 		},
 		{
 			name: "reference loop as signature value",
-			data: build("<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[4 0 R]>>>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage,
+			data: pdftest.Build("<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[4 0 R]>>>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage,
 				"<</FT/Sig/T(S)/V 5 0 R>>", "6 0 R", "5 0 R"),
 			check: func(t *testing.T, rep *verify.Report) {
 				if rep.Document.Indication == verify.TotalPassed {
@@ -172,7 +145,7 @@ func TestHostile(t *testing.T) {
 		},
 		{
 			name: "deep nesting in the signature dictionary",
-			data: build("<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[4 0 R]>>>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage,
+			data: pdftest.Build("<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[4 0 R]>>>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage,
 				"<</FT/Sig/T(S)/V 5 0 R>>", "<</Type/Sig/SubFilter/ETSI.CAdES.detached/Reference"+strings.Repeat("[", 5000)+strings.Repeat("]", 5000)+">>"),
 			check: func(t *testing.T, rep *verify.Report) {
 				if rep.Document.Indication == verify.TotalPassed {
@@ -182,7 +155,7 @@ func TestHostile(t *testing.T) {
 		},
 		{
 			name: "huge byte range",
-			data: build("<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[4 0 R]>>>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage,
+			data: pdftest.Build("<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[4 0 R]>>>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage,
 				"<</FT/Sig/T(S)/V 5 0 R>>", "<</Type/Sig/SubFilter/ETSI.CAdES.detached/ByteRange[0 9000000000000000000 9000000000000000001 5]/Contents<00>>>"),
 			check: func(t *testing.T, rep *verify.Report) {
 				if s := rep.Signatures[0]; s.Indication != verify.TotalFailed || s.SubIndication != verify.FormatFailure {
@@ -192,7 +165,7 @@ func TestHostile(t *testing.T) {
 		},
 		{
 			name: "huge declared stream length in the DSS",
-			data: build("<</Type/Catalog/Pages 2 0 R/DSS<</Certs[4 0 R]>>>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage,
+			data: pdftest.Build("<</Type/Catalog/Pages 2 0 R/DSS<</Certs[4 0 R]>>>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage,
 				"<</Length 999999999999999>>stream\nabc\nendstream"),
 			check: func(t *testing.T, rep *verify.Report) {
 				if rep.Document.SignatureCount != 0 {
@@ -202,7 +175,7 @@ func TestHostile(t *testing.T) {
 		},
 		{
 			name: "decompression bomb in the DSS",
-			data: build("<</Type/Catalog/Pages 2 0 R/DSS<</Certs[4 0 R]/OCSPs[4 0 R 4 0 R]>>>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage,
+			data: pdftest.Build("<</Type/Catalog/Pages 2 0 R/DSS<</Certs[4 0 R]/OCSPs[4 0 R 4 0 R]>>>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage,
 				fmt.Sprintf("<</Length %d/Filter/FlateDecode>>stream\n%s\nendstream", len(bomb), bomb)),
 			cfg: verify.Config{ReaderOptions: &pdf.ReaderOptions{MaxDecodedBytes: 1 << 20}},
 			check: func(t *testing.T, rep *verify.Report) {
@@ -225,9 +198,9 @@ func TestHostile(t *testing.T) {
 // built documents.
 func FuzzVerify(f *testing.F) {
 	fakeSig := "<</Type/Sig/SubFilter/ETSI.CAdES.detached/ByteRange[0 10 20 5]/Contents<3082>/M(D:20260101000000Z)>>"
-	f.Add(build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage))
+	f.Add(pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage))
 	fld, sig := sigField(4, fakeSig)
-	f.Add(build("<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[4 0 R]>>>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage, fld, sig))
+	f.Add(pdftest.Build("<</Type/Catalog/Pages 2 0 R/AcroForm<</Fields[4 0 R]>>>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>", minimalPage, fld, sig))
 	cfg := verify.Config{MaxSignatures: 4, ReaderOptions: &pdf.ReaderOptions{MaxDecodedBytes: 1 << 20, MaxObjectBytes: 1 << 20}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rep, err := verify.Verify(context.Background(), bytes.NewReader(data), int64(len(data)), cfg)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"esign/pdf/pdftest"
 	"esign/verify"
 )
 
@@ -202,7 +203,7 @@ func hostileRevisions(t *testing.T, n int) []byte {
 	}
 	row(4, 1, xrefOff, 0)
 	far := bombBytes/rowLen - 5
-	packed := deflate(deflate(rows))
+	packed := pdftest.Deflate(pdftest.Deflate(rows))
 	size := farFirst + far
 	offs[4] = xrefOff
 	fmt.Fprintf(&b, "4 0 obj\n<</Type/XRef/W[1 4 2]/Size %d/Index[0 5 %d %d]/Root 1 0 R/Filter[/FlateDecode/FlateDecode]/Length %d>>stream\n",
