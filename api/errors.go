@@ -28,6 +28,9 @@ var errUnknownField = errors.New("api: unknown field")
 // errShuttingDown reports a request that arrived during shutdown.
 var errShuttingDown = errors.New("api: the service is shutting down")
 
+// errTooManyUploads reports that Config.MaxUploads uploads are in flight.
+var errTooManyUploads = errors.New("api: too many uploads in flight")
+
 // errBusy reports a saturated HSM queue.
 var errBusy = errors.New("api: the HSM is busy")
 
@@ -76,7 +79,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusServiceUnavailable, "dependency_unavailable"
 	case errors.As(err, new(*signer.KeyError)):
 		return http.StatusServiceUnavailable, "hsm_unavailable"
-	case errors.Is(err, errBusy):
+	case errors.Is(err, errBusy), errors.Is(err, errTooManyUploads):
 		return http.StatusServiceUnavailable, "busy"
 	case errors.Is(err, errShuttingDown):
 		return http.StatusServiceUnavailable, "shutting_down"

@@ -37,9 +37,10 @@ const (
 // past memoryUpload, or past the shared budget), not through ParseMultipartForm's growing copies,
 // which cost more than the PDF work on a small document.
 type form struct {
-	values map[string]string
-	file   *upload
-	image  []byte
+	release func() // gives back the place among the uploads in flight
+	values  map[string]string
+	file    *upload
+	image   []byte
 }
 
 func (f *form) get(name string) string { return f.values[name] }
@@ -53,8 +54,15 @@ func (f *form) getDefault(name, def string) string {
 
 // close releases the upload's buffer or temporary file.
 func (f *form) close() {
-	if f != nil && f.file != nil {
+	if f == nil {
+		return
+	}
+	if f.file != nil {
 		f.file.Close()
+	}
+	if f.release != nil {
+		f.release()
+		f.release = nil
 	}
 }
 
@@ -143,7 +151,14 @@ func (s *Server) readForm(c *gin.Context, known map[string]bool) (*form, error) 
 	if err != nil {
 		return nil, fmt.Errorf("%w: want multipart/form-data: %v", errBadRequest, err)
 	}
-	f := &form{values: map[string]string{}}
+	// A place among the uploads in flight, held until the form is closed:
+	// spooled to disk, each may take MaxUpload of it.
+	select {
+	case s.uploads <- struct{}{}:
+	default:
+		return nil, fmt.Errorf("%w: %d uploads are in flight", errTooManyUploads, cap(s.uploads))
+	}
+	f := &form{values: map[string]string{}, release: func() { <-s.uploads }}
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -166,6 +181,7 @@ func (s *Server) readForm(c *gin.Context, known map[string]bool) (*form, error) 
 		}
 	}
 	if f.file == nil {
+		f.close()
 		return nil, fmt.Errorf("%w: missing form field \"file\"", errBadRequest)
 	}
 	return f, nil

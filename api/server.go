@@ -55,6 +55,10 @@ type Config struct {
 	// memory, all requests together; past it, uploads spool to disk.
 	// Default 64 MiB.
 	UploadMemory int64
+	// MaxUploads bounds the uploads read at once; more get 503 busy with
+	// Retry-After. Spooled to disk, each may take MaxUpload of it. Default
+	// 64.
+	MaxUploads int
 	// HSMConcurrency is how many signatures may run at once; more wait.
 	// Default 8.
 	HSMConcurrency int
@@ -71,9 +75,10 @@ type Config struct {
 type Server struct {
 	cfg      Config
 	ips      clientip.Resolver
-	buffers  sync.Pool  // *[]byte upload buffers
-	readers  sync.Pool  // *bufio.Reader under the multipart reader
-	memory   *memBudget // of uploads in flight
+	buffers  sync.Pool     // *[]byte upload buffers
+	readers  sync.Pool     // *bufio.Reader under the multipart reader
+	memory   *memBudget    // of uploads in flight
+	uploads  chan struct{} // one per upload in flight, see Config.MaxUploads
 	slots    chan struct{}
 	draining atomic.Bool
 	inflight atomic.Int64
@@ -97,9 +102,13 @@ func New(cfg Config) *Server {
 	if cfg.UploadMemory <= 0 {
 		cfg.UploadMemory = 64 << 20
 	}
+	if cfg.MaxUploads <= 0 {
+		cfg.MaxUploads = 64
+	}
 	return &Server{
 		cfg: cfg, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}, slots: make(chan struct{}, cfg.HSMConcurrency), metrics: newServerMetrics(),
-		memory: newMemBudget(cfg.UploadMemory),
+		memory:  newMemBudget(cfg.UploadMemory),
+		uploads: make(chan struct{}, cfg.MaxUploads),
 	}
 }
 

@@ -93,6 +93,9 @@ type Config struct {
 	// on internal addresses, for CAs inside the agency's network
 	// (ESIGN_SIGNER_FETCH_TRUSTED). The public verifier never uses it.
 	SignerFetchTrusted []string
+	// MaxUploads bounds the uploads the signing API reads at once
+	// (ESIGN_MAX_UPLOADS); more get 503 busy.
+	MaxUploads int
 	// VerifyConcurrency bounds the verifications the public verifier runs
 	// at once (ESIGN_VERIFY_CONCURRENCY); 0: two per CPU.
 	VerifyConcurrency int
@@ -241,6 +244,9 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		return c, err
 	}
 	c.MaxUpload = int64(mb) << 20
+	if c.MaxUploads, err = intVar(getenv, "ESIGN_MAX_UPLOADS", 64); err != nil {
+		return c, err
+	}
 	if c.HSMConcurrency, err = intVar(getenv, "ESIGN_HSM_CONCURRENCY", 0); err != nil {
 		return c, err
 	}

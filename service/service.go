@@ -129,7 +129,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 	s.API = api.New(api.Config{
 		Signer: s.Signer, Store: s.Store, Keys: s.Keys, Activator: s.Activator, Audit: s.Audit,
 		Appearance: appearances, Logger: logger,
-		MaxUpload: cfg.MaxUpload, HSMConcurrency: conc, Mount: mounts, TrustedProxies: cfg.TrustedProxies,
+		MaxUpload: cfg.MaxUpload, MaxUploads: cfg.MaxUploads, HSMConcurrency: conc, Mount: mounts, TrustedProxies: cfg.TrustedProxies,
 	})
 	return s, nil
 }
