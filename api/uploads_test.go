@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 // TestMaxUploads: with every place among the uploads in flight taken, a
@@ -24,6 +25,13 @@ func TestMaxUploads(t *testing.T) {
 	}
 	<-srv.uploads
 	for range 3 { // and the places taken by these come back
+		// The place is given back once the handler has written the
+		// answer, which the client may read a moment before.
+		for deadline := time.Now().Add(10 * time.Second); len(srv.uploads) > 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("the upload's place never came back")
+			}
+		}
 		resp, err = http.DefaultClient.Do(newSignRequest(t, ts.URL, key))
 		if err != nil {
 			t.Fatal(err)
