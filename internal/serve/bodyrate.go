@@ -17,7 +17,10 @@ var ErrBodyTooSlow = errors.New("request body arrives too slowly")
 // response in a paceWriter.
 func minBodyRate(h http.Handler, opts Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w = &paceWriter{ResponseWriter: w, rc: http.NewResponseController(w), window: opts.BodyRateWindow, rate: opts.MinBodyRate}
+		pw := &paceWriter{ResponseWriter: w, rc: http.NewResponseController(w), window: opts.BodyRateWindow, rate: opts.MinBodyRate}
+		w = pw
+		// Registered first, so it runs last: after the reader's finish.
+		defer pw.finish()
 		if r.Body != nil && r.Body != http.NoBody {
 			p := &paceReader{
 				body:   r.Body,
@@ -67,6 +70,14 @@ func (w *paceWriter) Write(b []byte) (int, error) {
 	// A writer that cannot set deadlines (a test recorder) writes as is.
 	_ = w.rc.SetWriteDeadline(time.Now().Add(d))
 	return w.ResponseWriter.Write(b)
+}
+
+// finish runs when the handler returns. The server still has to drain
+// an unread body (up to a window) and then send what the handler left in
+// its buffer: the deadline of the handler's last write may pass meanwhile,
+// so the answer gets two windows from here.
+func (w *paceWriter) finish() {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(2 * w.window))
 }
 
 // Flush keeps the writer a Flusher, which gin's own writer assumes.
