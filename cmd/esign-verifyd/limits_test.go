@@ -7,27 +7,15 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"esign/store"
 )
 
-func build(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "esign-verifyd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestDaemonStartupErrors: bad limit settings stop the daemon at once,
 // with a message naming the variable.
 func TestDaemonStartupErrors(t *testing.T) {
-	bin := build(t)
 	for _, tc := range []struct {
 		name, env, want string
 	}{
@@ -36,7 +24,7 @@ func TestDaemonStartupErrors(t *testing.T) {
 		{"keys without a database", "ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE=600", "ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cmd := exec.Command(bin)
+			cmd := exec.Command(binary)
 			cmd.Env = append(os.Environ(), "ESIGN_VERIFY_ADDR="+freeAddr(t), "ESIGN_DATA_DIR="+t.TempDir(), "ESIGN_DATABASE_URL=", tc.env)
 			out, err := cmd.CombinedOutput()
 			if err == nil || !strings.Contains(string(out), tc.want) {
@@ -50,7 +38,6 @@ func TestDaemonStartupErrors(t *testing.T) {
 // service made: a keyed client is limited as a client, a wrong key gets
 // 401, and the anonymous limit stays per address.
 func TestDaemonClientKeys(t *testing.T) {
-	bin := build(t)
 	dir := t.TempDir()
 	st, err := store.Open(context.Background(), store.Options{DataDir: dir})
 	if err != nil {
@@ -62,23 +49,10 @@ func TestDaemonClientKeys(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	var log bytes.Buffer
-	cmd := exec.Command(bin)
-	cmd.Env = append(os.Environ(), "ESIGN_VERIFY_ADDR="+addr, "ESIGN_DATA_DIR="+dir, "ESIGN_DATABASE_URL=",
+	log := startVerifyd(t, addr, "ESIGN_DATA_DIR="+dir, "ESIGN_DATABASE_URL=",
 		// One a minute each: no bucket refills while the test runs, however
 		// slow the machine.
 		"ESIGN_VERIFY_RATE_PER_MINUTE=1", "ESIGN_VERIFY_BURST=1", "ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE=1")
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		if err := cmd.Wait(); err != nil {
-			t.Errorf("exit: %v\n%s", err, &log)
-		}
-	}()
-	waitHealthy(t, "http://"+addr+"/healthz", &log)
 
 	verify := func(auth string) int {
 		var body bytes.Buffer
@@ -110,7 +84,7 @@ func TestDaemonClientKeys(t *testing.T) {
 		{"Bearer esk_" + strings.Repeat("0", 64), http.StatusUnauthorized},
 	} {
 		if got := verify(tc.auth); got != tc.want {
-			t.Fatalf("request %d: %d, want %d\n%s", i, got, tc.want, &log)
+			t.Fatalf("request %d: %d, want %d\n%s", i, got, tc.want, log)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-// Command esign-verifyd is the public verifier: POST /api/v1/verify and
+// Package main is esign-verifyd, the public verifier: POST /api/v1/verify and
 // the verification page. It holds no keys and opens no HSM, so it can run
 // on the internet apart from the signing service.
 //

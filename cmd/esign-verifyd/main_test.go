@@ -14,6 +14,48 @@ import (
 	"esign/metrics/metricstest"
 )
 
+// binary is the daemon built once for the package's tests, by TestMain.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "esign-verifyd-test-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "esign-verifyd")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	code := 1
+	if err != nil {
+		os.Stderr.Write(out)
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// startVerifyd runs the daemon with env added to the test's environment,
+// waits until addr answers /healthz, and stops it with SIGTERM when the
+// test ends, failing it if the daemon exits badly.
+func startVerifyd(t *testing.T, addr string, env ...string) *bytes.Buffer {
+	t.Helper()
+	var log bytes.Buffer
+	cmd := exec.Command(binary)
+	cmd.Env = append(append(os.Environ(), "ESIGN_VERIFY_ADDR="+addr), env...)
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("exit: %v\n%s", err, &log)
+		}
+	})
+	waitHealthy(t, "http://"+addr+"/healthz", &log)
+	return &log
+}
+
 func freeAddr(t *testing.T) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -28,10 +70,6 @@ func freeAddr(t *testing.T) string {
 // address by default, and only on ESIGN_VERIFY_METRICS_ADDR when that is
 // set.
 func TestDaemonMetrics(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "esign-verifyd")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	for _, tc := range []struct {
 		name        string
 		metricsAddr bool
@@ -46,21 +84,7 @@ func TestDaemonMetrics(t *testing.T) {
 			}
 			// Empty ESIGN_VERIFY_METRICS_ADDR is the default, whatever the
 			// environment of the test says.
-			env := append(os.Environ(), "ESIGN_VERIFY_ADDR="+addr, "ESIGN_DATA_DIR="+t.TempDir(),
-				"ESIGN_VERIFY_METRICS_ADDR="+metricsAddr)
-			var log bytes.Buffer
-			cmd := exec.Command(bin)
-			cmd.Env, cmd.Stdout, cmd.Stderr = env, &log, &log
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				cmd.Process.Signal(syscall.SIGTERM)
-				if err := cmd.Wait(); err != nil {
-					t.Errorf("exit: %v\n%s", err, &log)
-				}
-			}()
-			waitHealthy(t, "http://"+addr+"/healthz", &log)
+			startVerifyd(t, addr, "ESIGN_DATA_DIR="+t.TempDir(), "ESIGN_VERIFY_METRICS_ADDR="+metricsAddr)
 
 			public, err := http.Get("http://" + addr + "/metrics")
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,14 +23,36 @@ import (
 // The end-to-end tests run the real esignd binary in development mode, as
 // `make run` does, and talk to it over HTTP only: the acceptance contract.
 
+// built is the daemon pair built once for the package's tests: each
+// build takes seconds, and every test runs the same binaries.
+var built struct {
+	once sync.Once
+	dir  string
+	err  error
+	out  []byte
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
 func buildDaemon(t testing.TB) string {
 	t.Helper()
-	dir := t.TempDir()
-	// Both daemons, side by side, as `make build` leaves them.
-	if out, err := exec.Command("go", "build", "-o", dir+"/", ".", "../esign-verifyd").CombinedOutput(); err != nil {
-		t.Fatalf("build esignd: %v\n%s", err, out)
+	built.once.Do(func() {
+		if built.dir, built.err = os.MkdirTemp("", "esignd-test-"); built.err != nil {
+			return
+		}
+		// Both daemons, side by side, as `make build` leaves them.
+		built.out, built.err = exec.Command("go", "build", "-o", built.dir+"/", ".", "../esign-verifyd").CombinedOutput()
+	})
+	if built.err != nil {
+		t.Fatalf("build esignd: %v\n%s", built.err, built.out)
 	}
-	return filepath.Join(dir, "esignd")
+	return filepath.Join(built.dir, "esignd")
 }
 
 func freeAddr(t testing.TB) string {

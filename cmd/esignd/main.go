@@ -1,4 +1,4 @@
-// Command esignd is the signing service.
+// Package main is esignd, the signing service.
 //
 //	esignd -dev   # development mode: SoftHSM2 token, dev PKI, built-in TSA/OCSP/CRL
 //
