@@ -129,12 +129,7 @@ func TestTSAURL(t *testing.T) {
 		{"ftp://tsa.example.go.th/", true},
 		{"tsa.example.go.th", true},
 	} {
-		_, err := FromEnv(func(k string) string {
-			if k == "ESIGN_TSA_URL" {
-				return tc.url
-			}
-			return ""
-		})
+		_, err := FromEnv(only("ESIGN_TSA_URL", tc.url))
 		if (err != nil) != tc.wantErr {
 			t.Errorf("ESIGN_TSA_URL %q: error %v, want error %v", tc.url, err, tc.wantErr)
 		}
@@ -154,14 +149,19 @@ func TestSignerFetchTrusted(t *testing.T) {
 		{"http://10.1.2.3:8080, http://ocsp.ca.local", 2, false},
 		{"http://user:pw@10.1.2.3", 0, true},
 	} {
-		c, err := FromEnv(func(k string) string {
-			if k == "ESIGN_SIGNER_FETCH_TRUSTED" {
-				return tc.value
-			}
-			return ""
-		})
+		c, err := FromEnv(only("ESIGN_SIGNER_FETCH_TRUSTED", tc.value))
 		if (err != nil) != tc.wantErr || err == nil && len(c.SignerFetchTrusted) != tc.want {
 			t.Errorf("%q: %d entries, error %v", tc.value, len(c.SignerFetchTrusted), err)
 		}
+	}
+}
+
+// only is an environment holding one variable.
+func only(key, value string) func(string) string {
+	return func(k string) string {
+		if k == key {
+			return value
+		}
+		return ""
 	}
 }

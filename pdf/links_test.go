@@ -51,7 +51,7 @@ func TestLinksMatchParser(t *testing.T) {
 			if err != nil || !ok || e.Type == 0 {
 				continue
 			}
-			ref := Ref{Num: n, Gen: entryGen(e)}
+			ref := Ref{Num: n, Gen: e.RefGen()}
 			o, err := r.Object(ref)
 			if err != nil || o == nil {
 				continue
@@ -76,13 +76,6 @@ func TestLinksMatchParser(t *testing.T) {
 		t.Errorf("only %d objects compared", compared)
 	}
 	t.Logf("%d objects compared", compared)
-}
-
-func entryGen(e Entry) uint16 {
-	if e.Type == 2 {
-		return 0
-	}
-	return e.Ref.Gen
 }
 
 func collectRefs(o Object, out *[]Ref) {

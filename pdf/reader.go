@@ -96,6 +96,15 @@ type Entry struct {
 	Index  int
 }
 
+// RefGen is the generation a reference must name to reach the object of
+// e: the entry's for an object in the file, 0 for one in an object stream.
+func (e Entry) RefGen() uint16 {
+	if e.Type == 2 {
+		return 0
+	}
+	return e.Ref.Gen
+}
+
 // Section is one cross-reference section of the /Prev chain.
 type Section struct {
 	Offset  int64 // where the section starts; the startxref value naming it

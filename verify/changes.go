@@ -395,15 +395,6 @@ func objectAt(r *pdf.Reader, e pdf.Entry, found bool) (pdf.Object, error) {
 	return r.Object(pdf.Ref{Num: e.Ref.Num, Gen: e.Ref.Gen})
 }
 
-// entryGen is the generation a reference must name to reach the object
-// of entry e; objects in object streams have generation 0.
-func entryGen(e pdf.Entry) uint16 {
-	if e.Type == 2 {
-		return 0
-	}
-	return e.Ref.Gen
-}
-
 func (d *differ) compare(n uint32, oldSize uint32) {
 	ne, nok, nerr := d.cur.Lookup(n)
 	oe, ook, oerr := d.old.Lookup(n)
@@ -422,20 +413,20 @@ func (d *differ) compare(n uint32, oldSize uint32) {
 	rm := d.roleMap()
 	var newObj pdf.Object
 	if nok && ne.Type != 0 {
-		ref.Gen = entryGen(ne)
+		ref.Gen = ne.RefGen()
 		// What the signed revision referred to without holding, a later
 		// revision must not supply.
-		if (oldObj == nil || entryGen(ne) != entryGen(oe)) && rm.refs.has(ref) {
+		if (oldObj == nil || ne.RefGen() != oe.RefGen()) && rm.refs.has(ref) {
 			d.definedLater(ref)
 			return
 		}
 		// The signed revision's references name the generation it gave
 		// the object: when a later entry gives it another, they reach
 		// nothing, whatever the object was.
-		if oldObj != nil && entryGen(ne) != entryGen(oe) {
+		if oldObj != nil && ne.RefGen() != oe.RefGen() {
 			at, _ := rm.reach.get(n)
 			d.addShown(at.shown(), ModObjectDeleted, ref, "", false,
-				"object %d was given generation %d: the signed revision's references to %d %d R now reach nothing", n, ref.Gen, n, entryGen(oe))
+				"object %d was given generation %d: the signed revision's references to %d %d R now reach nothing", n, ref.Gen, n, oe.RefGen())
 			return
 		}
 		newObj, nerr = objectAt(d.cur, ne, nok)
@@ -1167,7 +1158,7 @@ func (d *differ) appearance(ref pdf.Ref, owner uint32) {
 // genOf is the generation of object num in the whole file.
 func (d *differ) genOf(num uint32) uint16 {
 	e, _, _ := d.cur.Lookup(num)
-	return entryGen(e)
+	return e.RefGen()
 }
 
 // sigAppearance judges a new appearance of an empty signature field w: it

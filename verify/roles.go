@@ -518,7 +518,7 @@ func (rm *roleMap) collectRefs(v *verifier, r *pdf.Reader, size uint32) bool {
 			if !rm.spend() || v.ctx.Err() != nil {
 				return false
 			}
-			links, _, err := r.Links(pdf.Ref{Num: e.Ref.Num, Gen: entryGen(e)})
+			links, _, err := r.Links(pdf.Ref{Num: e.Ref.Num, Gen: e.RefGen()})
 			if err != nil && (errors.Is(err, pdf.ErrTooLarge) || v.ctx.Err() != nil) {
 				return false
 			}
