@@ -14,6 +14,12 @@
 // appending transaction (SQLite's write lock; a row lock on PostgreSQL),
 // so concurrent requests, and several servers sharing one PostgreSQL,
 // extend one chain.
+//
+// A document signed as part of a batch gets its entry through AppendIf,
+// in the same transaction as the caller's change of the document's
+// state, so that the two commit or roll back together; its entry names
+// the batch and the caller's reference of the document, which Count and
+// List can filter on.
 package audit
 
 import (
@@ -25,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,6 +69,8 @@ type Metadata struct {
 // Field size limits, in bytes.
 const (
 	MaxMetadataLen = 1024 // each Metadata field
+	MaxBatchLen    = 256  // Entry.Batch
+	MaxRefLen      = 128  // Entry.Ref
 	maxNameLen     = 256  // client, credential, request ID, level
 	maxCodeLen     = 64   // error code
 )
@@ -113,6 +122,13 @@ type Entry struct {
 	// ErrorCode is the API error code of a failure, e.g.
 	// "activation_failed"; empty on success.
 	ErrorCode string
+	// Batch is the ID of the batch the document was signed in; empty for
+	// a single signing request.
+	Batch string
+	// Ref is the caller's reference of the document within its batch
+	// ([A-Za-z0-9._-]{1,128} as the batch API takes it); empty outside a
+	// batch. It needs Batch.
+	Ref string
 	// PrevHash and Hash are hex SHA-256; set by Append.
 	PrevHash string
 	Hash     string
@@ -136,10 +152,16 @@ func (e *Entry) validate() error {
 	}{
 		{"request ID", e.RequestID, maxNameLen}, {"client", e.Client, maxNameLen}, {"credential", e.Credential, maxNameLen},
 		{"level", e.Level, maxNameLen}, {"error code", e.ErrorCode, maxCodeLen},
+		{"batch", e.Batch, MaxBatchLen}, {"ref", e.Ref, MaxRefLen},
 	} {
 		if err := checkText(f.name, f.v, f.limit); err != nil {
 			return err
 		}
+	}
+	// A reference means something only within its batch, and Count's
+	// "one entry per (batch, ref)" needs both.
+	if e.Ref != "" && e.Batch == "" {
+		return fmt.Errorf("%w: ref %q without a batch", ErrInvalid, e.Ref)
 	}
 	return e.Metadata.Validate()
 }
@@ -147,24 +169,38 @@ func (e *Entry) validate() error {
 // genesis is the previous hash of the first entry.
 const genesis = "0000000000000000000000000000000000000000000000000000000000000000"
 
-// hashVersion starts every encoded entry, so that a future change of the
-// encoding cannot be confused with this one.
-const hashVersion = "esign audit entry v1"
+// The version strings start every encoded entry, so that one encoding
+// cannot be confused with another.
+const (
+	hashV1 = "esign audit entry v1"
+	hashV2 = "esign audit entry v2"
+)
 
 // ComputeHash returns the hex SHA-256 of e's canonical encoding: the
 // version string, then each field as a 4-byte big-endian length and its
-// bytes, in this order: seq (decimal), time (2006-01-02T15:04:05.000000Z),
-// request ID, client, credential, input and output digests (lowercase
-// hex), level, the five metadata fields (number, date, subject, urgency,
-// secrecy), result, error code, previous hash. Length prefixes make the
-// encoding unambiguous whatever the fields contain.
+// bytes. Length prefixes make the encoding unambiguous whatever the
+// fields contain.
+//
+// An entry outside a batch (Batch and Ref both empty) is encoded as v1,
+// as every entry was before batches existed: "esign audit entry v1",
+// then seq (decimal), time (2006-01-02T15:04:05.000000Z), request ID,
+// client, credential, input and output digests (lowercase hex), level,
+// the five metadata fields (number, date, subject, urgency, secrecy),
+// result, error code, previous hash.
+//
+// An entry with Batch or Ref set is encoded as v2: "esign audit entry
+// v2", the v1 fields in the same order, then batch and ref (after the
+// previous hash). Which version applies follows from the entry itself,
+// so a log may mix both, and clearing or setting an entry's batch
+// changes its hash like any other edit.
 func ComputeHash(e *Entry) string {
 	r := recordOf(e)
 	return r.hash()
 }
 
-// record is an entry as stored: every field as text, in hashing order.
-type record [17]string
+// record is an entry as stored: every field as text, in v2 hashing
+// order.
+type record [19]string
 
 // Indexes into record.
 const (
@@ -184,7 +220,9 @@ const (
 	rResult
 	rErrorCode
 	rPrevHash
-	rHash // not hashed
+	rBatch // v2 only
+	rRef   // v2 only
+	rHash  // not hashed
 )
 
 func recordOf(e *Entry) record {
@@ -192,7 +230,7 @@ func recordOf(e *Entry) record {
 		strconv.FormatInt(e.Seq, 10), store.FormatTime(e.Time), e.RequestID, e.Client, e.Credential,
 		hex.EncodeToString(e.InputSHA256), hex.EncodeToString(e.OutputSHA256), e.Level,
 		e.Metadata.Number, e.Metadata.Date, e.Metadata.Subject, e.Metadata.Urgency, e.Metadata.Secrecy,
-		string(e.Result), e.ErrorCode, e.PrevHash, e.Hash,
+		string(e.Result), e.ErrorCode, e.PrevHash, e.Batch, e.Ref, e.Hash,
 	}
 }
 
@@ -204,8 +242,13 @@ func (r *record) hash() string {
 		h.Write(n[:])
 		h.Write([]byte(s))
 	}
-	put(hashVersion)
-	for _, f := range r[:rHash] {
+	// v1 entries must hash as they always have: existing logs verify.
+	version, fields := hashV1, r[:rBatch]
+	if r[rBatch] != "" || r[rRef] != "" {
+		version, fields = hashV2, r[:rHash]
+	}
+	put(version)
+	for _, f := range fields {
 		put(f)
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -216,7 +259,8 @@ func (r *record) entry() (Entry, error) {
 	e := Entry{
 		RequestID: r[rRequestID], Client: r[rClient], Credential: r[rCredential], Level: r[rLevel],
 		Metadata: Metadata{Number: r[rNumber], Date: r[rDate], Subject: r[rSubject], Urgency: r[rUrgency], Secrecy: r[rSecrecy]},
-		Result:   Result(r[rResult]), ErrorCode: r[rErrorCode], PrevHash: r[rPrevHash], Hash: r[rHash],
+		Result:   Result(r[rResult]), ErrorCode: r[rErrorCode], Batch: r[rBatch], Ref: r[rRef],
+		PrevHash: r[rPrevHash], Hash: r[rHash],
 	}
 	var err error
 	if e.Seq, err = strconv.ParseInt(r[rSeq], 10, 64); err != nil {
@@ -269,8 +313,9 @@ func Open(ctx context.Context, st *store.Store, opts Options) (*Log, error) {
 	return &Log{st: st, now: opts.Now}, nil
 }
 
+// columns are audit_log's columns in record order.
 const columns = `seq, at, request_id, client, credential, input_sha256, output_sha256, level,
-	doc_number, doc_date, subject, urgency, secrecy, result, error_code, prev_hash, hash`
+	doc_number, doc_date, subject, urgency, secrecy, result, error_code, prev_hash, batch, ref, hash`
 
 // Append records e and returns it as stored, with Seq, Time, PrevHash
 // and Hash set. It returns once the entry is committed.
@@ -284,10 +329,47 @@ const columns = `seq, at, request_id, client, credential, input_sha256, output_s
 // 30 s timeout instead): a request that ends early must still be
 // recorded.
 func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
+	e, _, err := l.AppendIf(ctx, e, nil)
+	return e, err
+}
+
+// AppendIf records e as Append does, if cond allows it. cond runs in the
+// transaction that appends e, just before e is inserted, so that what it
+// writes through tx (a batch document's new state) and e commit
+// together or not at all. A nil cond always allows.
+//
+//   - cond returns true: e is appended; AppendIf returns it as stored,
+//     and true.
+//   - cond returns false: e is not appended and AppendIf returns
+//     (Entry{}, false, nil). The transaction goes on for the other
+//     entries of the group, and commits what cond wrote, if anything.
+//   - cond returns an error: the transaction is rolled back, the other
+//     entries of the group are retried each in a transaction of its own,
+//     and AppendIf returns the error, wrapped.
+//
+// AppendIf goes through Append's group commit: concurrent calls share a
+// transaction and its commit. It follows that cond
+//
+//   - runs on whichever caller's goroutine writes the group, with a
+//     context that has ctx's values but the group commit's deadline, not
+//     ctx's cancellation (as for Append, a cancelled ctx does not stop
+//     the append);
+//   - must use tx alone: Append, AppendIf or a Store method that writes
+//     would wait for the transaction cond runs in, for ever;
+//   - may run more than once, as a failed group is retried entry by
+//     entry; a run in a transaction rolled back leaves nothing behind;
+//   - holds up the whole group while it runs: keep it to a few
+//     statements.
+//
+// A panic in cond is raised again in AppendIf's caller.
+func (l *Log) AppendIf(ctx context.Context, e Entry, cond func(ctx context.Context, tx *store.Tx) (bool, error)) (Entry, bool, error) {
 	if err := e.validate(); err != nil {
-		return Entry{}, err
+		return Entry{}, false, err
 	}
-	p := &pending{e: e, done: make(chan signal, 1)}
+	p := &pending{e: e, cond: cond, done: make(chan signal, 1)}
+	if cond != nil {
+		p.values = context.WithoutCancel(ctx)
+	}
 	l.mu.Lock()
 	l.queue = append(l.queue, p)
 	lead := !l.writing
@@ -306,16 +388,30 @@ func (l *Log) Append(ctx context.Context, e Entry) (Entry, error) {
 			continue
 		}
 		if sig.err != nil {
-			return Entry{}, fmt.Errorf("append audit entry: %w", sig.err)
+			var cp *condPanic
+			if errors.As(sig.err, &cp) {
+				panic(cp)
+			}
+			return Entry{}, false, fmt.Errorf("append audit entry: %w", sig.err)
 		}
-		return p.e, nil
+		if !p.appended {
+			return Entry{}, false, nil
+		}
+		return p.e, true, nil
 	}
 }
 
 // pending is a queued append.
 type pending struct {
 	e    Entry
-	done chan signal
+	cond func(context.Context, *store.Tx) (bool, error)
+	// values is the caller's context without its cancellation, for the
+	// values cond may look up.
+	values context.Context
+	done   chan signal
+	// appended is set with e once a write committed the entry; left
+	// false when cond declined it.
+	appended bool
 }
 
 // signal tells a queued caller its entry's outcome, or that it is to
@@ -370,33 +466,47 @@ func (l *Log) writeBatch(ctx context.Context) {
 	l.mu.Unlock()
 }
 
-// write commits batch in one transaction, setting each entry's Seq,
-// Time, PrevHash and Hash. On error nothing is committed and the entries
-// are left for a retry.
+// write commits batch in one transaction, running each entry's condition
+// and setting the Seq, Time, PrevHash and Hash of those appended. On
+// error nothing is committed and the entries are left for a retry.
 func (l *Log) write(ctx context.Context, batch []*pending) error {
 	out := make([]Entry, len(batch))
+	added := make([]bool, len(batch))
 	err := l.st.WithTx(ctx, func(tx *store.Tx) error {
-		var seq int64
+		var head, seq int64
 		var prev string
 		// Locking the head serialises appenders, in this process and in
 		// others sharing the database; each sees the last entry.
-		if err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1"+l.st.ForUpdate()).Scan(&seq, &prev); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM audit_head WHERE id = 1"+l.st.ForUpdate()).Scan(&head, &prev); err != nil {
 			return fmt.Errorf("read audit head: %w", err)
 		}
+		seq = head
 		now := l.now().UTC().Truncate(time.Microsecond)
 		for i, p := range batch {
+			if p.cond != nil {
+				ok, err := p.runCond(ctx, tx)
+				if err != nil {
+					return fmt.Errorf("condition of audit entry: %w", err)
+				}
+				if !ok {
+					continue
+				}
+			}
 			e := p.e
 			e.Seq, e.PrevHash, e.Time = seq+1, prev, now
 			e.Hash = ComputeHash(&e)
-			if _, err := tx.ExecContext(ctx, "INSERT INTO audit_log ("+columns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			if _, err := tx.ExecContext(ctx, "INSERT INTO audit_log ("+columns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				e.Seq, store.FormatTime(e.Time), e.RequestID, e.Client, e.Credential,
 				hex.EncodeToString(e.InputSHA256), hex.EncodeToString(e.OutputSHA256), e.Level,
 				e.Metadata.Number, e.Metadata.Date, e.Metadata.Subject, e.Metadata.Urgency, e.Metadata.Secrecy,
-				string(e.Result), e.ErrorCode, e.PrevHash, e.Hash); err != nil {
+				string(e.Result), e.ErrorCode, e.PrevHash, e.Batch, e.Ref, e.Hash); err != nil {
 				return fmt.Errorf("insert audit entry %d: %w", e.Seq, err)
 			}
-			out[i] = e
+			out[i], added[i] = e, true
 			seq, prev = e.Seq, e.Hash
+		}
+		if seq == head {
+			return nil // every condition declined
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1", seq, prev); err != nil {
 			return fmt.Errorf("advance audit head: %w", err)
@@ -407,10 +517,44 @@ func (l *Log) write(ctx context.Context, batch []*pending) error {
 		return err
 	}
 	for i, p := range batch {
-		p.e = out[i]
+		p.e, p.appended = out[i], added[i]
 	}
 	return nil
 }
+
+// runCond runs p's condition in tx. A panic comes back as a *condPanic,
+// for AppendIf to raise again in p's caller: left to unwind here, it
+// would surface in whichever caller is writing the group, and leave the
+// writer's role taken for ever.
+func (p *pending) runCond(ctx context.Context, tx *store.Tx) (ok bool, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &condPanic{value: v, stack: debug.Stack()}
+		}
+	}()
+	return p.cond(condContext{Context: ctx, values: p.values}, tx)
+}
+
+// condPanic is a panic in an AppendIf condition, with the stack where it
+// happened.
+type condPanic struct {
+	value any
+	stack []byte
+}
+
+func (c *condPanic) Error() string {
+	return fmt.Sprintf("audit: AppendIf condition panicked: %v\n\n%s", c.value, c.stack)
+}
+
+// condContext is what a condition runs with: the group commit's
+// deadline and cancellation, which bound the transaction, and the values
+// of its own caller's context.
+type condContext struct {
+	context.Context
+	values context.Context
+}
+
+func (c condContext) Value(key any) any { return c.values.Value(key) }
 
 // scanRecord reads one row of columns. The sequence number is read as
 // an integer (so that ORDER BY and the gap check agree) and kept as
@@ -432,10 +576,70 @@ func scanRecord(sc interface{ Scan(...any) error }) (int64, record, error) {
 // Entries returns up to limit entries with sequence numbers above after,
 // in order.
 func (l *Log) Entries(ctx context.Context, after int64, limit int) ([]Entry, error) {
+	return l.List(ctx, Filter{After: after}, limit)
+}
+
+// Filter selects entries for List and Count. The zero Filter selects
+// every entry; each field set narrows the selection.
+type Filter struct {
+	// After selects the entries with sequence numbers above it.
+	After int64
+	// Batch selects one batch's entries.
+	Batch string
+	// Ref selects the entries of one document reference; with Batch, of
+	// one document of a batch.
+	Ref string
+	// Result selects successes or failures.
+	Result Result
+}
+
+// where returns f as a WHERE clause (empty if f selects everything) and
+// its arguments.
+func (f Filter) where() (string, []any, error) {
+	if f.Result != "" && f.Result != Success && f.Result != Failure {
+		return "", nil, fmt.Errorf("%w: result filter %q (want success or failure)", ErrInvalid, f.Result)
+	}
+	if err := checkText("batch filter", f.Batch, MaxBatchLen); err != nil {
+		return "", nil, err
+	}
+	if err := checkText("ref filter", f.Ref, MaxRefLen); err != nil {
+		return "", nil, err
+	}
+	var conds []string
+	var args []any
+	// Only when asked: the batch index does not hold seq, and on a count
+	// the condition would send each match to the table.
+	if f.After > 0 {
+		conds, args = append(conds, "seq > ?"), append(args, f.After)
+	}
+	if f.Batch != "" {
+		// batch <> '' repeats the batch index's own condition: without
+		// it the planner cannot tell that the index covers a parameter.
+		conds, args = append(conds, "batch = ?", "batch <> ''"), append(args, f.Batch)
+	}
+	if f.Result != "" {
+		conds, args = append(conds, "result = ?"), append(args, string(f.Result))
+	}
+	if f.Ref != "" {
+		conds, args = append(conds, "ref = ?"), append(args, f.Ref)
+	}
+	if len(conds) == 0 {
+		return "", nil, nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args, nil
+}
+
+// List returns up to limit entries that f selects (100 if limit <= 0),
+// in sequence order.
+func (l *Log) List(ctx context.Context, f Filter, limit int) ([]Entry, error) {
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := l.st.DB().QueryContext(ctx, l.st.Rebind("SELECT "+columns+" FROM audit_log WHERE seq > ? ORDER BY seq LIMIT ?"), after, limit)
+	where, args, err := f.where()
+	if err != nil {
+		return nil, err
+	}
+	rows, err := l.st.DB().QueryContext(ctx, l.st.Rebind("SELECT "+columns+" FROM audit_log"+where+" ORDER BY seq LIMIT ?"), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("read audit log: %w", err)
 	}
@@ -456,6 +660,23 @@ func (l *Log) Entries(ctx context.Context, after int64, limit int) ([]Entry, err
 		return nil, fmt.Errorf("read audit log: %w", err)
 	}
 	return out, nil
+}
+
+// Count returns how many entries f selects. With Batch set (and After
+// not) it reads the batch index alone: Count(Filter{Batch: b, Result:
+// Success}) is how many of a batch's documents were signed, and with Ref
+// too, how many times one of them was. Without Batch it reads the whole
+// log. Entries are counted as stored; Verify is what checks them.
+func (l *Log) Count(ctx context.Context, f Filter) (int64, error) {
+	where, args, err := f.where()
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := l.st.DB().QueryRowContext(ctx, l.st.Rebind("SELECT COUNT(*) FROM audit_log"+where), args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count audit entries: %w", err)
+	}
+	return n, nil
 }
 
 // BrokenError names the first entry at which the chain fails.

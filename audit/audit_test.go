@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -48,6 +50,11 @@ func entry(i int) audit.Entry {
 	}
 	if i%3 == 0 {
 		e.Result, e.ErrorCode, e.OutputSHA256 = audit.Failure, "activation_failed", nil
+	}
+	// Even entries are batch documents (v2 encoding), so that every log
+	// the tests build mixes both encodings.
+	if i%2 == 0 {
+		e.Batch, e.Ref = "batch-"+strconv.Itoa(i%4), fmt.Sprintf("doc-%d.pdf", i)
 	}
 	return e
 }
@@ -99,7 +106,7 @@ func TestAppendAndVerify(t *testing.T) {
 			want := appended[i+1]
 			if e.Seq != want.Seq || e.Metadata != want.Metadata || !bytes.Equal(e.InputSHA256, want.InputSHA256) ||
 				!bytes.Equal(e.OutputSHA256, want.OutputSHA256) || e.Hash != want.Hash || !e.Time.Equal(want.Time) ||
-				e.Result != want.Result || e.ErrorCode != want.ErrorCode {
+				e.Result != want.Result || e.ErrorCode != want.ErrorCode || e.Batch != want.Batch || e.Ref != want.Ref {
 				t.Fatalf("entry %d read back as %+v, want %+v", want.Seq, e, want)
 			}
 		}
@@ -140,6 +147,11 @@ func TestAppendRejectsBadEntries(t *testing.T) {
 		{"invalid UTF-8 in number", func(e *audit.Entry) { e.Metadata.Number = "\xff\xfe" }},
 		{"oversized secrecy", func(e *audit.Entry) { e.Metadata.Secrecy = string(make([]byte, audit.MaxMetadataLen+1)) }},
 		{"oversized client", func(e *audit.Entry) { e.Client = string(bytes.Repeat([]byte("c"), 1000)) }},
+		{"oversized batch", func(e *audit.Entry) { e.Batch = strings.Repeat("b", audit.MaxBatchLen+1) }},
+		{"invalid UTF-8 in batch", func(e *audit.Entry) { e.Batch = "b\xff" }},
+		{"oversized ref", func(e *audit.Entry) { e.Batch, e.Ref = "b", strings.Repeat("r", audit.MaxRefLen+1) }},
+		{"NUL in ref", func(e *audit.Entry) { e.Batch, e.Ref = "b", "r\x00" }},
+		{"ref without batch", func(e *audit.Entry) { e.Ref = "doc-1.pdf" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := entry(1)
@@ -162,6 +174,7 @@ func TestDatabaseRefusesChanges(t *testing.T) {
 		appendN(t, l, 3)
 		stmts := []string{
 			"UPDATE audit_log SET subject = 'changed' WHERE seq = 2",
+			"UPDATE audit_log SET batch = 'other' WHERE seq = 2",
 			"DELETE FROM audit_log WHERE seq = 3",
 		}
 		if b == store.Postgres {
@@ -216,6 +229,11 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			"UPDATE audit_log SET seq = 2 WHERE seq = 3",
 			"UPDATE audit_log SET seq = 3 WHERE seq = 100"}, 2},
 		{"whole log emptied", []string{"DELETE FROM audit_log"}, 1},
+		// Entries 2 and 4 are batch documents (v2), 1, 3 and 5 are not.
+		{"edited batch", []string{"UPDATE audit_log SET batch = 'batch-9' WHERE seq = 2"}, 2},
+		{"edited ref", []string{"UPDATE audit_log SET ref = 'doc-5.pdf' WHERE seq = 4"}, 4},
+		{"batch and ref cleared (v2 made v1)", []string{"UPDATE audit_log SET batch = '', ref = '' WHERE seq = 2"}, 2},
+		{"batch added (v1 made v2)", []string{"UPDATE audit_log SET batch = 'batch-1', ref = 'doc-3.pdf' WHERE seq = 3"}, 3},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forEachBackend(t, func(t *testing.T, b store.Backend) {
@@ -356,24 +374,62 @@ func TestConcurrentAppends(t *testing.T) {
 	})
 }
 
-// TestHashEncodingIsFixed pins the canonical encoding: changing it would
-// make every existing log fail to verify.
+// TestHashEncodingIsFixed pins the canonical encodings: changing one
+// would make every existing log fail to verify.
 func TestHashEncodingIsFixed(t *testing.T) {
-	e := entry(1)
-	e.Seq = 1
-	e.Time = time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
-	e.PrevHash = "0000000000000000000000000000000000000000000000000000000000000000"
-	// Computed independently from the documented encoding (Python hashlib).
-	const want = "2ebed468c7e4fa53c2589ec71b740be3692a0520555bc005e404112c1306f4e0"
-	if got := audit.ComputeHash(&e); got != want {
-		t.Fatalf("ComputeHash = %s, want %s", got, want)
+	at := time.Date(2027, 1, 5, 3, 4, 5, 678901000, time.UTC)
+	digest := func(s string) []byte { d := sha256.Sum256([]byte(s)); return d[:] }
+	first := entry(1)
+	first.Seq = 1
+	first.Time = time.Date(2026, 11, 22, 2, 30, 0, 0, time.UTC)
+	first.PrevHash = "0000000000000000000000000000000000000000000000000000000000000000"
+	for _, tc := range []struct {
+		name string
+		e    audit.Entry
+		want string
+	}{
+		// Computed independently from the documented encoding (Python
+		// hashlib).
+		{"v1 signing request", first, "2ebed468c7e4fa53c2589ec71b740be3692a0520555bc005e404112c1306f4e0"},
+		// Recorded from the code as it was before batches (v2) existed,
+		// and matching Python's.
+		{"v1 sparse failure", audit.Entry{Seq: 42, Time: at, RequestID: "r-42", Client: "batch-worker",
+			Credential: "dev-official", Level: "B-B", Metadata: audit.Metadata{Number: "ศธ 0201/0042"},
+			Result: audit.Failure, ErrorCode: "hsm_unavailable", PrevHash: "aa" + strings.Repeat("0", 62),
+		}, "aff9ea7b58cbb85e5bb068795a240f1559dcde6d96a71ac5e589f391294df240"},
+		{"v1 zero entry", audit.Entry{}, "3065a9d4693fc6d90e658d3917f85f615ada9aed762391bb5b855ae9f9b5aff2"},
+		// Computed independently from the documented encoding (Python
+		// hashlib).
+		{"v2 batch document", audit.Entry{Seq: 7, Time: at, Client: "batch-worker", Credential: "dev-official",
+			InputSHA256: digest("document 7"), OutputSHA256: digest("signed 7"), Level: "B-LT",
+			Metadata: audit.Metadata{Number: "ศธ 0201/0007", Subject: "ขออนุมัติ"}, Result: audit.Success,
+			PrevHash: strings.Repeat("ab", 32), Batch: "01JBATCH7", Ref: "doc-7.pdf",
+		}, "fc356777a80a173babce93bfe7eb8d7a11083e8b68152cc8ec060161d7bc8938"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := audit.ComputeHash(&tc.e); got != tc.want {
+				t.Fatalf("ComputeHash = %s, want %s", got, tc.want)
+			}
+		})
 	}
-	// Moving a byte from one field to the next changes the hash.
-	a, b := e, e
-	a.Client, a.Credential = "ab", "c"
-	b.Client, b.Credential = "a", "bc"
-	if audit.ComputeHash(&a) == audit.ComputeHash(&b) {
-		t.Fatal("field boundaries are ambiguous")
+	// Moving a byte from one field to the next changes the hash, in
+	// either encoding.
+	for _, tc := range []struct {
+		name string
+		a, b func(*audit.Entry)
+	}{
+		{"client and credential", func(e *audit.Entry) { e.Client, e.Credential = "ab", "c" }, func(e *audit.Entry) { e.Client, e.Credential = "a", "bc" }},
+		{"batch and ref", func(e *audit.Entry) { e.Batch, e.Ref = "ab", "c" }, func(e *audit.Entry) { e.Batch, e.Ref = "a", "bc" }},
+		{"previous hash and batch", func(e *audit.Entry) { e.PrevHash, e.Batch = "ab", "c" }, func(e *audit.Entry) { e.PrevHash, e.Batch = "a", "bc" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := first, first
+			tc.a(&a)
+			tc.b(&b)
+			if audit.ComputeHash(&a) == audit.ComputeHash(&b) {
+				t.Fatal("field boundaries are ambiguous")
+			}
+		})
 	}
 }
 
