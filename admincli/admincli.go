@@ -60,8 +60,9 @@ The database is $ESIGN_DATABASE_URL (PostgreSQL), else SQLite in $ESIGN_DATA_DIR
 
 const auditUsage = `usage: esign audit <command>
 
-  verify                         check the audit log's hash chain; exit status 1 if broken
-  list [--after SEQ] [--limit N] print entries as JSON lines
+  verify                                       check the audit log's hash chain; exit status 1 if broken
+  list [--after SEQ] [--limit N] [--batch ID]  print entries as JSON lines; with --batch, only that
+                                               batch's documents, whose lines carry "batch" and "ref"
 `
 
 // Command runs the commands with the given standard streams and
@@ -522,6 +523,8 @@ type jsonEntry struct {
 	RequestID    string `json:"request_id,omitempty"`
 	Client       string `json:"client"`
 	Credential   string `json:"credential"`
+	Batch        string `json:"batch,omitempty"`
+	Ref          string `json:"ref,omitempty"`
 	InputSHA256  string `json:"input_sha256,omitempty"`
 	OutputSHA256 string `json:"output_sha256,omitempty"`
 	Level        string `json:"level,omitempty"`
@@ -541,6 +544,7 @@ func (c Command) auditList(ctx context.Context, args []string) error {
 	fs.SetOutput(io.Discard)
 	after := fs.Int64("after", 0, "list entries after this sequence number")
 	limit := fs.Int("limit", 100, "at most this many entries")
+	batch := fs.String("batch", "", "list only this batch's entries")
 	if err := fs.Parse(args); err != nil || fs.NArg() != 0 || *limit <= 0 {
 		return c.usage(auditUsage)
 	}
@@ -549,7 +553,7 @@ func (c Command) auditList(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	es, err := l.Entries(ctx, *after, *limit)
+	es, err := l.List(ctx, audit.Filter{After: *after, Batch: *batch}, *limit)
 	if err != nil {
 		return err
 	}
@@ -558,6 +562,7 @@ func (c Command) auditList(ctx context.Context, args []string) error {
 	for _, e := range es {
 		if err := enc.Encode(jsonEntry{
 			Seq: e.Seq, Time: store.FormatTime(e.Time), RequestID: e.RequestID, Client: e.Client, Credential: e.Credential,
+			Batch: e.Batch, Ref: e.Ref,
 			InputSHA256: hex.EncodeToString(e.InputSHA256), OutputSHA256: hex.EncodeToString(e.OutputSHA256), Level: e.Level,
 			Number: e.Metadata.Number, Date: e.Metadata.Date, Subject: e.Metadata.Subject, Urgency: e.Metadata.Urgency,
 			Secrecy: e.Metadata.Secrecy, Result: string(e.Result), ErrorCode: e.ErrorCode, PrevHash: e.PrevHash, Hash: e.Hash,

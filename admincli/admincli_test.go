@@ -13,10 +13,12 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -374,6 +376,60 @@ func TestAuditCommands(t *testing.T) {
 		}
 		if err := json.Unmarshal([]byte(lines[1]), &je); err != nil || je.Seq != 4 || je.Subject != "ขออนุมัติ" || je.Hash != last.Hash {
 			t.Fatalf("list line %q: %+v, %v", lines[1], je, err)
+		}
+
+		// Batch documents: entries 5 and 7 in batch B-1, 6 in B-2.
+		for i, d := range []struct{ batch, ref string }{{"B-1", "doc-a"}, {"B-2", "doc-a"}, {"B-1", "doc-b.pdf"}} {
+			in := sha256.Sum256([]byte{byte(10 + i)})
+			_, ok, err := l.AppendIf(ctx, audit.Entry{Client: "registrar", Credential: "dev-official", InputSHA256: in[:],
+				Level: "B-LT", Result: audit.Success, Batch: d.batch, Ref: d.ref}, nil)
+			if err != nil || !ok {
+				t.Fatalf("append batch entry: %v, %v", ok, err)
+			}
+		}
+		for _, tc := range []struct {
+			name string
+			args []string
+			want []string // seq, batch, ref of each line
+		}{
+			{"all", []string{"--after", "3"}, []string{"4  ", "5 B-1 doc-a", "6 B-2 doc-a", "7 B-1 doc-b.pdf"}},
+			{"one batch", []string{"--batch", "B-1"}, []string{"5 B-1 doc-a", "7 B-1 doc-b.pdf"}},
+			{"one batch, single dash", []string{"-batch", "B-2"}, []string{"6 B-2 doc-a"}},
+			{"one batch after", []string{"--batch", "B-1", "--after", "5"}, []string{"7 B-1 doc-b.pdf"}},
+			{"one batch, limit", []string{"--batch", "B-1", "--limit", "1"}, []string{"5 B-1 doc-a"}},
+			{"unknown batch", []string{"--batch", "B-9"}, nil},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				out := e.ok(append([]string{"audit", "list"}, tc.args...)...)
+				var got []string
+				for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+					if line == "" {
+						continue
+					}
+					var je map[string]any
+					if err := json.Unmarshal([]byte(line), &je); err != nil {
+						t.Fatalf("line %q: %v", line, err)
+					}
+					// omitempty: entries outside batches have no such keys.
+					_, hasBatch := je["batch"]
+					_, hasRef := je["ref"]
+					if hasBatch != (je["client"] == "registrar") || hasRef != hasBatch {
+						t.Fatalf("line %q: batch and ref keys present: %v, %v", line, hasBatch, hasRef)
+					}
+					b, _ := je["batch"].(string)
+					r, _ := je["ref"].(string)
+					got = append(got, fmt.Sprintf("%v %s %s", je["seq"], b, r))
+				}
+				if !slices.Equal(got, tc.want) {
+					t.Fatalf("audit list %s:\n%s\ngot %q, want %q", strings.Join(tc.args, " "), out, got, tc.want)
+				}
+			})
+		}
+		if _, errs, err := e.run("", "audit", "list", "--batch"); !errors.Is(err, admincli.ErrUsage) || !strings.Contains(errs, "--batch ID") {
+			t.Fatalf("list --batch without an ID: %v\n%s", err, errs)
+		}
+		if out := e.ok("audit", "verify"); !strings.Contains(out, "verified: 7 entries") {
+			t.Fatalf("verify with batch entries: %q", out)
 		}
 
 		// Edit an entry behind the triggers' back.
