@@ -11,6 +11,7 @@ import (
 
 	"esign/activation"
 	"esign/signer"
+	"esign/signopts"
 	"esign/store"
 )
 
@@ -45,8 +46,11 @@ type apiError struct {
 	Message string `json:"message"`
 }
 
-// statusOf maps an error to its HTTP status and stable code. It is the
-// only place that does, so every endpoint answers alike.
+// StatusOf maps an error to its HTTP status and stable code. It is the
+// only place that does, so every endpoint answers alike, and a batch
+// document that fails gets the code /sign would give.
+func StatusOf(err error) (int, string) { return statusOf(err) }
+
 func statusOf(err error) (int, string) {
 	switch {
 	case errors.Is(err, store.ErrUnauthenticated):
@@ -61,7 +65,7 @@ func statusOf(err error) (int, string) {
 		return http.StatusRequestEntityTooLarge, "too_large"
 	case errors.Is(err, errUnknownField):
 		return http.StatusBadRequest, "unknown_field"
-	case errors.Is(err, errBadRequest), errors.Is(err, signer.ErrBadOptions):
+	case errors.Is(err, errBadRequest), errors.Is(err, signer.ErrBadOptions), errors.Is(err, signopts.ErrInvalid):
 		return http.StatusBadRequest, "bad_request"
 	case errors.Is(err, signer.ErrInvalidPDF):
 		return http.StatusUnprocessableEntity, "invalid_pdf"
@@ -96,6 +100,10 @@ func statusOf(err error) (int, string) {
 	}
 	return http.StatusInternalServerError, "internal"
 }
+
+// Abort answers with the error JSON, as every endpoint does; for the
+// endpoints of other packages (batches) mounted on the API.
+func Abort(c *gin.Context, err error) { abort(c, err) }
 
 // abort answers with the error JSON. 5xx messages stay generic, because
 // they may carry internal detail; the log has the whole error.

@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"esign/signer"
+	"esign/signopts"
 )
 
 // Limits of the multipart reader beside the upload limit itself.
@@ -113,9 +114,7 @@ func (u *upload) Close() error {
 // The form fields each endpoint understands, besides "file". A request
 // with any other is refused, not half-understood.
 var (
-	signFields = fieldSet("signer", "level", "certify", "reason", "location", "contact", "field", "lock",
-		"visible", "page", "rect", "image", "activation",
-		"doc_number", "doc_date", "subject", "urgency", "secrecy")
+	signFields   = fieldSet(signopts.Names...)
 	fieldsFields = fieldSet("fields")
 )
 

@@ -63,7 +63,7 @@ func parseOne(t *testing.T, s *Server, boundary string, body []byte) {
 		}
 		return
 	}
-	if req.file == nil || req.size != req.file.size || req.signer == "" {
+	if req.file == nil || req.size != req.file.size || req.Signer == "" {
 		t.Fatalf("accepted without a file or signer: %+v", req)
 	}
 	if req.size > s.cfg.MaxUpload {

@@ -25,7 +25,7 @@ type serverMetrics struct {
 	queue      prometheus.Gauge
 }
 
-func newServerMetrics() *serverMetrics {
+func newServerMetrics(extra ...prometheus.Collector) *serverMetrics {
 	m := &serverMetrics{
 		reg: metrics.NewRegistry(),
 		signatures: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -53,6 +53,7 @@ func newServerMetrics() *serverMetrics {
 	// A fresh registry and fixed names: registration fails only on a
 	// programming error, which every test that makes a Server would catch.
 	m.reg.MustRegister(m.signatures, m.latency, m.hsmErrors, m.tsaErrors, m.queue)
+	m.reg.MustRegister(extra...)
 	m.handler = metrics.Handler(m.reg)
 	return m
 }

@@ -16,3 +16,7 @@ var openAPI []byte
 func serveOpenAPI(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json", openAPI)
 }
+
+// OpenAPI is the OpenAPI document, for the tests of packages whose
+// routes it also describes (batchapi).
+func OpenAPI() []byte { return openAPI }

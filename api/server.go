@@ -15,11 +15,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"esign/activation"
 	"esign/audit"
 	"esign/internal/clientip"
 	"esign/signer"
+	"esign/signopts"
 	"esign/store"
 )
 
@@ -43,7 +45,7 @@ type Config struct {
 	Audit *audit.Log
 	// Appearance, when set, makes the visible appearance of a signature
 	// placed with page and rect (or in an existing field).
-	Appearance func(c *store.Credential, p Placement) (signer.Appearance, error)
+	Appearance signopts.AppearanceFunc
 	Logger     *slog.Logger // default: discard
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For and
 	// Forwarded headers name the client in the request log (see
@@ -69,6 +71,11 @@ type Config struct {
 	Ready func() bool
 	// Mount adds further handlers, such as the development PKI services.
 	Mount map[string]http.Handler
+	// Routes adds endpoints of other packages (batches) under /api/v1,
+	// behind the same authentication: ClientOf gives the caller.
+	Routes []func(*gin.RouterGroup)
+	// Collectors are further metrics for /metrics (the batch queue's).
+	Collectors []prometheus.Collector
 }
 
 // Server is the signing API.
@@ -106,7 +113,7 @@ func New(cfg Config) *Server {
 		cfg.MaxUploads = 64
 	}
 	return &Server{
-		cfg: cfg, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}, slots: make(chan struct{}, cfg.HSMConcurrency), metrics: newServerMetrics(),
+		cfg: cfg, ips: clientip.Resolver{Trusted: cfg.TrustedProxies}, slots: make(chan struct{}, cfg.HSMConcurrency), metrics: newServerMetrics(cfg.Collectors...),
 		memory:  newMemBudget(cfg.UploadMemory),
 		uploads: make(chan struct{}, cfg.MaxUploads),
 	}
@@ -133,6 +140,9 @@ func (s *Server) Handler() http.Handler {
 	v1 := r.Group("/api/v1", s.authenticate)
 	v1.POST("/sign", s.sign)
 	v1.POST("/fields", s.addFields)
+	for _, add := range s.cfg.Routes {
+		add(v1)
+	}
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": apiError{Code: "not_found", Message: "no such endpoint"}})
 	})
@@ -213,6 +223,14 @@ func (s *Server) logRequests(c *gin.Context) {
 	s.cfg.Logger.Log(c.Request.Context(), level, "request", attrs...)
 }
 
+// ClientOf is the API client that the request authenticated as, on a
+// route added through Config.Routes.
+func ClientOf(c *gin.Context) *store.Client { return c.MustGet(keyClient).(*store.Client) }
+
+// RequestID is the request's ID, as its X-Request-Id answer header and
+// audit entries give it.
+func RequestID(c *gin.Context) string { return requestID(c) }
+
 func (s *Server) authenticate(c *gin.Context) {
 	key, ok := bearerToken(c.GetHeader("Authorization"))
 	if !ok {
@@ -265,14 +283,10 @@ func (s *Server) acquire(ctx context.Context) (func(), error) {
 
 // signRequest is the parsed form of POST /api/v1/sign.
 type signRequest struct {
-	form      *form
-	file      *upload
-	size      int64
-	signer    string
-	options   signer.Options
-	metadata  audit.Metadata
-	placement *Placement
-	visible   bool // draw into the existing field named by options.Field
+	*signopts.Request
+	form *form
+	file *upload
+	size int64
 }
 
 func (s *Server) parseSign(c *gin.Context) (*signRequest, error) {
@@ -280,66 +294,9 @@ func (s *Server) parseSign(c *gin.Context) (*signRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := &signRequest{form: f, file: f.file, size: f.file.size, signer: f.get("signer")}
-	return req, s.parseSignOptions(f, req)
-}
-
-func (s *Server) parseSignOptions(f *form, req *signRequest) error {
-	var err error
-	if req.signer == "" {
-		return fmt.Errorf("%w: missing form field \"signer\"", errBadRequest)
-	}
-	level := f.getDefault("level", string(signer.LevelLT))
-	if req.options.Level, err = signer.ParseLevel(level); err != nil {
-		return err
-	}
-	switch v := f.getDefault("certify", "none"); v {
-	case "none", "":
-	case "1", "2", "3":
-		req.options.Certify, _ = strconv.Atoi(v)
-	default:
-		return fmt.Errorf("%w: certify %q (want none, 1, 2 or 3)", errBadRequest, v)
-	}
-	req.options.Reason = f.get("reason")
-	req.options.Location = f.get("location")
-	req.options.ContactInfo = f.get("contact")
-	req.options.Field = f.get("field")
-	switch v := f.getDefault("lock", "false"); v {
-	case "true", "1":
-		req.options.LockField = true
-	case "false", "0", "":
-	default:
-		return fmt.Errorf("%w: lock %q (want true or false)", errBadRequest, v)
-	}
-	for _, v := range []string{req.options.Reason, req.options.Location, req.options.ContactInfo, req.options.Field} {
-		if len(v) > 1024 {
-			return fmt.Errorf("%w: a text field is longer than 1024 bytes", errBadRequest)
-		}
-	}
-	req.metadata = audit.Metadata{
-		Number: f.get("doc_number"), Date: f.get("doc_date"), Subject: f.get("subject"),
-		Urgency: f.get("urgency"), Secrecy: f.get("secrecy"),
-	}
-	if err := req.metadata.Validate(); err != nil {
-		return fmt.Errorf("%w: e-Saraban metadata: %v", errBadRequest, err)
-	}
-	if req.placement, err = parsePlacement(f); err != nil {
-		return err
-	}
-	if req.placement != nil && req.placement.Page == 0 && req.options.Field == "" {
-		return fmt.Errorf(`%w: an "image" needs "page" and "rect", or "field" (an existing empty field)`, errBadRequest)
-	}
-	switch v := f.getDefault("visible", "false"); v {
-	case "true", "1":
-		if req.options.Field == "" && req.placement == nil {
-			return fmt.Errorf(`%w: visible needs "field" (an existing empty field) or "page" and "rect"`, errBadRequest)
-		}
-		req.visible = true
-	case "false", "0", "":
-	default:
-		return fmt.Errorf("%w: visible %q (want true or false)", errBadRequest, v)
-	}
-	return nil
+	req := &signRequest{form: f, file: f.file, size: f.file.size}
+	req.Request, err = signopts.Parse(f.get, f.image)
+	return req, err
 }
 
 func (s *Server) sign(c *gin.Context) {
@@ -351,13 +308,15 @@ func (s *Server) sign(c *gin.Context) {
 	req, err := s.parseSign(c)
 	if req != nil {
 		defer req.form.close()
-		entry.Credential, entry.Level, entry.Metadata = req.signer, string(req.options.Level), req.metadata
+		if req.Request != nil {
+			entry.Credential, entry.Level, entry.Metadata = req.Signer, string(req.Options.Level), req.Metadata
+		}
 	}
 	if err != nil {
 		s.fail(c, &entry, req, err)
 		return
 	}
-	cred, err := s.cfg.Store.Authorize(ctx, client, req.signer)
+	cred, err := s.cfg.Store.Authorize(ctx, client, req.Signer)
 	if err != nil {
 		s.fail(c, &entry, req, err)
 		return
@@ -368,7 +327,7 @@ func (s *Server) sign(c *gin.Context) {
 	// The signer's own activation data: the official's consent to this
 	// signature. It is never logged.
 	if cred.Activation != store.ActivationNone {
-		if err := s.cfg.Activator.Activate(ctx, req.signer, req.form.get("activation")); err != nil {
+		if err := s.cfg.Activator.Activate(ctx, req.Signer, req.form.get("activation")); err != nil {
 			s.fail(c, &entry, req, err)
 			return
 		}
@@ -378,8 +337,8 @@ func (s *Server) sign(c *gin.Context) {
 		s.fail(c, &entry, req, err)
 		return
 	}
-	if req.placement != nil || req.visible {
-		if err := s.appearance(cred, req); err != nil {
+	if req.NeedsAppearance() {
+		if err := req.Draw(cred, s.cfg.Appearance); err != nil {
 			s.fail(c, &entry, req, err)
 			return
 		}
@@ -391,9 +350,9 @@ func (s *Server) sign(c *gin.Context) {
 	}
 	start := time.Now()
 	in := req.file.input()
-	res, err := s.cfg.Signer.Sign(ctx, in, req.size, key, req.options)
+	res, err := s.cfg.Signer.Sign(ctx, in, req.size, key, req.Options)
 	release()
-	s.metrics.observeSign(req.options.Level, time.Since(start), err)
+	s.metrics.observeSign(req.Options.Level, time.Since(start), err)
 	if err != nil {
 		s.fail(c, &entry, req, err)
 		return

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -133,6 +134,19 @@ type Config struct {
 	// OutboundMaxBytes bounds every response of a TSA, OCSP responder,
 	// CRL server or CA issuers URL (ESIGN_OUTBOUND_MAX_MB, default 10).
 	OutboundMaxBytes int64
+
+	// BatchWorkers is how many batch documents this replica signs at once
+	// (ESIGN_BATCH_WORKERS; default 2×CPUs, kept here as -1; 0 takes
+	// documents in but signs none).
+	BatchWorkers int
+	// BatchActivationTTL is how long a batch's PIN or TOTP activation
+	// lasts (ESIGN_BATCH_ACTIVATION_TTL, default 8h).
+	BatchActivationTTL time.Duration
+	// BlobStore is where batch documents are kept (ESIGN_BLOB_STORE):
+	// "dir" (default), a folder every replica can reach, BlobDir
+	// (ESIGN_BLOB_DIR, default $ESIGN_DATA_DIR/blobs); or "database", the
+	// service's database, for replicas on machines that share no folder.
+	BlobStore, BlobDir string
 }
 
 // FromEnv reads the configuration through getenv (os.Getenv in main).
@@ -162,6 +176,8 @@ func FromEnv(getenv func(string) string) (Config, error) {
 		TLSCert:           str("ESIGN_TLS_CERT", ""),
 		TLSKey:            str("ESIGN_TLS_KEY", ""),
 		TLSClientCA:       str("ESIGN_TLS_CLIENT_CA", ""),
+		BlobStore:         str("ESIGN_BLOB_STORE", "dir"),
+		BlobDir:           str("ESIGN_BLOB_DIR", ""),
 	}
 	switch {
 	case getenv("ESIGN_PKCS11_PIN_FILE") != "":
@@ -266,6 +282,21 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	c.OutboundMaxBytes = int64(outMB) << 20
 	if c.LockoutDuration, err = durationVar(getenv, "ESIGN_LOCKOUT_DURATION", 15*time.Minute); err != nil {
 		return c, err
+	}
+	if c.BatchWorkers, err = intVar(getenv, "ESIGN_BATCH_WORKERS", -1); err != nil {
+		return c, err
+	}
+	if c.BatchWorkers > 1024 {
+		return c, fmt.Errorf("ESIGN_BATCH_WORKERS %d: want 0 to 1024", c.BatchWorkers)
+	}
+	if c.BatchActivationTTL, err = durationVar(getenv, "ESIGN_BATCH_ACTIVATION_TTL", 8*time.Hour); err != nil {
+		return c, err
+	}
+	if c.BlobStore != "dir" && c.BlobStore != "database" {
+		return c, fmt.Errorf("ESIGN_BLOB_STORE %q: want dir or database", c.BlobStore)
+	}
+	if c.BlobDir == "" {
+		c.BlobDir = filepath.Join(c.DataDir, "blobs")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") || c.TLSClientCA != "" && c.TLSCert == "" {
 		return c, fmt.Errorf("TLS: set ESIGN_TLS_CERT and ESIGN_TLS_KEY together (ESIGN_TLS_CLIENT_CA needs both)")

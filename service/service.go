@@ -17,9 +17,14 @@ import (
 	"os"
 	"strings"
 
+	"github.com/gin-gonic/gin"
+
 	"esign/activation"
 	"esign/api"
 	"esign/audit"
+	"esign/batch"
+	"esign/batchapi"
+	"esign/blob"
 	"esign/config"
 	"esign/devstack"
 	"esign/hsm"
@@ -40,8 +45,11 @@ type Service struct {
 	Activator *activation.Activator
 	Keys      *Keys
 	API       *api.Server
-	Dev       *devstack.Stack // nil outside development mode
-	hsm       *hsm.KeyManager
+	// Batches signs batches of documents on the job queue; esignd starts
+	// its workers (Batches.Start).
+	Batches *batch.Engine
+	Dev     *devstack.Stack // nil outside development mode
+	hsm     *hsm.KeyManager
 }
 
 // PrepareDev makes the development data directory and returns the SoftHSM2
@@ -126,12 +134,42 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 	if conc == 0 {
 		conc = hsm.DefaultMaxSessions()
 	}
+	blobs, err := openBlobs(ctx, cfg, s.Store)
+	if err != nil {
+		return s, err
+	}
+	s.Batches, err = batch.Open(ctx, batch.Config{
+		Store: s.Store, Blobs: blobs, Audit: s.Audit, Signer: s.Signer, Keys: s.Keys, Activator: s.Activator,
+		Appearance: appearances, Classify: api.StatusOf, Workers: cfg.BatchWorkers, ActivationTTL: cfg.BatchActivationTTL,
+		MaxUpload: cfg.MaxUpload, Logger: logger,
+	})
+	if err != nil {
+		return s, fmt.Errorf("batch queue: %w", err)
+	}
+	batches := batchapi.New(batchapi.Config{Engine: s.Batches, MaxUpload: cfg.MaxUpload})
 	s.API = api.New(api.Config{
 		Signer: s.Signer, Store: s.Store, Keys: s.Keys, Activator: s.Activator, Audit: s.Audit,
 		Appearance: appearances, Logger: logger,
 		MaxUpload: cfg.MaxUpload, MaxUploads: cfg.MaxUploads, HSMConcurrency: conc, Mount: mounts, TrustedProxies: cfg.TrustedProxies,
+		Routes: []func(*gin.RouterGroup){batches.Routes}, Collectors: s.Batches.Collectors(),
 	})
 	return s, nil
+}
+
+// openBlobs opens the store of batch documents that cfg names.
+func openBlobs(ctx context.Context, cfg config.Config, st *store.Store) (blob.Store, error) {
+	if cfg.BlobStore == "database" {
+		b, err := blob.OpenDB(ctx, st)
+		if err != nil {
+			return nil, fmt.Errorf("blob store in the database: %w", err)
+		}
+		return b, nil
+	}
+	d, err := blob.OpenDir(cfg.BlobDir)
+	if err != nil {
+		return nil, fmt.Errorf("blob store: %w", err)
+	}
+	return d, nil
 }
 
 // Credential resolves a credential by name, for local signing.
@@ -144,11 +182,16 @@ func (s *Service) Credential(ctx context.Context, name string) (*store.Credentia
 	return c, key, err
 }
 
-// Close releases the HSM and the database.
+// Close releases the HSM and the database. Stop the batch workers first.
 func (s *Service) Close() error {
 	var first error
+	if s.Batches != nil {
+		first = s.Batches.Close()
+	}
 	if s.hsm != nil {
-		first = s.hsm.Close()
+		if err := s.hsm.Close(); err != nil && first == nil {
+			first = err
+		}
 	}
 	if s.Store != nil {
 		if err := s.Store.Close(); err != nil && first == nil {

@@ -138,3 +138,15 @@ func (s *Store) migrationLock(ctx context.Context, tx *Tx) error {
 	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(7301981432)")
 	return err
 }
+
+// WithMigrationLock runs fn in a write transaction that holds the lock
+// Migrate takes, for a library that migrates its own tables (the job
+// queue's) and must not race another process doing the same.
+func (s *Store) WithMigrationLock(ctx context.Context, fn func(*Tx) error) error {
+	return s.WithTx(ctx, func(tx *Tx) error {
+		if err := s.migrationLock(ctx, tx); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}

@@ -96,8 +96,10 @@ func OptionsFromEnv(getenv func(string) string) Options {
 type Store struct {
 	db      *sql.DB
 	backend Backend
-	now     func() time.Time
-	box     *secretBox
+	// open makes another pool on the same database; see NewPool.
+	open func() (*sql.DB, error)
+	now  func() time.Time
+	box  *secretBox
 	// writeMu serialises this process's write transactions on SQLite,
 	// which allows one writer at a time: waiting here is cheaper and
 	// fairer than SQLite's busy-retry loop. BEGIN IMMEDIATE still guards
@@ -144,14 +146,15 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	switch {
 	case opts.DatabaseURL == "":
 		s.backend = SQLite
-		s.db, err = openSQLite(opts.DataDir, opts.ReadOnly)
+		s.open = func() (*sql.DB, error) { return openSQLite(opts.DataDir, opts.ReadOnly) }
 	case strings.HasPrefix(opts.DatabaseURL, "postgres://"), strings.HasPrefix(opts.DatabaseURL, "postgresql://"):
 		s.backend = Postgres
-		s.db, err = sql.Open("pgx", opts.DatabaseURL)
+		s.open = func() (*sql.DB, error) { return sql.Open("pgx", opts.DatabaseURL) }
 	default:
 		// The URL may hold a password: never echo it.
 		return nil, fmt.Errorf("%w: ESIGN_DATABASE_URL must start with postgres:// or postgresql://", ErrInvalid)
 	}
+	s.db, err = s.open()
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", s.backend, err)
 	}
@@ -240,6 +243,12 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
+// NewPool opens another connection pool on the same database, with the
+// same connection settings, for a library that manages its connections
+// itself (the job queue, which on SQLite wants a pool of one). The caller
+// closes it.
+func (s *Store) NewPool() (*sql.DB, error) { return s.open() }
+
 // Backend reports the engine in use.
 func (s *Store) Backend() Backend { return s.backend }
 
@@ -283,6 +292,11 @@ type Tx struct {
 	tx *sql.Tx
 	s  *Store
 }
+
+// SQL is the transaction itself, for a library that writes in it beside
+// the caller (the job queue enqueues a batch document's job with its row).
+// Its queries take the engine's own placeholders.
+func (t *Tx) SQL() *sql.Tx { return t.tx }
 
 // ExecContext runs a statement in the transaction.
 func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
@@ -429,3 +443,7 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// IsUniqueViolation reports an insert that a primary or unique key
+// refused, on either engine.
+func IsUniqueViolation(err error) bool { return isUniqueViolation(err) }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"esign/config"
 	"esign/internal/runtimetune"
@@ -77,11 +78,25 @@ func run() error {
 		stopVerifier := startVerifier(ctx, logger)
 		defer stopVerifier()
 	}
+	// The batch workers run on their own context: a shutdown lets the
+	// documents in progress finish (Drain) before they stop.
+	if err := svc.Batches.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = svc.Batches.Stop(stopCtx)
+	}()
+	logger.Info("batch queue started", "replica", svc.Batches.ReplicaID(), "workers", svc.Batches.Workers())
 	opts := serve.Limits(cfg)
 	opts.Logger = logger
 	opts.Drain = func(ctx context.Context) {
-		logger.Info("shutting down: finishing requests in flight; new ones get 503")
+		logger.Info("shutting down: finishing requests and batch documents in flight; new requests get 503")
 		svc.API.Drain(ctx)
+		if err := svc.Batches.Stop(ctx); err != nil {
+			logger.Warn("batch queue stop", "error", err)
+		}
 	}
 	return serve.Run(ctx, ln, svc.API.Handler(), opts)
 }

@@ -1,0 +1,186 @@
+package batch
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"esign/audit"
+	"esign/signer"
+	"esign/signopts"
+	"esign/store"
+)
+
+// pendingDoc is what signing a document needs from its row.
+type pendingDoc struct {
+	state, key, sum, options string
+	size                     int64
+}
+
+// sign works one try of one document. It returns nil when the document
+// has ended (signed, failed, or found ended by someone else), and an
+// error for River to retry it.
+func (e *Engine) sign(ctx context.Context, id, ref string, jobID int64, attempt, maxAttempts int) error {
+	b, err := scanBatch(e.queryRow(ctx, "SELECT "+batchColumns+" FROM batches WHERE id = ?", id))
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var d pendingDoc
+	err = e.queryRow(ctx, "SELECT state, input_key, input_sha256, input_size, options FROM batch_documents WHERE batch_id = ? AND ref = ?", id, ref).
+		Scan(&d.state, &d.key, &d.sum, &d.size, &d.options)
+	if err != nil {
+		return fmt.Errorf("read batch document: %w", err)
+	}
+	if d.state != "pending" || b.state == "cancelled" {
+		return nil // ended already: a repeated job, or a cancelled batch
+	}
+	inSum, _ := hex.DecodeString(d.sum)
+	entry := audit.Entry{
+		RequestID: fmt.Sprintf("batch-job-%d", jobID), Client: b.client, Credential: b.signer, Level: b.level,
+		Batch: id, Ref: ref, InputSHA256: inSum,
+	}
+	res, err := e.signDocument(ctx, b, &d, &entry)
+	if err == nil {
+		return e.commit(ctx, entry, id, ref, attempt, res)
+	}
+	status, code := e.cfg.Classify(err)
+	if status < 500 && !errors.Is(err, context.Canceled) || attempt >= maxAttempts {
+		msg := err.Error()
+		if status >= 500 || status < 400 {
+			// Internal detail stays in the log; the client gets the kind.
+			msg = fmt.Sprintf("signing failed %d times: %s", attempt, code)
+			e.cfg.Logger.Error("batch document failed", "batch", id, "ref", ref, "error", err)
+		}
+		return e.fail(ctx, entry, id, ref, attempt, status, code, msg)
+	}
+	e.metrics.retries.Inc()
+	e.cfg.Logger.Warn("batch document will be retried", "batch", id, "ref", ref, "attempt", attempt, "code", code, "error", err)
+	return fmt.Errorf("%w: %s: %w", errRetry, code, err)
+}
+
+// signDocument signs the document with its batch's credential and
+// options, its own over them.
+func (e *Engine) signDocument(ctx context.Context, b *row, d *pendingDoc, entry *audit.Entry) (*signer.Result, error) {
+	client, err := e.st.Client(ctx, b.client)
+	if err != nil {
+		return nil, err
+	}
+	cred, err := e.st.Authorize(ctx, client, b.signer)
+	if err != nil {
+		return nil, err
+	}
+	if cred.Activation != store.ActivationNone && !e.cfg.Now().Before(b.activatedUntil) {
+		return nil, ErrActivationExpired
+	}
+	var own storedOptions
+	if d.options != "" {
+		if err := json.Unmarshal([]byte(d.options), &own); err != nil {
+			return nil, fmt.Errorf("document options: %w", err)
+		}
+	}
+	req, err := e.request(b, own.Options)
+	if err != nil {
+		return nil, err
+	}
+	entry.Metadata = req.Metadata
+	if req.NeedsAppearance() {
+		if err := req.Draw(cred, e.cfg.Appearance); err != nil {
+			return nil, err
+		}
+	}
+	key, err := e.cfg.Keys.Resolve(ctx, cred)
+	if err != nil {
+		return nil, err
+	}
+	in, err := e.cfg.Blobs.Open(ctx, d.key)
+	if err != nil {
+		return nil, fmt.Errorf("open document: %w", err)
+	}
+	defer in.Close()
+	if in.Size() != d.size {
+		return nil, fmt.Errorf("document input is %d bytes, want %d", in.Size(), d.size)
+	}
+	select {
+	case e.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	start := time.Now()
+	res, err := e.cfg.Signer.Sign(ctx, in, d.size, key, req.Options)
+	<-e.slots
+	e.metrics.observe(req.Options.Level, time.Since(start))
+	if err == nil && res.BaseSize != d.size {
+		err = fmt.Errorf("signed update starts at %d, want %d", res.BaseSize, d.size)
+	}
+	return res, err
+}
+
+// request is a document's options: the batch's, with the document's own
+// (signopts.PerDocument) in their place.
+func (e *Engine) request(b *row, own map[string]string) (*signopts.Request, error) {
+	get := func(k string) string {
+		if v, ok := own[k]; ok {
+			return v
+		}
+		return b.options.Options[k]
+	}
+	return signopts.Parse(get, b.options.Image)
+}
+
+// commit stores a signed document: its update, its state and its audit
+// entry in one transaction, on the condition that it is still pending.
+// If it is not — another replica's try committed first, or the batch was
+// cancelled — nothing is stored and the signature is dropped.
+func (e *Engine) commit(ctx context.Context, entry audit.Entry, id, ref string, attempt int, res *signer.Result) error {
+	entry.OutputSHA256, entry.Result = res.OutputSHA256, audit.Success
+	_, ok, err := e.cfg.Audit.AppendIf(ctx, entry, func(ctx context.Context, tx *store.Tx) (bool, error) {
+		r, err := tx.ExecContext(ctx, `UPDATE batch_documents SET state = 'signed', output_sha256 = ?, signed_update = ?, field = ?,
+			attempts = ?, ended_at = ? WHERE batch_id = ? AND ref = ? AND state = 'pending'`,
+			hex.EncodeToString(res.OutputSHA256), res.Appended, res.Field, attempt, store.FormatTime(e.cfg.Now()), id, ref)
+		if err != nil {
+			return false, err
+		}
+		n, err := r.RowsAffected()
+		return n == 1, err
+	})
+	if err != nil {
+		e.metrics.retries.Inc()
+		return fmt.Errorf("%w: store signed document: %w", errRetry, err)
+	}
+	if ok {
+		e.metrics.ended("signed")
+	}
+	return nil
+}
+
+// fail ends a document with the error /sign would have given.
+func (e *Engine) fail(ctx context.Context, entry audit.Entry, id, ref string, attempt, status int, code, msg string) error {
+	if status < 400 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+	entry.Result, entry.ErrorCode = audit.Failure, code
+	_, ok, err := e.cfg.Audit.AppendIf(ctx, entry, func(ctx context.Context, tx *store.Tx) (bool, error) {
+		r, err := tx.ExecContext(ctx, `UPDATE batch_documents SET state = 'failed', error_status = ?, error_code = ?, error_message = ?,
+			attempts = ?, ended_at = ? WHERE batch_id = ? AND ref = ? AND state = 'pending'`,
+			status, code, msg, attempt, store.FormatTime(e.cfg.Now()), id, ref)
+		if err != nil {
+			return false, err
+		}
+		n, err := r.RowsAffected()
+		return n == 1, err
+	})
+	if err != nil {
+		return fmt.Errorf("%w: record failed document: %w", errRetry, err)
+	}
+	if ok {
+		e.metrics.ended("failed")
+	}
+	return nil
+}

@@ -1,0 +1,391 @@
+// Package batchapi is the HTTP interface of batch signing: the
+// /api/v1/batches endpoints, mounted on the signing API behind its
+// authentication (api.Config.Routes). It turns requests into calls on
+// package batch; errors the signing API knows are answered by api.Abort,
+// so a batch document fails with the code /sign would give.
+package batchapi
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"esign/api"
+	"esign/batch"
+	"esign/signopts"
+)
+
+// Config configures the endpoints.
+type Config struct {
+	Engine *batch.Engine
+	// MaxUpload caps one document, as on /sign. Default 50 MB.
+	MaxUpload int64
+	// SpoolDir holds multipart uploads while their fields are read.
+	// Default: the system's temporary directory.
+	SpoolDir string
+}
+
+// Handler serves the batch endpoints.
+type Handler struct{ cfg Config }
+
+// New makes a Handler.
+func New(cfg Config) *Handler {
+	if cfg.MaxUpload <= 0 {
+		cfg.MaxUpload = 50 << 20
+	}
+	return &Handler{cfg: cfg}
+}
+
+// Routes adds the endpoints to the authenticated /api/v1 group.
+func (h *Handler) Routes(g *gin.RouterGroup) {
+	g.POST("/batches", h.create)
+	g.GET("/batches/:id", h.status)
+	g.DELETE("/batches/:id", h.cancel)
+	g.POST("/batches/:id/close", h.close)
+	g.PUT("/batches/:id/documents/:ref", h.put)
+	g.GET("/batches/:id/documents", h.list)
+	g.GET("/batches/:id/documents/:ref", h.output)
+	g.GET("/batches/:id/results.zip", h.results)
+}
+
+// errorBody is the API's one error shape, with the state of a document
+// that is not signed.
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	State   string `json:"state,omitempty"`
+}
+
+func answer(c *gin.Context, status int, body errorBody) {
+	c.AbortWithStatusJSON(status, gin.H{"error": body})
+}
+
+// fail answers an error: the batch package's own here, the rest as the
+// signing API answers them.
+func fail(c *gin.Context, err error) {
+	var ns *batch.NotSignedError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.Is(err, batch.ErrNotFound):
+		answer(c, http.StatusNotFound, errorBody{Code: "not_found", Message: "no such batch or document"})
+	case errors.Is(err, batch.ErrConflict):
+		answer(c, http.StatusConflict, errorBody{Code: "conflict", Message: "this reference already holds a document with other bytes"})
+	case errors.Is(err, batch.ErrClosed):
+		answer(c, http.StatusConflict, errorBody{Code: "batch_closed", Message: "the batch is closed or cancelled and takes no more documents"})
+	case errors.Is(err, errUnknownField):
+		answer(c, http.StatusBadRequest, errorBody{Code: "unknown_field", Message: err.Error()})
+	case errors.Is(err, batch.ErrInvalid):
+		answer(c, http.StatusBadRequest, errorBody{Code: "bad_request", Message: err.Error()})
+	case errors.Is(err, batch.ErrTooLarge), errors.As(err, &mbe):
+		answer(c, http.StatusRequestEntityTooLarge, errorBody{Code: "too_large", Message: "the document is over the upload limit"})
+	case errors.As(err, &ns):
+		if ns.Code != "" {
+			answer(c, ns.Status, errorBody{Code: ns.Code, Message: ns.Message, State: ns.State})
+			return
+		}
+		answer(c, http.StatusConflict, errorBody{Code: "not_signed", Message: "the document is " + ns.State, State: ns.State})
+	default:
+		api.Abort(c, err)
+		return
+	}
+	_ = c.Error(err)
+}
+
+// maxCreateBody bounds a batch's JSON: the options and a 2 MB image in
+// base64.
+const maxCreateBody = 4 << 20
+
+// create is POST /batches: a JSON object of /sign options (strings,
+// numbers or booleans; "rect" also as an array; "image" as base64) and
+// an optional "idempotency_key".
+func (h *Handler) create(c *gin.Context) {
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxCreateBody))
+	if err := dec.Decode(&raw); err != nil {
+		fail(c, fmt.Errorf("%w: the body must be a JSON object: %v", batch.ErrInvalid, err))
+		return
+	}
+	spec := batch.Spec{Options: map[string]string{}}
+	for k, v := range raw {
+		if k != "idempotency_key" && !slices.Contains(signopts.Names, k) {
+			answer(c, http.StatusBadRequest, errorBody{Code: "unknown_field", Message: fmt.Sprintf("unknown member %q", k)})
+			return
+		}
+		s, err := scalar(v)
+		if err != nil {
+			fail(c, fmt.Errorf("%w: %s: %v", batch.ErrInvalid, k, err))
+			return
+		}
+		switch k {
+		case "idempotency_key":
+			spec.IdempotencyKey = s
+		case "activation":
+			spec.Activation = s
+		case "image":
+			if spec.Image, err = base64.StdEncoding.DecodeString(s); err != nil {
+				fail(c, fmt.Errorf("%w: image: want base64 of a PNG", batch.ErrInvalid))
+				return
+			}
+		default:
+			spec.Options[k] = s
+		}
+	}
+	st, created, err := h.cfg.Engine.Create(c.Request.Context(), api.ClientOf(c), spec)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	c.JSON(code, st)
+}
+
+// scalar reads a JSON string, number, boolean or array of numbers (a
+// rectangle) as the string /sign's form would carry.
+func scalar(v json.RawMessage) (string, error) {
+	var s string
+	if err := json.Unmarshal(v, &s); err == nil {
+		return s, nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(v, &n); err == nil {
+		return n.String(), nil
+	}
+	var b bool
+	if err := json.Unmarshal(v, &b); err == nil {
+		return strconv.FormatBool(b), nil
+	}
+	var nums []float64
+	if err := json.Unmarshal(v, &nums); err == nil {
+		return string(v), nil
+	}
+	return "", errors.New("want a string, number or boolean")
+}
+
+func (h *Handler) status(c *gin.Context) {
+	st, err := h.cfg.Engine.Status(c.Request.Context(), api.ClientOf(c), c.Param("id"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, st)
+}
+
+func (h *Handler) close(c *gin.Context) {
+	st, err := h.cfg.Engine.CloseBatch(c.Request.Context(), api.ClientOf(c), c.Param("id"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, st)
+}
+
+func (h *Handler) cancel(c *gin.Context) {
+	st, err := h.cfg.Engine.CancelBatch(c.Request.Context(), api.ClientOf(c), c.Param("id"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, st)
+}
+
+// put is PUT /batches/{id}/documents/{ref}: the PDF as the body, or a
+// multipart form with "file" and the document's own options.
+func (h *Handler) put(c *gin.Context) {
+	ctx := c.Request.Context()
+	ref := c.Param("ref")
+	if err := batch.ValidRef(ref); err != nil {
+		fail(c, err)
+		return
+	}
+	body := io.Reader(c.Request.Body)
+	var opts map[string]string
+	mt, params, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
+	switch mt {
+	case "", "application/pdf", "application/octet-stream":
+	case "multipart/form-data":
+		f, fields, err := h.readMultipart(c, params["boundary"])
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		defer func() {
+			f.Close()
+			os.Remove(f.Name())
+		}()
+		body, opts = f, fields
+	default:
+		answer(c, http.StatusUnsupportedMediaType, errorBody{Code: "unsupported_media_type",
+			Message: "send the PDF as application/pdf, or multipart/form-data with \"file\""})
+		return
+	}
+	doc, created, err := h.cfg.Engine.AddDocument(ctx, api.ClientOf(c), c.Param("id"), ref, body, opts)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	c.JSON(code, doc)
+}
+
+// maxField bounds a document's option value.
+const maxField = 1024
+
+// readMultipart spools the form's file to a temporary file, since the
+// document's options may follow it, and returns it rewound with the
+// options.
+func (h *Handler) readMultipart(c *gin.Context, boundary string) (*os.File, map[string]string, error) {
+	if boundary == "" {
+		return nil, nil, fmt.Errorf("%w: multipart body without a boundary", batch.ErrInvalid)
+	}
+	mr := multipart.NewReader(http.MaxBytesReader(c.Writer, c.Request.Body, h.cfg.MaxUpload+1<<20), boundary)
+	var f *os.File
+	fields := map[string]string{}
+	cleanup := func() {
+		if f != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			cleanup()
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return nil, nil, err
+			}
+			return nil, nil, fmt.Errorf("%w: multipart body: %v", batch.ErrInvalid, err)
+		}
+		name := p.FormName()
+		switch {
+		case name == "file" && f == nil:
+			if f, err = os.CreateTemp(h.cfg.SpoolDir, "esign-batch-*"); err != nil {
+				return nil, nil, fmt.Errorf("spool upload: %w", err)
+			}
+			n, err := io.Copy(f, io.LimitReader(p, h.cfg.MaxUpload+1))
+			if err == nil && n > h.cfg.MaxUpload {
+				err = batch.ErrTooLarge
+			}
+			if err != nil {
+				cleanup()
+				return nil, nil, err
+			}
+		case name == "file":
+			cleanup()
+			return nil, nil, fmt.Errorf("%w: more than one \"file\"", batch.ErrInvalid)
+		case slices.Contains(signopts.PerDocument, name):
+			b, err := io.ReadAll(io.LimitReader(p, maxField+1))
+			if err != nil || len(b) > maxField {
+				cleanup()
+				return nil, nil, fmt.Errorf("%w: field %q is missing or over %d bytes", batch.ErrInvalid, name, maxField)
+			}
+			fields[name] = string(b)
+		default:
+			cleanup()
+			return nil, nil, fmt.Errorf("%w: unknown form field %q (a document may set %s)", errUnknownField, name, strings.Join(signopts.PerDocument, ", "))
+		}
+	}
+	if f == nil {
+		return nil, nil, fmt.Errorf("%w: missing form field \"file\"", batch.ErrInvalid)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return f, fields, nil
+}
+
+// errUnknownField is answered 400 unknown_field.
+var errUnknownField = fmt.Errorf("%w: unknown field", batch.ErrInvalid)
+
+func (h *Handler) list(c *gin.Context) {
+	limit := 0
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			fail(c, fmt.Errorf("%w: limit %q (want 1 to %d)", batch.ErrInvalid, v, batch.MaxPage))
+			return
+		}
+		limit = n
+	}
+	docs, next, err := h.cfg.Engine.Documents(c.Request.Context(), api.ClientOf(c), c.Param("id"), c.Query("state"), c.Query("after"), limit)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if docs == nil {
+		docs = []*batch.Document{}
+	}
+	c.JSON(http.StatusOK, gin.H{"documents": docs, "next": next})
+}
+
+func (h *Handler) output(c *gin.Context) {
+	out, err := h.cfg.Engine.Output(c.Request.Context(), api.ClientOf(c), c.Param("id"), c.Param("ref"))
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	defer out.Close()
+	c.Header("Content-Type", "application/pdf")
+	c.Header("Content-Length", strconv.FormatInt(out.Size(), 10))
+	c.Header("Content-Disposition", `attachment; filename="`+out.Ref+`.pdf"`)
+	c.Header("X-Esign-Output-Sha256", out.SHA256)
+	c.Status(http.StatusOK)
+	if _, err := out.WriteTo(c.Writer); err != nil {
+		// The status is sent: a short body against Content-Length tells
+		// the client, never a valid-looking half file.
+		_ = c.Error(fmt.Errorf("stream signed document: %w", err))
+	}
+}
+
+// results is GET /batches/{id}/results.zip, streamed as it is made.
+func (h *Handler) results(c *gin.Context) {
+	w := &startWriter{c: c, id: c.Param("id")}
+	err := h.cfg.Engine.WriteResults(c.Request.Context(), api.ClientOf(c), c.Param("id"), w)
+	if err == nil {
+		return
+	}
+	if !w.started {
+		fail(c, err)
+		return
+	}
+	_ = c.Error(fmt.Errorf("stream results: %w", err))
+}
+
+// startWriter sends the ZIP's headers with its first bytes, so that an
+// error before them (no such batch) is still answered as an error.
+type startWriter struct {
+	c       *gin.Context
+	id      string
+	started bool
+}
+
+func (w *startWriter) Write(p []byte) (int, error) {
+	if !w.started {
+		w.started = true
+		w.c.Header("Content-Type", "application/zip")
+		w.c.Header("Content-Disposition", `attachment; filename="batch-`+w.id+`.zip"`)
+		w.c.Status(http.StatusOK)
+	}
+	return w.c.Writer.Write(p)
+}
