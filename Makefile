@@ -38,7 +38,8 @@ FUZZ_TARGETS := pdf:FuzzReader pdf:FuzzLinkScanner \
 	revocation:FuzzRespond revocation:FuzzParseCertificates \
 	api:FuzzReadForm outbound:FuzzParseEntry \
 	store:FuzzParseChain store:FuzzParsePINHash hsm:FuzzParseURI activation:FuzzTOTPVerify \
-	audit:FuzzMetadataValidate appearance:FuzzSubset verifypage:FuzzRenderReport
+	audit:FuzzMetadataValidate appearance:FuzzSubset verifypage:FuzzRenderReport \
+	blob:FuzzValidKey
 FUZZTIME_SHORT ?= 20s
 FUZZTIME ?= 30m
 FUZZPARALLEL ?= 1
