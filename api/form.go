@@ -46,13 +46,6 @@ type form struct {
 
 func (f *form) get(name string) string { return f.values[name] }
 
-func (f *form) getDefault(name, def string) string {
-	if v, ok := f.values[name]; ok && v != "" {
-		return v
-	}
-	return def
-}
-
 // close releases the upload's buffer or temporary file.
 func (f *form) close() {
 	if f == nil {

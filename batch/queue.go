@@ -102,25 +102,25 @@ func openQueue(ctx context.Context, e *Engine) (*queue, error) {
 // hangs makes the try fail and be retried.
 const jobTimeout = 5 * time.Minute
 
-// migrate brings River's tables up to date, under the lock the store's
-// migrations take, so replicas starting together do not race. On SQLite
-// they run in one transaction; on PostgreSQL each must commit on its own
-// (one adds an enum value that the next uses), under a session lock.
+// migrate brings River's tables up to date. Each of its migrations
+// commits on its own (on PostgreSQL one adds an enum value that the next
+// uses), under the store's migration lock on PostgreSQL. SQLite has no
+// lock across transactions: a replica that starts beside another may
+// find a migration applied under it, and tries again.
 func (q *queue) migrate(ctx context.Context) error {
 	m, err := rivermigrate.New(q.driver, &rivermigrate.Config{Logger: q.e.cfg.Logger.With("component", "batch-queue")})
 	if err != nil {
 		return fmt.Errorf("job queue migrations: %w", err)
 	}
-	if q.e.st.Backend() == store.SQLite {
-		err = q.e.st.WithMigrationLock(ctx, func(tx *store.Tx) error {
-			_, err := m.MigrateTx(ctx, tx.SQL(), rivermigrate.DirectionUp, nil)
-			return err
-		})
-	} else {
+	for try := 1; ; try++ {
 		err = q.e.st.WithSessionLock(ctx, func() error {
 			_, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
 			return err
 		})
+		if err == nil || try == 5 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(time.Duration(try) * 200 * time.Millisecond)
 	}
 	if err != nil {
 		return fmt.Errorf("migrate job queue: %w", err)
