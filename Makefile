@@ -39,6 +39,7 @@ FUZZ_TARGETS := pdf:FuzzReader pdf:FuzzLinkScanner \
 	api:FuzzReadForm outbound:FuzzParseEntry \
 	store:FuzzParseChain store:FuzzParsePINHash hsm:FuzzParseURI activation:FuzzTOTPVerify \
 	audit:FuzzMetadataValidate appearance:FuzzSubset verifypage:FuzzRenderReport \
+	signopts:FuzzParse batchapi:FuzzParseSpec \
 	blob:FuzzValidKey
 FUZZTIME_SHORT ?= 20s
 FUZZTIME ?= 30m

@@ -110,36 +110,10 @@ const maxCreateBody = 4 << 20
 // numbers or booleans; "rect" also as an array; "image" as base64) and
 // an optional "idempotency_key".
 func (h *Handler) create(c *gin.Context) {
-	var raw map[string]json.RawMessage
-	dec := json.NewDecoder(http.MaxBytesReader(c.Writer, c.Request.Body, maxCreateBody))
-	if err := dec.Decode(&raw); err != nil {
-		fail(c, fmt.Errorf("%w: the body must be a JSON object: %v", batch.ErrInvalid, err))
+	spec, err := parseSpec(http.MaxBytesReader(c.Writer, c.Request.Body, maxCreateBody))
+	if err != nil {
+		fail(c, err)
 		return
-	}
-	spec := batch.Spec{Options: map[string]string{}}
-	for k, v := range raw {
-		if k != "idempotency_key" && !slices.Contains(signopts.Names, k) {
-			answer(c, http.StatusBadRequest, errorBody{Code: "unknown_field", Message: fmt.Sprintf("unknown member %q", k)})
-			return
-		}
-		s, err := scalar(v)
-		if err != nil {
-			fail(c, fmt.Errorf("%w: %s: %v", batch.ErrInvalid, k, err))
-			return
-		}
-		switch k {
-		case "idempotency_key":
-			spec.IdempotencyKey = s
-		case "activation":
-			spec.Activation = s
-		case "image":
-			if spec.Image, err = base64.StdEncoding.DecodeString(s); err != nil {
-				fail(c, fmt.Errorf("%w: image: want base64 of a PNG", batch.ErrInvalid))
-				return
-			}
-		default:
-			spec.Options[k] = s
-		}
 	}
 	st, created, err := h.cfg.Engine.Create(c.Request.Context(), api.ClientOf(c), spec)
 	if err != nil {
@@ -151,6 +125,42 @@ func (h *Handler) create(c *gin.Context) {
 		code = http.StatusCreated
 	}
 	c.JSON(code, st)
+}
+
+// parseSpec reads a batch's JSON. Unknown members are refused: a
+// misspelt "certfy" must not sign without the certification meant.
+func parseSpec(r io.Reader) (batch.Spec, error) {
+	var raw map[string]json.RawMessage
+	if err := json.NewDecoder(r).Decode(&raw); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return batch.Spec{}, err
+		}
+		return batch.Spec{}, fmt.Errorf("%w: the body must be a JSON object: %v", batch.ErrInvalid, err)
+	}
+	spec := batch.Spec{Options: map[string]string{}}
+	for k, v := range raw {
+		if k != "idempotency_key" && !slices.Contains(signopts.Names, k) {
+			return batch.Spec{}, fmt.Errorf("%w: unknown member %q", errUnknownField, k)
+		}
+		s, err := scalar(v)
+		if err != nil {
+			return batch.Spec{}, fmt.Errorf("%w: %s: %v", batch.ErrInvalid, k, err)
+		}
+		switch k {
+		case "idempotency_key":
+			spec.IdempotencyKey = s
+		case "activation":
+			spec.Activation = s
+		case "image":
+			if spec.Image, err = base64.StdEncoding.DecodeString(s); err != nil {
+				return batch.Spec{}, fmt.Errorf("%w: image: want base64 of a PNG", batch.ErrInvalid)
+			}
+		default:
+			spec.Options[k] = s
+		}
+	}
+	return spec, nil
 }
 
 // scalar reads a JSON string, number, boolean or array of numbers (a
