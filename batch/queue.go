@@ -174,6 +174,16 @@ func (q *queue) stop(ctx context.Context) error {
 
 func (q *queue) close() error { return q.pool.Close() }
 
+// sweeper is a blob store that leaves temporary files behind when a
+// process dies mid-upload (blob.Dir).
+type sweeper interface {
+	Sweep(ctx context.Context, olderThan time.Duration) (int, error)
+}
+
+// sweepEvery is how often the blob store is swept, and how old a
+// temporary file must be to go: no upload pauses that long.
+const sweepEvery = time.Hour
+
 // heartbeat is how often a replica says it is alive and looks for
 // replicas that are not.
 const heartbeat = 2 * time.Second
@@ -184,11 +194,19 @@ func (q *queue) watch(ctx context.Context) {
 	defer close(q.done)
 	t := time.NewTicker(heartbeat)
 	defer t.Stop()
+	var swept time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+		if s, ok := q.e.cfg.Blobs.(sweeper); ok && time.Since(swept) > sweepEvery {
+			// Uploads cut short by a killed replica leave temporary files.
+			swept = time.Now()
+			if _, err := s.Sweep(ctx, sweepEvery); err != nil && ctx.Err() == nil {
+				q.e.cfg.Logger.Warn("blob store sweep", "error", err)
+			}
 		}
 		if err := q.beat(ctx); err != nil && ctx.Err() == nil {
 			q.e.cfg.Logger.Warn("batch queue heartbeat", "error", err)
