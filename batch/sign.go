@@ -68,11 +68,10 @@ func (e *Engine) sign(ctx context.Context, id, ref string, jobID int64, attempt,
 // signDocument signs the document with its batch's credential and
 // options, its own over them.
 func (e *Engine) signDocument(ctx context.Context, b *row, d *pendingDoc, entry *audit.Entry) (*signer.Result, error) {
-	client, err := e.st.Client(ctx, b.client)
-	if err != nil {
-		return nil, err
-	}
-	cred, err := e.st.Authorize(ctx, client, b.signer)
+	// Authorize checks the client is enabled and the credential still
+	// assigned, enabled and existing, as for every /sign request; cached
+	// until any of that changes.
+	cred, err := e.st.Authorize(ctx, &store.Client{Name: b.client}, b.signer)
 	if err != nil {
 		return nil, err
 	}
