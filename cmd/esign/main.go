@@ -4,11 +4,14 @@
 //	esign verify  [-json] FILE.pdf         validate; exit status 0 only for TOTAL-PASSED
 //	esign keys    generate|csr|import-cert|list
 //	esign admin   client …|credential …
+//	esign batch   sign|status|cancel        many PDFs through a server's batch API
 //	esign audit   verify|list
 //	esign dev     init
 //
 // Configuration comes from the environment, as for esignd; PINs and keys
-// are never taken from arguments.
+// are never taken from arguments. `esign batch` is a client of a running
+// service instead: its address comes from -server or $ESIGN_SERVER, its
+// API key from -key-file or $ESIGN_API_KEY_FILE.
 package main
 
 import (
@@ -21,6 +24,7 @@ import (
 	"syscall"
 
 	"esign/admincli"
+	"esign/batchcli"
 )
 
 const usage = `usage: esign <command> [arguments]
@@ -30,6 +34,7 @@ commands:
   verify   validate the signatures of a PDF (-json for the report)
   keys     manage HSM keys: generate, csr, import-cert, list
   admin    manage API clients and signer credentials (esign admin help)
+  batch    sign many PDFs through a server's batch API: sign, status, cancel (esign batch help)
   audit    verify or list the audit log: esign audit verify
   dev      development stack: init
 `
@@ -65,6 +70,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return usageErr(admincli.Run(ctx, args[1:], stdout, stderr, getenv))
 	case "audit":
 		return usageErr(admincli.RunAudit(ctx, args[1:], stdout, stderr, getenv))
+	case "batch":
+		return usageErr(batchcli.Run(ctx, args[1:], stdout, stderr, getenv))
 	case "dev":
 		return cmdDev(ctx, args[1:], stdout, stderr, getenv)
 	case "help", "-h", "--help":
@@ -75,9 +82,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	return errUsage
 }
 
-// usageErr maps admincli's usage error onto ours: the text is printed.
+// usageErr maps the subcommand packages' usage errors onto ours: the
+// text is printed.
 func usageErr(err error) error {
-	if errors.Is(err, admincli.ErrUsage) {
+	if errors.Is(err, admincli.ErrUsage) || errors.Is(err, batchcli.ErrUsage) {
 		return errUsage
 	}
 	return err
