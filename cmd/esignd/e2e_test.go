@@ -46,8 +46,9 @@ func buildDaemon(t testing.TB) string {
 		if built.dir, built.err = os.MkdirTemp("", "esignd-test-"); built.err != nil {
 			return
 		}
-		// Both daemons, side by side, as `make build` leaves them.
-		built.out, built.err = exec.Command("go", "build", "-o", built.dir+"/", ".", "../esign-verifyd").CombinedOutput()
+		// Both daemons and the CLI, side by side, as `make build` leaves
+		// them.
+		built.out, built.err = exec.Command("go", "build", "-o", built.dir+"/", ".", "../esign-verifyd", "../esign").CombinedOutput()
 	})
 	if built.err != nil {
 		t.Fatalf("build esignd: %v\n%s", built.err, built.out)
