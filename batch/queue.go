@@ -103,20 +103,34 @@ func openQueue(ctx context.Context, e *Engine) (*queue, error) {
 const jobTimeout = 5 * time.Minute
 
 // migrate brings River's tables up to date, under the lock the store's
-// migrations take, so replicas starting together do not race.
+// migrations take, so replicas starting together do not race. Each
+// version gets a transaction of its own: some cannot share one with the
+// next (PostgreSQL refuses to use an enum value added in the same
+// transaction, which version 6 does).
 func (q *queue) migrate(ctx context.Context) error {
 	m, err := rivermigrate.New(q.driver, &rivermigrate.Config{Logger: q.e.cfg.Logger.With("component", "batch-queue")})
 	if err != nil {
 		return fmt.Errorf("job queue migrations: %w", err)
 	}
-	err = q.e.st.WithMigrationLock(ctx, func(tx *store.Tx) error {
-		_, err := m.MigrateTx(ctx, tx.SQL(), rivermigrate.DirectionUp, nil)
-		return err
-	})
-	if err != nil {
-		return fmt.Errorf("migrate job queue: %w", err)
+	for {
+		applied := 0
+		err = q.e.st.WithMigrationLock(ctx, func(tx *store.Tx) error {
+			// One step per call is what the deprecation asks for: River's
+			// Migrate would do the same, but without the store's lock.
+			//lint:ignore SA1019 one version per transaction, under the store's lock
+			res, err := m.MigrateTx(ctx, tx.SQL(), rivermigrate.DirectionUp, &rivermigrate.MigrateOpts{MaxSteps: 1})
+			if err == nil {
+				applied = len(res.Versions)
+			}
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate job queue: %w", err)
+		}
+		if applied == 0 {
+			return nil
+		}
 	}
-	return nil
 }
 
 // enqueueTx queues a document's job in the transaction that adds its row.
