@@ -88,7 +88,8 @@ func openQueue(ctx context.Context, e *Engine) (*queue, error) {
 	if e.cfg.Workers > 0 {
 		// More jobs in hand than signing slots, so that a worker that
 		// finishes finds the next document without waiting for a fetch;
-		// the slots bound the signatures.
+		// the slots bound the documents in progress, and so the database
+		// connections and signatures they use.
 		cfg.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: max(8*e.cfg.Workers, 32)}}
 	}
 	if q.client, err = river.NewClient(q.driver, cfg); err != nil {
