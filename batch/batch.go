@@ -149,7 +149,7 @@ type Engine struct {
 	st      *store.Store
 	queue   *queue
 	metrics *engineMetrics
-	slots   chan struct{} // one per signature in progress
+	slots   chan struct{} // one per document in progress, from its first read to its commit
 }
 
 // Open adds the batch tables and the job queue's to the database and

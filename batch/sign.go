@@ -25,6 +25,15 @@ type pendingDoc struct {
 // has ended (signed, failed, or found ended by someone else), and an
 // error for River to retry it.
 func (e *Engine) sign(ctx context.Context, id, ref string, jobID int64, attempt, maxAttempts int) error {
+	// A slot from the first read to the commit: the queue hands this
+	// replica more jobs than it has slots, and each job that ran ahead
+	// would hold a database connection of its own.
+	select {
+	case e.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-e.slots }()
 	b, err := scanBatch(e.queryRow(ctx, "SELECT "+batchColumns+" FROM batches WHERE id = ?", id))
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -106,14 +115,8 @@ func (e *Engine) signDocument(ctx context.Context, b *row, d *pendingDoc, entry 
 	if in.Size() != d.size {
 		return nil, fmt.Errorf("document input is %d bytes, want %d", in.Size(), d.size)
 	}
-	select {
-	case e.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
 	start := time.Now()
 	res, err := e.cfg.Signer.Sign(ctx, in, d.size, key, req.Options)
-	<-e.slots
 	e.metrics.observe(req.Options.Level, time.Since(start))
 	if err == nil && res.BaseSize != d.size {
 		err = fmt.Errorf("signed update starts at %d, want %d", res.BaseSize, d.size)

@@ -150,24 +150,3 @@ func (s *Store) WithMigrationLock(ctx context.Context, fn func(*Tx) error) error
 		return fn(tx)
 	})
 }
-
-// WithSessionLock runs fn holding, on PostgreSQL, the advisory lock that
-// Migrate's transactions take, for the whole call rather than one
-// transaction: for a library whose migrations must each commit on their
-// own (the job queue's add an enum value in one and use it in the next).
-// On SQLite it runs fn alone; fn's transactions take the write lock.
-func (s *Store) WithSessionLock(ctx context.Context, fn func() error) error {
-	if s.backend != Postgres {
-		return fn()
-	}
-	conn, err := s.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("migration lock: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(7301981432)"); err != nil {
-		return fmt.Errorf("migration lock: %w", err)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(7301981432)")
-	return fn()
-}
