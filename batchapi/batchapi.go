@@ -6,6 +6,7 @@
 package batchapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"esign/api"
 	"esign/batch"
 	"esign/signopts"
+	"esign/store"
 )
 
 // Config configures the endpoints.
@@ -50,9 +52,9 @@ func New(cfg Config) *Handler {
 // Routes adds the endpoints to the authenticated /api/v1 group.
 func (h *Handler) Routes(g *gin.RouterGroup) {
 	g.POST("/batches", h.create)
-	g.GET("/batches/:id", h.status)
-	g.DELETE("/batches/:id", h.cancel)
-	g.POST("/batches/:id/close", h.close)
+	g.GET("/batches/:id", statusAnswer(h.cfg.Engine.Status))
+	g.DELETE("/batches/:id", statusAnswer(h.cfg.Engine.CancelBatch))
+	g.POST("/batches/:id/close", statusAnswer(h.cfg.Engine.CloseBatch))
 	g.PUT("/batches/:id/documents/:ref", h.put)
 	g.GET("/batches/:id/documents", h.list)
 	g.GET("/batches/:id/documents/:ref", h.output)
@@ -185,31 +187,17 @@ func scalar(v json.RawMessage) (string, error) {
 	return "", errors.New("want a string, number or boolean")
 }
 
-func (h *Handler) status(c *gin.Context) {
-	st, err := h.cfg.Engine.Status(c.Request.Context(), api.ClientOf(c), c.Param("id"))
-	if err != nil {
-		fail(c, err)
-		return
+// statusAnswer makes a handler that answers with the batch status op
+// returns: GET the status, close, cancel.
+func statusAnswer(op func(ctx context.Context, client *store.Client, id string) (*batch.Status, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		st, err := op(c.Request.Context(), api.ClientOf(c), c.Param("id"))
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, st)
 	}
-	c.JSON(http.StatusOK, st)
-}
-
-func (h *Handler) close(c *gin.Context) {
-	st, err := h.cfg.Engine.CloseBatch(c.Request.Context(), api.ClientOf(c), c.Param("id"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, st)
-}
-
-func (h *Handler) cancel(c *gin.Context) {
-	st, err := h.cfg.Engine.CancelBatch(c.Request.Context(), api.ClientOf(c), c.Param("id"))
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	c.JSON(http.StatusOK, st)
 }
 
 // put is PUT /batches/{id}/documents/{ref}: the PDF as the body, or a
