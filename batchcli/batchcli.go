@@ -13,6 +13,7 @@ package batchcli
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -58,7 +59,7 @@ flags of sign:
   -concurrency N       uploads and downloads at a time (default 4)
   -activation-file FILE  the signer's PIN or TOTP code, for credentials that need one
   -reason TEXT, -location TEXT, -contact TEXT
-  -certify none|1|2|3, -field NAME, -lock, -visible, -page N, -rect x1,y1,x2,y2
+  -certify none|1|2|3, -field NAME, -lock, -visible, -page N, -rect x1,y1,x2,y2, -image FILE.png
   -doc-number, -doc-date, -subject, -urgency, -secrecy TEXT   e-Saraban metadata
 
 FILE_OR_DIR: PDF files, and directories whose *.pdf files (not in subdirectories)
@@ -294,7 +295,7 @@ var signOptions = []signOption{
 // meaningless with -batch.
 func createOnly(name string) bool {
 	switch name {
-	case "lock", "visible", "activation-file":
+	case "lock", "visible", "activation-file", "image":
 		return true
 	}
 	for _, o := range signOptions {
@@ -317,6 +318,7 @@ func (c Command) sign(ctx context.Context, args []string) error {
 	activationFile := fs.String("activation-file", "", "file holding the signer's PIN or TOTP code")
 	lock := fs.Bool("lock", false, "lock the signature field")
 	visible := fs.Bool("visible", false, "visible signature")
+	image := fs.String("image", "", "PNG file of a visible signature's image")
 	opts := map[string]*string{}
 	for _, o := range signOptions {
 		opts[o.field] = fs.String(o.flag, "", o.help)
@@ -370,6 +372,15 @@ func (c Command) sign(ctx context.Context, args []string) error {
 	}
 	if *visible {
 		fields["visible"] = "true"
+	}
+	if *image != "" {
+		// The API takes the image in the batch's JSON, in base64; its
+		// bytes are part of the idempotency key with the other options.
+		b, err := os.ReadFile(*image)
+		if err != nil {
+			return fmt.Errorf("signature image: %w", err)
+		}
+		fields["image"] = base64.StdEncoding.EncodeToString(b)
 	}
 	if err := HashDocs(ctx, docs); err != nil {
 		return err
