@@ -176,7 +176,10 @@ func TestFaultSlowTSA(t *testing.T) {
 
 	bin := buildDaemon(t)
 	dataDir := t.TempDir()
-	d := startDaemon(t, bin, dataDir, "ESIGN_TSA_URL="+tsaSrv.URL+"/tsa", "ESIGN_OUTBOUND_TIMEOUT=1s")
+	// No batch workers: the job queue starts its maintenance goroutines
+	// on its own schedule (leader election), which would blur the count
+	// of what the slow TSA leaves behind on /sign.
+	d := startDaemon(t, bin, dataDir, "ESIGN_TSA_URL="+tsaSrv.URL+"/tsa", "ESIGN_OUTBOUND_TIMEOUT=1s", "ESIGN_BATCH_WORKERS=0")
 	key := d.key(t, "dev-api-key")
 	pdf, _ := os.ReadFile("../../testdata/corpus/memo-chromium.pdf")
 	client := noKeepAlive()
