@@ -376,6 +376,20 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 	return s.db.QueryRowContext(ctx, q, args...)
 }
 
+// QueryRow runs a single-row read outside any transaction, through a
+// statement prepared once per query text (rebound here), as the store's
+// own reads are: parsing costs more than running the small reads a
+// signing makes.
+func (s *Store) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.queryRow(ctx, query, args...)
+}
+
+// Query runs a read outside any transaction, through a prepared
+// statement as QueryRow does.
+func (s *Store) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.query(ctx, query, args...)
+}
+
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	q := s.Rebind(query)
 	if st := s.prepared(ctx, q); st != nil {
