@@ -37,11 +37,12 @@ import (
 // replica of its own, started on the same data directory once the upload
 // is over, so that the upload's CPU is not taken from it.
 //
-//	go test -run '^$' -bench Batch -benchtime 1x ./cmd/esignd/                    # N = 10,000
+//	go test -run '^$' -bench Batch -benchtime 1x -timeout 60m ./cmd/esignd/   # N = 10,000, about 5 min
 //	BATCH_BENCH_N=1000 go test -run '^$' -bench 'Batch/B-B' -benchtime 1x ./cmd/esignd/
 //
 // One run of a sub-benchmark is one batch; b.N is not used (give
-// -benchtime 1x).
+// -benchtime 1x). At 10,000 the four take longer than go test's default
+// timeout of 10 minutes on a busy machine: give -timeout (make bench does).
 
 // batchBenchDefaultN is the batch size when BATCH_BENCH_N is not set.
 const batchBenchDefaultN = 10000
