@@ -90,14 +90,15 @@ func batchBenchN(b *testing.B) int {
 //     the rate the token allows for all six, 1 / (3/raw-RSA + 3/raw-P256).
 //
 // Each also reports "peak-RSS-MB", the signing replica's VmHWM (target
-// < 300 MB), and "upload-docs/s".
+// < 300 MB), "cpu-ms/doc", its user and system CPU from readiness to done
+// over the documents, and "upload-docs/s".
 //
 // kill-restart (B-B, dev-official) kills the signing replica with
 // SIGKILL a third of the way through the batch and starts it again on the
 // same addresses; "restart-s" is the time from the exec of the new
 // process to the ended_at of the first document it signed (target < 5 s),
 // and "ready-s" the time to its /healthz. The batch must then end with
-// every document signed once.
+// every document signed and none failed.
 func BenchmarkBatch(b *testing.B) {
 	n := batchBenchN(b)
 	b.Run("B-B-P256", func(b *testing.B) { benchBatchSign(b, n, "dev-registrar", "B-B") })
