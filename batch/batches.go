@@ -96,11 +96,11 @@ func (e *Engine) get(ctx context.Context, client, id string) (*row, error) {
 }
 
 func (e *Engine) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return e.st.DB().QueryRowContext(ctx, e.st.Rebind(q), args...)
+	return e.st.QueryRow(ctx, q, args...)
 }
 
 func (e *Engine) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return e.st.DB().QueryContext(ctx, e.st.Rebind(q), args...)
+	return e.st.Query(ctx, q, args...)
 }
 
 // maxIdempotencyKey bounds a batch's idempotency key.

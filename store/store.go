@@ -96,10 +96,11 @@ func OptionsFromEnv(getenv func(string) string) Options {
 type Store struct {
 	db      *sql.DB
 	backend Backend
-	// open makes another pool on the same database; see NewPool.
-	open func() (*sql.DB, error)
-	now  func() time.Time
-	box  *secretBox
+	// open makes another pool on the same database; openPool one for
+	// NewPool (on SQLite, whose transactions take writeMu).
+	open, openPool func() (*sql.DB, error)
+	now            func() time.Time
+	box            *secretBox
 	// writeMu serialises this process's write transactions on SQLite,
 	// which allows one writer at a time: waiting here is cheaper and
 	// fairer than SQLite's busy-retry loop. BEGIN IMMEDIATE still guards
@@ -147,9 +148,17 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	case opts.DatabaseURL == "":
 		s.backend = SQLite
 		s.open = func() (*sql.DB, error) { return openSQLite(opts.DataDir, opts.ReadOnly) }
+		s.openPool = func() (*sql.DB, error) {
+			dsn, err := sqliteDSN(opts.DataDir, opts.ReadOnly)
+			if err != nil {
+				return nil, err
+			}
+			return newLockedPool(dsn, &s.writeMu)
+		}
 	case strings.HasPrefix(opts.DatabaseURL, "postgres://"), strings.HasPrefix(opts.DatabaseURL, "postgresql://"):
 		s.backend = Postgres
 		s.open = func() (*sql.DB, error) { return sql.Open("pgx", opts.DatabaseURL) }
+		s.openPool = s.open
 	default:
 		// The URL may hold a password: never echo it.
 		return nil, fmt.Errorf("%w: ESIGN_DATABASE_URL must start with postgres:// or postgresql://", ErrInvalid)
@@ -186,27 +195,36 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 }
 
 func openSQLite(dataDir string, readOnly bool) (*sql.DB, error) {
-	path, err := filepath.Abs(filepath.Join(dataDir, "esign.db"))
+	dsn, err := sqliteDSN(dataDir, readOnly)
 	if err != nil {
 		return nil, err
+	}
+	return sql.Open("sqlite", dsn)
+}
+
+// sqliteDSN names the database in dataDir, with the connection settings.
+func sqliteDSN(dataDir string, readOnly bool) (string, error) {
+	path, err := filepath.Abs(filepath.Join(dataDir, "esign.db"))
+	if err != nil {
+		return "", err
 	}
 	if readOnly {
 		// A reader must not leave an empty database where the signing
 		// service's should be.
 		if _, err := os.Stat(path); err != nil {
-			return nil, fmt.Errorf("read-only database: %w", err)
+			return "", fmt.Errorf("read-only database: %w", err)
 		}
-		return sql.Open("sqlite", "file:"+path+"?mode=ro&_busy_timeout=30000")
+		return "file:" + path + "?mode=ro&_busy_timeout=30000", nil
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("make data directory: %w", err)
+		return "", fmt.Errorf("make data directory: %w", err)
 	}
 	// Every transaction begins IMMEDIATE, taking the write lock up front,
 	// so a read-then-write transaction (an audit append) cannot be
 	// overtaken between its read and its write. A busy database is
 	// waited for, up to 30 s.
 	q := "_txlock=immediate&_busy_timeout=30000&_foreign_keys=1"
-	return sql.Open("sqlite", "file:"+path+"?"+q)
+	return "file:" + path + "?" + q, nil
 }
 
 // useWAL switches an SQLite database to write-ahead logging, which lets
@@ -245,9 +263,11 @@ func (s *Store) Close() error {
 
 // NewPool opens another connection pool on the same database, with the
 // same connection settings, for a library that manages its connections
-// itself (the job queue, which on SQLite wants a pool of one). The caller
-// closes it.
-func (s *Store) NewPool() (*sql.DB, error) { return s.open() }
+// itself (the job queue, which on SQLite wants a pool of one). On SQLite
+// its transactions hold the same in-process write lock as WithTx's, from
+// BEGIN to COMMIT or ROLLBACK: a caller must not begin one on it while it
+// is inside WithTx. The caller closes it.
+func (s *Store) NewPool() (*sql.DB, error) { return s.openPool() }
 
 // Backend reports the engine in use.
 func (s *Store) Backend() Backend { return s.backend }
@@ -374,6 +394,20 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 		return st.QueryRowContext(ctx, args...)
 	}
 	return s.db.QueryRowContext(ctx, q, args...)
+}
+
+// QueryRow runs a single-row read outside any transaction, through a
+// statement prepared once per query text (rebound here), as the store's
+// own reads are: parsing costs more than running the small reads a
+// signing makes.
+func (s *Store) QueryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.queryRow(ctx, query, args...)
+}
+
+// Query runs a read outside any transaction, through a prepared
+// statement as QueryRow does.
+func (s *Store) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return s.query(ctx, query, args...)
 }
 
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {

@@ -58,11 +58,12 @@ type batchStatus struct {
 
 // batchDoc is a document as the batch API lists it.
 type batchDoc struct {
-	Ref          string `json:"ref"`
-	State        string `json:"state"`
-	InputSHA256  string `json:"input_sha256"`
-	OutputSHA256 string `json:"output_sha256"`
-	InputSize    int64  `json:"input_size"`
+	Ref          string     `json:"ref"`
+	State        string     `json:"state"`
+	InputSHA256  string     `json:"input_sha256"`
+	OutputSHA256 string     `json:"output_sha256"`
+	InputSize    int64      `json:"input_size"`
+	EndedAt      *time.Time `json:"ended_at"`
 	Error        *struct {
 		Status int    `json:"status"`
 		Code   string `json:"code"`

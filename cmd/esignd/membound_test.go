@@ -108,7 +108,7 @@ func paddedPDF(size int) []byte {
 }
 
 // procKiB reads one "Key: N kB" line of /proc/<pid>/status.
-func procKiB(t *testing.T, pid int, key string) int64 {
+func procKiB(t testing.TB, pid int, key string) int64 {
 	t.Helper()
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
