@@ -149,7 +149,13 @@ type Engine struct {
 	st      *store.Store
 	queue   *queue
 	metrics *engineMetrics
-	slots   chan struct{} // one per document in progress, from its first read to its commit
+	// inProgress holds one place per document from its first read to its
+	// commit, so that the jobs in hand do not each take a database
+	// connection; signing holds one per signature. More documents are in
+	// progress than signed at once: while some wait for their group
+	// commit, others sign.
+	inProgress chan struct{}
+	signing    chan struct{}
 }
 
 // Open adds the batch tables and the job queue's to the database and
@@ -165,7 +171,7 @@ func Open(ctx context.Context, cfg Config) (*Engine, error) {
 	if err := cfg.Store.Migrate(ctx, "batch", sub); err != nil {
 		return nil, err
 	}
-	e := &Engine{cfg: cfg, st: cfg.Store, slots: make(chan struct{}, max(cfg.Workers, 1))}
+	e := &Engine{cfg: cfg, st: cfg.Store, inProgress: make(chan struct{}, 4*max(cfg.Workers, 1)), signing: make(chan struct{}, max(cfg.Workers, 1))}
 	e.metrics = newEngineMetrics()
 	if e.queue, err = openQueue(ctx, e); err != nil {
 		return nil, err

@@ -25,15 +25,15 @@ type pendingDoc struct {
 // has ended (signed, failed, or found ended by someone else), and an
 // error for River to retry it.
 func (e *Engine) sign(ctx context.Context, id, ref string, jobID int64, attempt, maxAttempts int) error {
-	// A slot from the first read to the commit: the queue hands this
-	// replica more jobs than it has slots, and each job that ran ahead
-	// would hold a database connection of its own.
+	// A place among the documents in progress, from the first read to
+	// the commit: the queue hands this replica more jobs than that, and
+	// each job that ran ahead would hold a database connection.
 	select {
-	case e.slots <- struct{}{}:
+	case e.inProgress <- struct{}{}:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	defer func() { <-e.slots }()
+	defer func() { <-e.inProgress }()
 	b, err := scanBatch(e.queryRow(ctx, "SELECT "+batchColumns+" FROM batches WHERE id = ?", id))
 	if errors.Is(err, ErrNotFound) {
 		return nil
@@ -115,8 +115,14 @@ func (e *Engine) signDocument(ctx context.Context, b *row, d *pendingDoc, entry 
 	if in.Size() != d.size {
 		return nil, fmt.Errorf("document input is %d bytes, want %d", in.Size(), d.size)
 	}
+	select {
+	case e.signing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	start := time.Now()
 	res, err := e.cfg.Signer.Sign(ctx, in, d.size, key, req.Options)
+	<-e.signing
 	e.metrics.observe(req.Options.Level, time.Since(start))
 	if err == nil && res.BaseSize != d.size {
 		err = fmt.Errorf("signed update starts at %d, want %d", res.BaseSize, d.size)
