@@ -16,8 +16,13 @@ import (
 // the daemon's resident memory (peak minus idle). Uploads in flight share
 // one in-memory budget (64 MiB) and spool to disk past it; without that,
 // 64 signs of a 20 MB PDF took the daemon to 3.35 GB, each upload held in
-// memory while it waited for a signing slot.
-const uploadMemoryBound = 160 << 20
+// memory while it waited for a signing slot. On the 2-core reference
+// machine (December 2026) the growth measured 99–178 MiB over repeated
+// runs, and 135–158 MiB for the build before batches: most of it is the
+// collector's pacing (GOGC=400) and the runtime's, not the uploads, and it
+// varies from run to run. The bound keeps a margin over that spread; the
+// 3.35 GB it guards against stays far outside.
+const uploadMemoryBound = 224 << 20
 
 // TestDaemonUploadMemoryBound sends parallel signs of a 20 MB PDF to the
 // real daemon and bounds its peak RSS, read from /proc: the daemon is a
