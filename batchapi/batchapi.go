@@ -122,11 +122,17 @@ func (h *Handler) create(c *gin.Context) {
 		fail(c, err)
 		return
 	}
+	answerMade(c, created, st)
+}
+
+// answerMade answers what a request made (201) or found made already by
+// the same request before (200): the API's idempotent creations.
+func answerMade(c *gin.Context, created bool, v any) {
 	code := http.StatusOK
 	if created {
 		code = http.StatusCreated
 	}
-	c.JSON(code, st)
+	c.JSON(code, v)
 }
 
 // parseSpec reads a batch's JSON. Unknown members are refused: a
@@ -235,11 +241,7 @@ func (h *Handler) put(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	code := http.StatusOK
-	if created {
-		code = http.StatusCreated
-	}
-	c.JSON(code, doc)
+	answerMade(c, created, doc)
 }
 
 // maxField bounds a document's option value.

@@ -465,6 +465,24 @@ func (c Command) progress(id string) progress {
 	return newPlainProgress(c.Stderr, id, c.ProgressInterval, nil)
 }
 
+// oneBatch parses the flags of a command on one batch ID (fs holds its
+// own flags; the connection's are added) and makes its client, with the
+// few quick retries of such a command.
+func (c Command) oneBatch(fs *flag.FlagSet, args []string) (*Client, []string, error) {
+	var cn conn
+	cn.register(fs)
+	pos, err := c.parse(fs, args, 1, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := c.client(cn, 1)
+	if err != nil {
+		return nil, nil, err
+	}
+	cl.Retry = quick(cl.Retry)
+	return cl, pos, nil
+}
+
 // quick is the retry policy of a command someone waits for: a few tries,
 // where a batch run rides out a server's restart.
 func quick(r Retry) Retry {
@@ -476,18 +494,11 @@ func quick(r Retry) Retry {
 
 func (c Command) status(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("status", flag.ContinueOnError)
-	var cn conn
-	cn.register(fs)
 	asJSON := fs.Bool("json", false, "print the server's JSON")
-	pos, err := c.parse(fs, args, 1, 1)
+	cl, pos, err := c.oneBatch(fs, args)
 	if err != nil {
 		return err
 	}
-	cl, err := c.client(cn, 1)
-	if err != nil {
-		return err
-	}
-	cl.Retry = quick(cl.Retry)
 	raw, err := cl.StatusJSON(ctx, pos[0])
 	if err != nil {
 		return err
@@ -539,18 +550,10 @@ func orDash(s string) string {
 }
 
 func (c Command) cancel(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("cancel", flag.ContinueOnError)
-	var cn conn
-	cn.register(fs)
-	pos, err := c.parse(fs, args, 1, 1)
+	cl, pos, err := c.oneBatch(flag.NewFlagSet("cancel", flag.ContinueOnError), args)
 	if err != nil {
 		return err
 	}
-	cl, err := c.client(cn, 1)
-	if err != nil {
-		return err
-	}
-	cl.Retry = quick(cl.Retry)
 	st, err := cl.Cancel(ctx, pos[0])
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-// Command esign is the operators' command-line tool.
+// Package main is esign, the operators' command-line tool.
 //
 //	esign sign    [flags] IN.pdf OUT.pdf   sign locally with the service's configuration
 //	esign verify  [-json] FILE.pdf         validate; exit status 0 only for TOTAL-PASSED

@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -347,11 +346,7 @@ func launchDaemon(t *testing.T, bin, dataDir, addr, verifyAddr string, env ...st
 		daemon: &daemon{base: "http://" + addr, client: http.DefaultClient, addr: addr, verifyAddr: verifyAddr, dataDir: dataDir, log: &bytes.Buffer{}},
 		exited: make(chan struct{}),
 	}
-	d.cmd = exec.Command(bin, "-dev")
-	d.cmd.Env = append(os.Environ(), append([]string{
-		"ESIGN_DATA_DIR=" + dataDir, "ESIGN_ADDR=" + addr, "ESIGN_VERIFY_ADDR=" + verifyAddr,
-	}, env...)...)
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	d.prepare(bin, env...)
 	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -366,23 +361,21 @@ func launchDaemon(t *testing.T, bin, dataDir, addr, verifyAddr string, env ...st
 			logDaemonErrors(t, d.daemon)
 		}
 	})
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := d.client.Get(d.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return d
-			}
-		}
+	exited := func() bool {
 		select {
 		case <-d.exited:
-			t.Fatalf("esignd exited while starting:\n%s", d.log)
-		case <-time.After(100 * time.Millisecond):
+			return true
+		default:
+			return false
 		}
 	}
-	t.Fatalf("esignd did not become healthy:\n%s", d.log)
-	return nil
+	if !d.waitHealthy(100*time.Millisecond, exited) {
+		if exited() {
+			t.Fatalf("esignd exited while starting:\n%s", d.log)
+		}
+		t.Fatalf("esignd did not become healthy:\n%s", d.log)
+	}
+	return d
 }
 
 // stop shuts esignd down with SIGTERM, as an operator would.

@@ -12,7 +12,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -243,29 +242,16 @@ func rawSigner(b *testing.B, km *hsm.KeyManager, label string) func() error {
 func startReplica(b *testing.B, bin, dataDir, addr, verifyAddr string, env ...string) *daemon {
 	b.Helper()
 	d := &daemon{addr: addr, verifyAddr: verifyAddr, base: "http://" + addr, dataDir: dataDir, log: &bytes.Buffer{}, client: http.DefaultClient}
-	d.cmd = exec.Command(bin, "-dev")
-	d.cmd.Env = append(os.Environ(), append([]string{
-		"ESIGN_DATA_DIR=" + dataDir, "ESIGN_ADDR=" + addr, "ESIGN_VERIFY_ADDR=" + verifyAddr,
-	}, env...)...)
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	d.prepare(bin, env...)
 	d.cmd.WaitDelay = 5 * time.Second // a stray child must not hold Wait
 	if err := d.cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { d.stop(b) })
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := d.client.Get(d.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return d
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !d.waitHealthy(20*time.Millisecond, func() bool { return false }) {
+		b.Fatalf("esignd did not become healthy:\n%s", d.log)
 	}
-	b.Fatalf("esignd did not become healthy:\n%s", d.log)
-	return nil
+	return d
 }
 
 // kill9 kills the replica with SIGKILL, and then its verifier child,

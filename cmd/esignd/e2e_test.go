@@ -87,31 +87,45 @@ func startDaemonWith(t testing.TB, bin, dataDir, scheme string, client *http.Cli
 	t.Helper()
 	d := &daemon{addr: freeAddr(t), verifyAddr: freeAddr(t), dataDir: dataDir, log: &bytes.Buffer{}, client: client}
 	d.base = scheme + "://" + d.addr
-	d.cmd = exec.Command(bin, "-dev")
-	d.cmd.Env = append(os.Environ(), append([]string{
-		"ESIGN_DATA_DIR=" + dataDir, "ESIGN_ADDR=" + d.addr, "ESIGN_VERIFY_ADDR=" + d.verifyAddr,
-	}, env...)...)
-	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	d.prepare(bin, env...)
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { d.stop(t) })
+	if !d.waitHealthy(200*time.Millisecond, func() bool { return d.cmd.ProcessState != nil }) {
+		t.Fatalf("esignd did not become healthy:\n%s", d.log)
+	}
+	return d
+}
+
+// prepare makes d.cmd: esignd -dev on d's addresses and data directory,
+// with env added, its output into d.log.
+func (d *daemon) prepare(bin string, env ...string) {
+	d.cmd = exec.Command(bin, "-dev")
+	d.cmd.Env = append(os.Environ(), append([]string{
+		"ESIGN_DATA_DIR=" + d.dataDir, "ESIGN_ADDR=" + d.addr, "ESIGN_VERIFY_ADDR=" + d.verifyAddr,
+	}, env...)...)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+}
+
+// waitHealthy polls /healthz every poll until it answers 200 (true), the
+// process has exited (false), or 90 s have passed (false).
+func (d *daemon) waitHealthy(poll time.Duration, exited func() bool) bool {
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := d.client.Get(d.base + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return d
+				return true
 			}
 		}
-		if d.cmd.ProcessState != nil {
-			break
+		if exited() {
+			return false
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(poll)
 	}
-	t.Fatalf("esignd did not become healthy:\n%s", d.log)
-	return nil
+	return false
 }
 
 func (d *daemon) stop(t testing.TB) {
