@@ -150,6 +150,13 @@ type Options struct {
 	// LockField locks the signature's own field once signed (FieldMDP,
 	// ISO 32000-1 §12.8.2.4), so no later revision may change it.
 	LockField bool
+	// Attachments are embedded in the signature's revision (see
+	// Attachment). Refused with ErrAttachmentForbidden on PDF/A-1 and
+	// PDF/A-2 input and with ErrAlreadySigned on signed input.
+	Attachments []Attachment
+	// Overlays are drawn into pages in the signature's revision. Refused
+	// with ErrAlreadySigned on signed input.
+	Overlays []Overlay
 }
 
 // Signer holds what signing needs beyond the key: the TSA and the source of
@@ -187,6 +194,10 @@ type Result struct {
 	// InputSHA256 and OutputSHA256 identify the file received and the file
 	// returned, for the audit log; computed on the way, not by a re-read.
 	InputSHA256, OutputSHA256 []byte
+	// SignedRevisionSHA256 is the SHA-256 of the revision the signature
+	// covers: the input and the signature's update, without the DSS and
+	// document timestamp revisions that B-LT and B-LTA append after it.
+	SignedRevisionSHA256 []byte
 }
 
 // Size is the length of the signed file.
