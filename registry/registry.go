@@ -46,6 +46,7 @@ const (
 // Limits on the issuer's text, in bytes.
 const (
 	MaxLabel  = 256
+	MaxIssuer = 512
 	MaxReason = 1024
 )
 
@@ -54,7 +55,10 @@ type Document struct {
 	ID         string
 	Client     string // the API client that issued it
 	Credential string // the credential that signed it
-	IssuedAt   time.Time
+	// Issuer is who the public sees as the issuer: the signing
+	// certificate's organisation or common name, such as the university.
+	Issuer   string
+	IssuedAt time.Time
 	// RevisionSHA256 is the SHA-256 of the revision the signature covers,
 	// which stays the same when DSS and timestamp revisions follow.
 	RevisionSHA256 []byte
@@ -170,6 +174,9 @@ func (d *Document) validate() error {
 	if len(d.RevisionSHA256) != 32 {
 		return fmt.Errorf("%w: revision digest of %d bytes", ErrInvalid, len(d.RevisionSHA256))
 	}
+	if err := checkText("issuer", d.Issuer, MaxIssuer); err != nil {
+		return err
+	}
 	return CheckLabel(d.Label)
 }
 
@@ -192,9 +199,9 @@ func (r *Registry) Record(ctx context.Context, tx Execer, d Document) (Document,
 	}
 	insert := func(ctx context.Context, ex Execer) error {
 		_, err := ex.ExecContext(ctx, `INSERT INTO registry_documents
-			(id, client, credential, issued_at, revision_sha256, label, batch_id, ref, status)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			d.ID, d.Client, d.Credential, store.FormatTime(d.IssuedAt), hex.EncodeToString(d.RevisionSHA256),
+			(id, client, credential, issuer, issued_at, revision_sha256, label, batch_id, ref, status)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.ID, d.Client, d.Credential, d.Issuer, store.FormatTime(d.IssuedAt), hex.EncodeToString(d.RevisionSHA256),
 			d.Label, d.Batch, d.Ref, string(Valid))
 		if err != nil {
 			return fmt.Errorf("registry: record %s: %w", d.ID, err)
@@ -207,14 +214,14 @@ func (r *Registry) Record(ctx context.Context, tx Execer, d Document) (Document,
 	return d, r.st.WithTx(ctx, func(tx *store.Tx) error { return insert(ctx, tx) })
 }
 
-const columns = "id, client, credential, issued_at, revision_sha256, label, batch_id, ref, status, revoked_at, reason"
+const columns = "id, client, credential, issuer, issued_at, revision_sha256, label, batch_id, ref, status, revoked_at, reason"
 
 type scanner interface{ Scan(...any) error }
 
 func scan(sc scanner) (*Document, error) {
 	var d Document
 	var issued, digest, status, revoked string
-	err := sc.Scan(&d.ID, &d.Client, &d.Credential, &issued, &digest, &d.Label, &d.Batch, &d.Ref, &status, &revoked, &d.Reason)
+	err := sc.Scan(&d.ID, &d.Client, &d.Credential, &d.Issuer, &issued, &digest, &d.Label, &d.Batch, &d.Ref, &status, &revoked, &d.Reason)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -23,7 +23,7 @@ func newDoc(t *testing.T, client, label string) registry.Document {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte(id))
-	return registry.Document{ID: id, Client: client, Credential: "registrar", RevisionSHA256: sum[:], Label: label}
+	return registry.Document{ID: id, Client: client, Credential: "registrar", Issuer: "มหาวิทยาลัยตัวอย่าง", RevisionSHA256: sum[:], Label: label}
 }
 
 // TestRegistry: record, look up by ID and by revision, revoke by the
@@ -46,7 +46,7 @@ func TestRegistry(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Status != registry.Valid || got.Label != "6401234" || !got.IssuedAt.Equal(now.Truncate(time.Microsecond)) ||
+			if got.Status != registry.Valid || got.Label != "6401234" || got.Issuer != "มหาวิทยาลัยตัวอย่าง" || !got.IssuedAt.Equal(now.Truncate(time.Microsecond)) ||
 				!bytes.Equal(got.RevisionSHA256, d.RevisionSHA256) || !got.RevokedAt.IsZero() {
 				t.Fatalf("Get = %+v", got)
 			}

@@ -3,6 +3,7 @@ CREATE TABLE registry_documents (
 	id TEXT PRIMARY KEY,
 	client TEXT NOT NULL,
 	credential TEXT NOT NULL,
+	issuer TEXT NOT NULL DEFAULT '',
 	issued_at TEXT NOT NULL,
 	revision_sha256 TEXT NOT NULL,
 	label TEXT NOT NULL DEFAULT '',
