@@ -6,8 +6,9 @@ set -euo pipefail
 want=(softhsm2 openssl ca-certificates)
 if [ "${1:-}" = "test" ]; then
   # External verifiers and renderers the tests ask, the database the
-  # audit tests run against, and the browser the page tests drive.
-  want+=(poppler-utils qpdf libnss3-tools mupdf-tools postgresql chromium)
+  # audit tests run against, the browser the page tests drive, and the QR
+  # decoder (zbarimg) the transcript tests read codes with.
+  want+=(poppler-utils qpdf libnss3-tools mupdf-tools postgresql chromium zbar-tools)
 fi
 missing=()
 for p in "${want[@]}"; do
