@@ -91,14 +91,17 @@ func paintOverlay(f *form, p Placed, n int) error {
 	sx := (p.Rect[2] - p.Rect[0]) / (bbox[2] - bbox[0])
 	sy := (p.Rect[3] - p.Rect[1]) / (bbox[3] - bbox[1])
 	tx, ty := p.Rect[0]-bbox[0]*sx, p.Rect[1]-bbox[1]*sy
-	mark := []byte("Q\nq ")
+	// An artifact to tagged PDF (ISO 32000-2 §14.8.2.2): a mark is not
+	// part of the document's logical content, and PDF/A-3a and PDF/UA
+	// want untagged content marked so.
+	mark := []byte("Q\nq /Artifact BMC ")
 	for _, v := range []float64{sx, 0, 0, sy, tx, ty} {
 		mark = pdf.AppendObject(mark, pdf.Real(v))
 		mark = append(mark, ' ')
 	}
 	mark = append(mark, "cm "...)
 	mark = pdf.AppendObject(mark, name)
-	mark = append(mark, " Do Q\n"...)
+	mark = append(mark, " Do EMC Q\n"...)
 	contents := pdf.Array{f.u.Add(&pdf.Stream{Dict: pdf.Dict{}, Data: []byte("q\n")})}
 	contents = append(contents, old...)
 	contents = append(contents, f.u.Add(&pdf.Stream{Dict: pdf.Dict{}, Data: mark}))
