@@ -85,9 +85,9 @@ func parsePDFAID(data []byte) (pdfaID, error) {
 				}
 				switch a.Name.Local {
 				case "part":
-					part = first(part, a.Value)
+					part = firstSet(part, a.Value)
 				case "conformance":
-					conf = first(conf, a.Value)
+					conf = firstSet(conf, a.Value)
 				}
 			}
 			if t.Name.Space == nsPDFAID && (t.Name.Local == "part" || t.Name.Local == "conformance") {
@@ -101,9 +101,9 @@ func parsePDFAID(data []byte) (pdfaID, error) {
 		case xml.EndElement:
 			if inProp != "" && t.Name.Space == nsPDFAID && t.Name.Local == inProp {
 				if inProp == "part" {
-					part = first(part, text.String())
+					part = firstSet(part, text.String())
 				} else {
-					conf = first(conf, text.String())
+					conf = firstSet(conf, text.String())
 				}
 				inProp = ""
 			}
@@ -123,7 +123,7 @@ func parsePDFAID(data []byte) (pdfaID, error) {
 	return id, nil
 }
 
-func first(have, v string) string {
+func firstSet(have, v string) string {
 	if have != "" {
 		return have
 	}
