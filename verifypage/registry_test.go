@@ -32,7 +32,7 @@ import (
 const (
 	evilAttachment = `<script>window.__pwned=1</script>.xml`
 	evilIssuer     = `<script>window.__pwned=2</script> มหาวิทยาลัย`
-	evilRevocation     = `<script>window.__pwned=3</script> แก้ไขผลการเรียน`
+	evilRevocation = `<script>window.__pwned=3</script> แก้ไขผลการเรียน`
 	evilLabel      = `<script>window.__pwned=4</script>`
 )
 

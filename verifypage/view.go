@@ -110,11 +110,11 @@ type sigView struct {
 	SigReason, Location, Contact string
 	Tech                         []fact
 	// The signed revision, which the page's script cuts from the upload.
-	RevisionLength int64
-	RevisionSHA256 string
-	RevisionName   string
-	RevisionHint   string
-	Errors, Warnings             []string
+	RevisionLength   int64
+	RevisionSHA256   string
+	RevisionName     string
+	RevisionHint     string
+	Errors, Warnings []string
 }
 
 type chainLink struct {
@@ -166,7 +166,7 @@ func newResultView(l Lang, rep *verify.Report) (*resultView, error) {
 		// Base64 keeps every byte of the file's strings out of the URL's
 		// syntax; a download link is a navigation, which default-src does
 		// not govern.
-		JSONURL: template.URL("data:application/json;charset=utf-8;base64," + base64.StdEncoding.EncodeToString(js)),
+		JSONURL:     template.URL("data:application/json;charset=utf-8;base64," + base64.StdEncoding.EncodeToString(js)),
 		Registry:    newRegistryView(l, rep.Registry),
 		Attachments: newAttachments(l, rep),
 	}
