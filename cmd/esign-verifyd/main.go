@@ -73,8 +73,11 @@ func run() error {
 	var st *store.Store
 	if cfg.VerifyClientRatePerMinute > 0 || hasDatabase(cfg) {
 		st, err = store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, ReadOnly: true})
+		if err != nil && cfg.VerifyClientRatePerMinute > 0 {
+			return fmt.Errorf("ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE needs the signing service's database to check API keys: %w", err)
+		}
 		if err != nil {
-			return fmt.Errorf("open the signing service's database read-only (API keys, registry): %w", err)
+			return fmt.Errorf("open the signing service's database read-only for the issuer registry: %w", err)
 		}
 		defer st.Close()
 	}
