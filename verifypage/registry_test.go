@@ -275,6 +275,7 @@ func (f *regFixture) testRegistryBrowser(t *testing.T) {
 	}
 	pwned()
 	checkCSP(t, ctx)
+	shot(t, ctx, "registry-revoked-phone", 390, 844, true, true)
 
 	step(t, ctx, "upload on /d/ valid",
 		chromedp.Navigate(f.srv+"/d/"+f.validID),
@@ -293,6 +294,7 @@ func (f *regFixture) testRegistryBrowser(t *testing.T) {
 	}
 	pwned()
 	checkCSP(t, ctx)
+	shot(t, ctx, "registry-match-desktop", 1366, 900, false, true)
 
 	save := func(what, css string, want []byte) {
 		t.Helper()
@@ -348,6 +350,7 @@ func (f *regFixture) testRegistryBrowser(t *testing.T) {
 	// prefix of it.
 	n := eval[int](t, ctx, `Number(document.querySelector('.save-revision').dataset.length)`)
 	save("signed version of B-LTA", ".save-revision", f.data(t, "valid")[:n])
+	shot(t, ctx, "registry-revoked-verdict-desktop", 1366, 900, false, false)
 	pwned()
 	checkCSP(t, ctx)
 }

@@ -173,8 +173,13 @@ func newResultView(l Lang, rep *verify.Report) (*resultView, error) {
 	if v.Registry != nil && v.Registry.Tone == toneInvalid {
 		// A revoked document: the issuer's word heads the page, whatever
 		// the signatures say, so nobody reads it as valid.
+		// What the signatures' check found still shows below it.
+		sigs := v.Verdict
 		v.Verdict = &verdictView{Tone: toneInvalid, Title: v.Registry.Title, Details: v.Registry.Details,
-			Advice: texts(l).InvalidAdvice}
+			Changes: sigs.Changes, Seen: sigs.Seen, Advice: texts(l).InvalidAdvice}
+		if sigs.Tone != toneValid {
+			v.Verdict.Details = append(append([]string{}, v.Verdict.Details...), sigs.Title)
+		}
 	}
 	v.DocFacts = []fact{
 		{tx.Indication, indicationString(rep.Document.Indication, rep.Document.SubIndication)},
