@@ -174,6 +174,24 @@
 // but nothing is wrong either. signature_count counts document timestamps
 // too; their level is "" (PAdES levels describe signatures).
 //
+// Each signature reports revision_length (ByteRange[2] + ByteRange[3])
+// and revision_sha256, the digest of the file's first revision_length
+// bytes: the revision it signed, which an issuer registry records and
+// which stays the same when DSS and timestamp revisions follow.
+//
+// # Embedded files
+//
+// Report.Attachments lists the files of the /Names /EmbeddedFiles tree and
+// of the catalog's /AF array: name (/UF, else /F), MIME type (/Subtype),
+// /AFRelationship, decoded size and SHA-256, and covered_by, the
+// signatures whose signed revision holds a file of the same name with the
+// same digest. A file added or replaced after a signature is not covered
+// by it, and the change analysis reports the change with effect
+// "attachment". The walk is bounded (loops, depth, a node budget shared by
+// every revision, 256 files) and decodes within the call's decoding
+// budget, after the signatures are judged; an unchanged stream is decoded
+// once however many revisions hold it.
+//
 // # Levels
 //
 // B-B: a CAdES signature; B-T: with a signature timestamp; B-LT: with, in

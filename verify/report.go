@@ -59,7 +59,31 @@ const (
 type Report struct {
 	Document   DocumentResult    `json:"document"`
 	Signatures []SignatureResult `json:"signatures"`
+	// Attachments lists the embedded files, in the order of the name
+	// tree and then of /AF.
+	Attachments []Attachment `json:"attachments"`
+	// Registry is the issuer's record of the document, when a signature's
+	// covered revision is registered. Verify leaves it nil: the caller
+	// that holds the registry (verifyapi) looks the revisions up.
+	Registry *RegistryMatch `json:"registry,omitempty"`
 }
+
+// RegistryMatch is the issuer registry's word on a document, as the
+// verifier shows it. Status "unavailable" (with the other fields empty)
+// says the registry could not be asked.
+type RegistryMatch struct {
+	ID        string     `json:"id,omitempty"`
+	Status    string     `json:"status"` // "valid", "revoked" or "unavailable"
+	Issuer    string     `json:"issuer,omitempty"`
+	IssuedAt  *time.Time `json:"issued_at,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+	Reason    string     `json:"reason,omitempty"`
+	// Field names the signature whose covered revision was registered.
+	Field string `json:"field,omitempty"`
+}
+
+// Registry statuses beyond the registry's own.
+const RegistryUnavailable = "unavailable"
 
 // DocumentResult sums up the document.
 type DocumentResult struct {
@@ -118,12 +142,19 @@ type SignatureResult struct {
 	TSA string `json:"tsa"`
 
 	// Revision is the 1-based revision whose end the signed range reaches.
-	Revision   int            `json:"revision"`
-	ByteRange  []int64        `json:"byte_range"`
-	Digest     string         `json:"digest_algorithm"`
-	Algorithm  string         `json:"signature_algorithm"`
-	Integrity  Checks         `json:"integrity"`
-	Revocation RevocationInfo `json:"revocation"`
+	Revision int `json:"revision"`
+	// RevisionLength is the length of the signed revision, ByteRange[2] +
+	// ByteRange[3]: the first RevisionLength bytes of the file are the
+	// document as signed ("view signed version"). RevisionSHA256 is their
+	// hex SHA-256, the digest an issuer registry records. Both are 0 and
+	// "" when the byte range is unusable.
+	RevisionLength int64          `json:"revision_length"`
+	RevisionSHA256 string         `json:"revision_sha256"`
+	ByteRange      []int64        `json:"byte_range"`
+	Digest         string         `json:"digest_algorithm"`
+	Algorithm      string         `json:"signature_algorithm"`
+	Integrity      Checks         `json:"integrity"`
+	Revocation     RevocationInfo `json:"revocation"`
 
 	// CoversWholeDocument is true when the signed range reaches the end of
 	// the file (white space after %%EOF aside).

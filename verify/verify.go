@@ -166,7 +166,8 @@ func newVerifier(ctx context.Context, cfg Config, ra io.ReaderAt, size int64, r 
 			Size: size, ValidationTime: v.now.UTC(), Certification: "none",
 			Encrypted: r.Encrypted(), Warnings: []string{},
 		},
-		Signatures: []SignatureResult{},
+		Signatures:  []SignatureResult{},
+		Attachments: []Attachment{},
 	}
 	v.certs = newCertCache()
 	v.ev = newEvidence(v)
@@ -245,10 +246,12 @@ func (v *verifier) run() error {
 			v.detectLevel(s)
 		}
 	}
+	v.revisionDigests()
 	for _, s := range v.sigs {
 		s.finish()
 		v.report.Signatures = append(v.report.Signatures, *s.res)
 	}
+	v.attachments()
 	v.summarize()
 	return nil
 }

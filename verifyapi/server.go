@@ -66,6 +66,11 @@ type Config struct {
 	// assets under /static/); the JSON endpoint stays. Default: the page is
 	// served.
 	NoPage bool
+	// Registry, when set, is the issuer registry: reports name the
+	// registered document a signature's covered revision is, and
+	// GET /api/v1/documents/{id} and the page GET /d/{id} are served.
+	// Default nil: no registry, and those routes are not there.
+	Registry Registry
 	// NoMetrics leaves /metrics out of Handler, for a daemon that serves
 	// MetricsHandler on an address of its own. Default: /metrics is served.
 	NoMetrics bool
@@ -181,6 +186,14 @@ func (s *Server) Handler() http.Handler {
 		r.HEAD(verifypage.StaticPrefix+"*file", page)
 		r.POST("/", s.pageVerify)
 	}
+	if s.cfg.Registry != nil {
+		r.GET("/api/v1/documents/:id", s.rateLimit, s.document)
+		if s.page != nil {
+			r.GET("/d/:id", s.docPage)
+			r.HEAD("/d/:id", s.docPage)
+			r.POST("/d/:id", s.docPageVerify)
+		}
+	}
 	r.NoRoute(func(c *gin.Context) { fail(c, http.StatusNotFound, "not_found", "no such endpoint") })
 	return r
 }
@@ -191,12 +204,16 @@ func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler }
 
 // pageVerify answers the page's form post: the same rate limit, size limit
 // and time budget as the JSON endpoint, rendered as HTML.
-func (s *Server) pageVerify(c *gin.Context) {
+func (s *Server) pageVerify(c *gin.Context) { s.serveVerified(c, nil) }
+
+// serveVerified verifies the upload for the page; doc is the registered
+// document of the /d/{id} page it was posted to, nil on the main page.
+func (s *Server) serveVerified(c *gin.Context, doc *verify.RegistryMatch) {
 	if !s.limiter.Allow(s.clientKey(c)) {
 		s.metrics.observe(nil, codeRateLimited)
 		c.Set(keyErrorCode, codeRateLimited)
 		c.Header("Retry-After", "60")
-		s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Status: http.StatusTooManyRequests, Code: codeRateLimited})
+		s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Status: http.StatusTooManyRequests, Code: codeRateLimited, Document: doc})
 		return
 	}
 	rep, status, code, err := s.ReportFor(c.Request.Context(), c)
@@ -207,10 +224,10 @@ func (s *Server) pageVerify(c *gin.Context) {
 		// Not logged: the message may quote the file, and files hold
 		// personal data. The request line records the status and code.
 		c.Set(keyErrorCode, code)
-		s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Status: status, Code: code})
+		s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Status: status, Code: code, Document: doc})
 		return
 	}
-	s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Report: rep})
+	s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Report: rep, Document: doc})
 }
 
 // Context keys of what the request log reports.
@@ -321,6 +338,7 @@ func bearerToken(h string) (key string, ok bool) {
 func (s *Server) ReportFor(ctx context.Context, c *gin.Context) (*verify.Report, int, string, error) {
 	rep, status, code, err := s.reportFor(ctx, c)
 	s.metrics.observe(rep, code)
+	s.lookUp(ctx, rep)
 	return rep, status, code, err
 }
 

@@ -75,6 +75,10 @@ type Outcome struct {
 	// "not_pdf", "unreadable", "timeout" or "bad_request"; it picks the
 	// words shown. Unknown codes get a general message.
 	Code string
+	// Document is the registered document of the /d/{id} page the file
+	// was posted to: the result then says whether the file is it. Nil on
+	// the main page.
+	Document *verify.RegistryMatch
 }
 
 // New makes a Page. It panics only if the embedded templates are broken,
@@ -101,8 +105,10 @@ func New(opts Options) *Page {
 		panic(fmt.Sprintf("verifypage: embedded assets: %v", err))
 	}
 	p.tmpl = template.Must(template.New("").Funcs(template.FuncMap{
-		"asset": p.assetURL,
-		"inc":   func(i int) int { return i + 1 },
+		"asset":    p.assetURL,
+		"inc":      func(i int) int { return i + 1 },
+		"safeName": safeName,
+		"regArgs":  func(r *regText, v *registryView) map[string]any { return map[string]any{"R": r, "V": v} },
 	}).ParseFS(templateFS, "templates/*.html"))
 	return p
 }
@@ -185,6 +191,10 @@ func (p *Page) ServeResult(w http.ResponseWriter, r *http.Request, o Outcome) {
 			status = http.StatusInternalServerError
 		}
 	}
+	if o.Document != nil {
+		p.renderDoc(w, r, status, o.Document, o.Report, o.Code, true)
+		return
+	}
 	p.render(w, r, status, o.Report, o.Code, "post")
 }
 
@@ -199,6 +209,28 @@ type pageData struct {
 	Posted    bool
 	Result    *resultView
 	Error     string
+	// The /d/{id} page: the document, or that it is unknown, or why it
+	// could not be looked up.
+	R          *regText
+	Doc        *docView
+	DocMissing bool
+	DocError   string
+}
+
+// fillResult puts the outcome of an upload into d; doc is the /d/{id}
+// page's document, nil on the main page.
+func (p *Page) fillResult(d *pageData, l Lang, rep *verify.Report, code string, doc *verify.RegistryMatch) {
+	if rep == nil {
+		d.Error = errorMessage(l, code)
+		return
+	}
+	v, err := newResultView(l, rep)
+	if err != nil {
+		d.Error = errorMessage(l, "")
+		return
+	}
+	v.Match = newMatch(l, rep, doc)
+	d.Result = v
 }
 
 func (p *Page) render(w http.ResponseWriter, r *http.Request, status int, rep *verify.Report, code, mode string) {
@@ -207,6 +239,7 @@ func (p *Page) render(w http.ResponseWriter, r *http.Request, status int, rep *v
 	d := pageData{
 		Lang:      l,
 		T:         tx,
+		R:         regTexts(l),
 		Action:    "/?" + url.Values{"lang": {string(l)}}.Encode(),
 		SwitchURL: "/?" + url.Values{"lang": {tx.OtherLang}}.Encode(),
 		MaxUpload: p.opts.MaxUpload,
@@ -216,16 +249,7 @@ func (p *Page) render(w http.ResponseWriter, r *http.Request, status int, rep *v
 		d.MaxSize = fmt.Sprintf(tx.MaxSize, formatSize(p.opts.MaxUpload))
 	}
 	if d.Posted {
-		if rep != nil {
-			v, err := newResultView(l, rep)
-			if err != nil {
-				status, d.Error = http.StatusInternalServerError, errorMessage(l, "")
-			} else {
-				d.Result = v
-			}
-		} else {
-			d.Error = errorMessage(l, code)
-		}
+		p.fillResult(&d, l, rep, code, nil)
 	}
 	name := "page"
 	if d.Posted && r.URL.Query().Get("partial") == "1" {

@@ -30,6 +30,12 @@ type resultView struct {
 	DocFacts    []fact
 	// JSONURL is the report as a data: URL for the download link.
 	JSONURL template.URL
+	// Registry is the issuer registry's word, nil when the document is
+	// not registered or the verifier keeps no registry; Match, on a
+	// /d/{id} page, whether the file is that document.
+	Registry    *registryView
+	Match       *matchView
+	Attachments []attView
 }
 
 type verdictView struct {
@@ -103,7 +109,12 @@ type sigView struct {
 	Certification                string
 	SigReason, Location, Contact string
 	Tech                         []fact
-	Errors, Warnings             []string
+	// The signed revision, which the page's script cuts from the upload.
+	RevisionLength   int64
+	RevisionSHA256   string
+	RevisionName     string
+	RevisionHint     string
+	Errors, Warnings []string
 }
 
 type chainLink struct {
@@ -155,7 +166,20 @@ func newResultView(l Lang, rep *verify.Report) (*resultView, error) {
 		// Base64 keeps every byte of the file's strings out of the URL's
 		// syntax; a download link is a navigation, which default-src does
 		// not govern.
-		JSONURL: template.URL("data:application/json;charset=utf-8;base64," + base64.StdEncoding.EncodeToString(js)),
+		JSONURL:     template.URL("data:application/json;charset=utf-8;base64," + base64.StdEncoding.EncodeToString(js)),
+		Registry:    newRegistryView(l, rep.Registry),
+		Attachments: newAttachments(l, rep),
+	}
+	if v.Registry != nil && v.Registry.Tone == toneInvalid {
+		// A revoked document: the issuer's word heads the page, whatever
+		// the signatures say, so nobody reads it as valid.
+		// What the signatures' check found still shows below it.
+		sigs := v.Verdict
+		v.Verdict = &verdictView{Tone: toneInvalid, Title: v.Registry.Title, Details: v.Registry.Details,
+			Changes: sigs.Changes, Seen: sigs.Seen, Advice: texts(l).InvalidAdvice}
+		if sigs.Tone != toneValid {
+			v.Verdict.Details = append(append([]string{}, v.Verdict.Details...), sigs.Title)
+		}
 	}
 	v.DocFacts = []fact{
 		{tx.Indication, indicationString(rep.Document.Indication, rep.Document.SubIndication)},
@@ -351,6 +375,11 @@ func signatureView(l Lang, s *verify.SignatureResult, n int) sigView {
 	}
 	v.Seen = newSeen(l, seen)
 
+	if s.RevisionLength > 0 && s.RevisionSHA256 != "" {
+		v.RevisionLength, v.RevisionSHA256 = s.RevisionLength, s.RevisionSHA256
+		v.RevisionName = safeName(fmt.Sprintf("signed-version-%s.pdf", s.Field))
+		v.RevisionHint = fmt.Sprintf(regTexts(l).SignedVersionHint, formatSize(s.RevisionLength))
+	}
 	v.Tech = []fact{{tx.Indication, indicationString(s.Indication, s.SubIndication)}}
 	add := func(label, value string) {
 		if value != "" {

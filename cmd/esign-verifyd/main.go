@@ -10,6 +10,12 @@
 // then opens the signing service's database (ESIGN_DATABASE_URL, or the
 // SQLite file in ESIGN_DATA_DIR) read-only, to check keys and nothing else.
 //
+// The issuer registry (GET /d/{id}, GET /api/v1/documents/{id} and the
+// "registry" of a report) is read from the same database, opened
+// read-only: ESIGN_DATABASE_URL, which should name a PostgreSQL role with
+// SELECT only, or, without it, the SQLite file in ESIGN_DATA_DIR when it
+// exists. With neither, the verifier runs without a registry.
+//
 // Prometheus metrics are at /metrics on the same address, or, with
 // ESIGN_VERIFY_METRICS_ADDR set, only on that address, which need not
 // face the internet.
@@ -24,11 +30,13 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"esign/config"
 	"esign/internal/serve"
+	"esign/registry"
 	"esign/store"
 	"esign/verifyapi"
 )
@@ -62,13 +70,28 @@ func run() error {
 		Burst:          cfg.VerifyBurst,
 		TrustedProxies: cfg.TrustedProxies,
 	}
-	if cfg.VerifyClientRatePerMinute > 0 {
-		st, err := store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, ReadOnly: true})
-		if err != nil {
+	var st *store.Store
+	if cfg.VerifyClientRatePerMinute > 0 || hasDatabase(cfg) {
+		st, err = store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir, ReadOnly: true})
+		if err != nil && cfg.VerifyClientRatePerMinute > 0 {
 			return fmt.Errorf("ESIGN_VERIFY_CLIENT_RATE_PER_MINUTE needs the signing service's database to check API keys: %w", err)
 		}
+		if err != nil {
+			return fmt.Errorf("open the signing service's database read-only for the issuer registry: %w", err)
+		}
 		defer st.Close()
+	}
+	if cfg.VerifyClientRatePerMinute > 0 {
 		vcfg.Keys, vcfg.ClientRatePerMinute = storeKeys{st}, cfg.VerifyClientRatePerMinute
+	}
+	if st != nil {
+		// A database made before the registry existed has no table for it:
+		// the verifier then runs without one rather than not at all.
+		if reg, err := registry.OpenReadOnly(ctx, st); err != nil {
+			logger.Warn("no issuer registry", "error", err)
+		} else {
+			vcfg.Registry = reg
+		}
 	}
 	srv := verifyapi.New(vcfg)
 
@@ -103,6 +126,20 @@ func run() error {
 		err = errors.Join(err, fmt.Errorf("metrics: %w", mErr))
 	}
 	return err
+}
+
+// hasDatabase tells whether there is a database to read the registry
+// from: a configured URL, or the SQLite file of the data directory.
+func hasDatabase(cfg config.Config) bool {
+	if cfg.DatabaseURL != "" {
+		return true
+	}
+	dir := cfg.DataDir
+	if dir == "" {
+		dir = ".esign-dev" // store.Open's default
+	}
+	_, err := os.Stat(filepath.Join(dir, "esign.db"))
+	return err == nil
 }
 
 // storeKeys checks API keys against the signing service's clients.

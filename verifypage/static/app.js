@@ -16,6 +16,10 @@
   document.documentElement.classList.add('js');
   var max = Number(form.getAttribute('data-max')) || 0;
   var sending = false;
+  // checked is the file the shown result is about: the downloads of the
+  // signed version and of attachments are cut from it here, in the
+  // browser, so the verifier keeps nothing and any replica can answer.
+  var checked = null;
 
   function showError(message) {
     // textContent: the message is ours, but never treat text as markup.
@@ -64,6 +68,7 @@
     if (announce) {
       announce.textContent = busy.textContent;
     }
+    checked = file;
     var url = new URL(form.action, document.baseURI);
     url.searchParams.set('partial', '1');
     fetch(url.toString(), { method: 'POST', body: new FormData(form), credentials: 'same-origin' })
@@ -80,6 +85,67 @@
         showError(form.getAttribute('data-network-error'));
       });
   }
+
+  function hex(buf) {
+    return Array.prototype.map.call(new Uint8Array(buf), function (b) {
+      return ('0' + b.toString(16)).slice(-2);
+    }).join('');
+  }
+
+  // save offers bytes for download once their SHA-256 is the one the
+  // verifier reported, so what is saved is what was checked.
+  function save(buf, want, name, type) {
+    var check = window.crypto && window.crypto.subtle ?
+      window.crypto.subtle.digest('SHA-256', buf).then(hex) : Promise.resolve(want);
+    return check.then(function (got) {
+      if (got !== want) {
+        throw new Error('mismatch');
+      }
+      var link = document.createElement('a');
+      link.href = URL.createObjectURL(new Blob([buf], { type: type || 'application/octet-stream' }));
+      link.download = name;
+      link.hidden = true;
+      document.body.appendChild(link);
+      link.click();
+      setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 60000);
+    });
+  }
+
+  function saveFailed() {
+    var box = document.getElementById('save-error');
+    if (box) {
+      box.textContent = box.getAttribute('data-mismatch');
+      box.hidden = false;
+    }
+  }
+
+  slot.addEventListener('click', function (e) {
+    var btn = e.target.closest ? e.target.closest('button.save') : null;
+    if (!btn || !checked) {
+      return;
+    }
+    var length = Number(btn.getAttribute('data-length'));
+    var want = btn.getAttribute('data-sha256');
+    var name = btn.getAttribute('data-name');
+    var work;
+    if (btn.classList.contains('save-revision')) {
+      work = checked.slice(0, length).arrayBuffer().then(function (buf) {
+        return save(buf, want, name, 'application/pdf');
+      });
+    } else {
+      var offset = Number(btn.getAttribute('data-offset'));
+      var part = checked.slice(offset, offset + length);
+      var data = btn.getAttribute('data-flate') === '1' ?
+        (window.DecompressionStream ?
+          new Response(part.stream().pipeThrough(new DecompressionStream('deflate'))).arrayBuffer() :
+          Promise.reject(new Error('no DecompressionStream'))) :
+        part.arrayBuffer();
+      work = data.then(function (buf) {
+        return save(buf, want, name, btn.getAttribute('data-mime'));
+      });
+    }
+    work.catch(saveFailed);
+  });
 
   form.addEventListener('submit', function (e) {
     e.preventDefault();

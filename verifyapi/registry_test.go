@@ -1,0 +1,153 @@
+package verifyapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"esign/registry"
+	"esign/verify"
+)
+
+// fakeRegistry holds documents by revision digest; err, when set, is
+// what every lookup answers.
+type fakeRegistry struct {
+	docs []*registry.Document
+	err  error
+}
+
+func (f fakeRegistry) Get(_ context.Context, id string) (*registry.Document, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	for _, d := range f.docs {
+		if d.ID == id {
+			return d, nil
+		}
+	}
+	return nil, registry.ErrNotFound
+}
+
+func (f fakeRegistry) ByRevision(_ context.Context, sum []byte) (*registry.Document, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	for _, d := range f.docs {
+		if bytes.Equal(d.RevisionSHA256, sum) {
+			return d, nil
+		}
+	}
+	return nil, registry.ErrNotFound
+}
+
+func testDocs() (valid, revoked *registry.Document) {
+	v, _ := registry.NewID()
+	r, _ := registry.NewID()
+	issued := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	valid = &registry.Document{ID: v, Client: "c", Credential: "k", Issuer: "มหาวิทยาลัย", IssuedAt: issued,
+		RevisionSHA256: bytes.Repeat([]byte{1}, 32), Label: "6401234", Status: registry.Valid}
+	revoked = &registry.Document{ID: r, Client: "c", Credential: "k", Issuer: "มหาวิทยาลัย", IssuedAt: issued,
+		RevisionSHA256: bytes.Repeat([]byte{2}, 32), Label: "6405678", Status: registry.Revoked,
+		RevokedAt: issued.Add(time.Hour), Reason: "แก้ไขผลการเรียน"}
+	return valid, revoked
+}
+
+// TestLookUp: the first signature whose covered revision is registered
+// names the document; none leaves the report without "registry"; a
+// database error makes it "unavailable".
+func TestLookUp(t *testing.T) {
+	valid, revoked := testDocs()
+	reg := fakeRegistry{docs: []*registry.Document{valid, revoked}}
+	report := func(sums ...[]byte) *verify.Report {
+		rep := &verify.Report{}
+		for i, s := range sums {
+			rep.Signatures = append(rep.Signatures, verify.SignatureResult{Field: string(rune('A' + i)), RevisionSHA256: hex.EncodeToString(s),
+				Indication: verify.TotalPassed})
+		}
+		return rep
+	}
+	other := bytes.Repeat([]byte{9}, 32)
+	for _, tc := range []struct {
+		name   string
+		reg    Registry
+		rep    *verify.Report
+		status string
+		id     string
+	}{
+		{"valid", reg, report(valid.RevisionSHA256), "valid", valid.ID},
+		{"revoked, second signature", reg, report(other, revoked.RevisionSHA256), "revoked", revoked.ID},
+		{"unknown", reg, report(other), "", ""},
+		{"no registry", nil, report(valid.RevisionSHA256), "", ""},
+		{"database down", fakeRegistry{err: errors.New("down")}, report(valid.RevisionSHA256), "unavailable", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(Config{Registry: tc.reg})
+			s.lookUp(context.Background(), tc.rep)
+			got := tc.rep.Registry
+			switch {
+			case tc.status == "" && got != nil:
+				t.Errorf("registry %+v, want none", got)
+			case tc.status != "" && (got == nil || got.Status != tc.status || got.ID != tc.id):
+				t.Errorf("registry %+v, want %s %s", got, tc.status, tc.id)
+			}
+			if tc.rep.Signatures[0].Indication != verify.TotalPassed {
+				t.Error("the signature's indication changed")
+			}
+			if got != nil && got.Status == "revoked" && (got.RevokedAt == nil || got.Reason == "") {
+				t.Errorf("revoked without time or reason: %+v", got)
+			}
+		})
+	}
+}
+
+// TestDocumentsEndpoint: GET /api/v1/documents/{id} answers the public
+// fields only, 404 JSON for unknown and malformed IDs, 503 JSON when the
+// database is down, and is not there without a registry.
+func TestDocumentsEndpoint(t *testing.T) {
+	valid, revoked := testDocs()
+	h := New(Config{Registry: fakeRegistry{docs: []*registry.Document{valid, revoked}}}).Handler()
+	get := func(h http.Handler, id string) (int, map[string]any, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/v1/documents/"+id, nil))
+		var out map[string]any
+		json.Unmarshal(rec.Body.Bytes(), &out)
+		return rec.Code, out, rec.Body.String()
+	}
+	status, doc, body := get(h, revoked.ID)
+	if status != 200 || doc["status"] != "revoked" || doc["reason"] != revoked.Reason || doc["revoked_at"] != "2026-03-01T03:00:00Z" ||
+		doc["issued_at"] != "2026-03-01T02:00:00Z" || doc["issuer"] != revoked.Issuer || doc["id"] != revoked.ID {
+		t.Errorf("revoked: %d %s", status, body)
+	}
+	if strings.Contains(body, revoked.Label) || strings.Contains(body, "label") || strings.Contains(body, `"c"`) {
+		t.Errorf("personal or internal data: %s", body)
+	}
+	if status, doc, body = get(h, valid.ID); status != 200 || doc["status"] != "valid" || doc["revoked_at"] != nil {
+		t.Errorf("valid: %d %s", status, body)
+	}
+	unknown, _ := registry.NewID()
+	for _, id := range []string{unknown, "short", strings.Repeat("A", 200)} {
+		if status, doc, body = get(h, id); status != 404 || doc["error"] == nil {
+			t.Errorf("%q: %d %s", id, status, body)
+		}
+	}
+	down := New(Config{Registry: fakeRegistry{err: errors.New("down")}}).Handler()
+	if status, doc, body = get(down, valid.ID); status != 503 || doc["error"] == nil {
+		t.Errorf("database down: %d %s", status, body)
+	}
+	if status, _, _ = get(New(Config{}).Handler(), valid.ID); status != 404 {
+		t.Errorf("without a registry: %d", status)
+	}
+	// Rate-limited like the verification endpoint.
+	limited := New(Config{Registry: fakeRegistry{docs: []*registry.Document{valid}}, RatePerMinute: 1, Burst: 1}).Handler()
+	get(limited, valid.ID)
+	if status, _, _ = get(limited, valid.ID); status != http.StatusTooManyRequests {
+		t.Errorf("second request of a burst of 1: %d", status)
+	}
+}
