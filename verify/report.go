@@ -72,12 +72,14 @@ type Report struct {
 // verifier shows it. Status "unavailable" (with the other fields empty)
 // says the registry could not be asked.
 type RegistryMatch struct {
-	ID        string     `json:"id,omitempty"`
+	// The members are there whatever the status, null or "" when they do
+	// not apply, so that clients find the contract's names on every answer.
+	ID        string     `json:"id"`
 	Status    string     `json:"status"` // "valid", "revoked" or "unavailable"
-	Issuer    string     `json:"issuer,omitempty"`
-	IssuedAt  *time.Time `json:"issued_at,omitempty"`
-	RevokedAt *time.Time `json:"revoked_at,omitempty"`
-	Reason    string     `json:"reason,omitempty"`
+	Issuer    string     `json:"issuer"`
+	IssuedAt  *time.Time `json:"issued_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+	Reason    string     `json:"reason"`
 	// Field names the signature whose covered revision was registered.
 	Field string `json:"field,omitempty"`
 }
