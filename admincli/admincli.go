@@ -525,6 +525,9 @@ type jsonEntry struct {
 	Credential   string `json:"credential"`
 	Batch        string `json:"batch,omitempty"`
 	Ref          string `json:"ref,omitempty"`
+	Action       string `json:"action,omitempty"`
+	Document     string `json:"document_id,omitempty"`
+	Reason       string `json:"reason,omitempty"`
 	InputSHA256  string `json:"input_sha256,omitempty"`
 	OutputSHA256 string `json:"output_sha256,omitempty"`
 	Level        string `json:"level,omitempty"`
@@ -562,7 +565,7 @@ func (c Command) auditList(ctx context.Context, args []string) error {
 	for _, e := range es {
 		if err := enc.Encode(jsonEntry{
 			Seq: e.Seq, Time: store.FormatTime(e.Time), RequestID: e.RequestID, Client: e.Client, Credential: e.Credential,
-			Batch: e.Batch, Ref: e.Ref,
+			Batch: e.Batch, Ref: e.Ref, Action: string(e.Action), Document: e.Document, Reason: e.Reason,
 			InputSHA256: hex.EncodeToString(e.InputSHA256), OutputSHA256: hex.EncodeToString(e.OutputSHA256), Level: e.Level,
 			Number: e.Metadata.Number, Date: e.Metadata.Date, Subject: e.Metadata.Subject, Urgency: e.Metadata.Urgency,
 			Secrecy: e.Metadata.Secrecy, Result: string(e.Result), ErrorCode: e.ErrorCode, PrevHash: e.PrevHash, Hash: e.Hash,
