@@ -41,7 +41,7 @@ type form struct {
 	release func() // gives back the place among the uploads in flight
 	values  map[string]string
 	file    *upload
-	image   []byte
+	files   signopts.Files
 }
 
 func (f *form) get(name string) string { return f.values[name] }
@@ -198,7 +198,19 @@ func (s *Server) readPart(f *form, part *multipart.Part, hint int64) error {
 		if len(b) > maxImage {
 			return fmt.Errorf("%w: the signature image is over %d bytes", errBadRequest, maxImage)
 		}
-		f.image = b
+		f.files.Image = b
+	case "attachment":
+		if f.files.Attachment != nil {
+			return fmt.Errorf("%w: more than one \"attachment\"", errBadRequest)
+		}
+		b, err := io.ReadAll(io.LimitReader(part, signopts.MaxAttachment+1))
+		if err != nil {
+			return clientReadError("read attachment", err, s.cfg.MaxUpload)
+		}
+		if len(b) > signopts.MaxAttachment {
+			return fmt.Errorf("%w: the attachment is over %d bytes", errRequestTooLarge, signopts.MaxAttachment)
+		}
+		f.files.Attachment = &signopts.File{Name: part.FileName(), Data: b}
 	default:
 		if len(f.values) >= maxFields {
 			return fmt.Errorf("%w: more than %d form fields", errBadRequest, maxFields)
