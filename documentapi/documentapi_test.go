@@ -97,7 +97,9 @@ func (f *fixture) do(t *testing.T, method, path, key, body string) answer {
 			t.Fatalf("%s %s: %v: %s", method, path, err, a.raw)
 		}
 	} else {
-		var e struct{ Error struct{ Code, Message string } }
+		var e struct {
+			Error struct{ Code, Message string }
+		}
 		if err := json.Unmarshal(buf.Bytes(), &e); err != nil {
 			t.Fatalf("%s %s: %d with no error JSON: %s", method, path, resp.StatusCode, a.raw)
 		}
