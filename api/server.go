@@ -4,6 +4,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -379,9 +380,13 @@ func (s *Server) sign(c *gin.Context) {
 	// document goes into the registry in the same transaction, so neither
 	// is ever kept without the other.
 	var record func(context.Context, *store.Tx) (bool, error)
+	if docID != "" && len(res.SignedRevisionSHA256) != sha256.Size {
+		s.fail(c, &entry, req, errors.New("the signer gave no digest of the signed revision"))
+		return
+	}
 	if docID != "" {
 		entry.Document = docID
-		doc := registry.Document{ID: docID, Client: client.Name, Credential: cred.Name, Issuer: IssuerOf(key),
+		doc := registry.Document{ID: docID, Client: client.Name, Credential: cred.Name, Issuer: signopts.IssuerOf(key),
 			RevisionSHA256: res.SignedRevisionSHA256, Label: req.Label}
 		record = func(ctx context.Context, tx *store.Tx) (bool, error) {
 			if _, err := s.cfg.Registry.Record(ctx, tx, doc); err != nil {
@@ -424,20 +429,6 @@ func (s *Server) issue(req *signopts.Request) (string, error) {
 		return "", err
 	}
 	return id, req.Issue(signopts.VerifyURL(s.cfg.PublicVerifyURL, id))
-}
-
-// IssuerOf is who the public sees as the issuer of a document signed
-// with key: its certificate's organisation, such as the university, else
-// its common name.
-func IssuerOf(key signer.Credential) string {
-	if len(key.Chain) == 0 {
-		return ""
-	}
-	subj := key.Chain[0].Subject
-	if len(subj.Organization) > 0 && subj.Organization[0] != "" {
-		return subj.Organization[0]
-	}
-	return subj.CommonName
 }
 
 // internal keeps a registry record the service itself made invalid (no

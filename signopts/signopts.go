@@ -129,6 +129,20 @@ func (r *Request) Issue(verifyURL string) error {
 	return nil
 }
 
+// IssuerOf is who the public sees as the issuer of a document signed
+// with key: its certificate's organisation, such as the university, else
+// its common name.
+func IssuerOf(key signer.Credential) string {
+	if len(key.Chain) == 0 {
+		return ""
+	}
+	subj := key.Chain[0].Subject
+	if len(subj.Organization) > 0 && subj.Organization[0] != "" {
+		return subj.Organization[0]
+	}
+	return subj.CommonName
+}
+
 // VerifyURL is the address of a registered document's page on the public
 // verifier whose base address is base.
 func VerifyURL(base, id string) string { return base + "/d/" + id }
