@@ -331,9 +331,9 @@ type Output struct {
 	SHA256 string
 	// DocumentID and VerifyURL name a registered document.
 	DocumentID, VerifyURL string
-	in     blob.Object
-	base   int64
-	update []byte
+	in                    blob.Object
+	base                  int64
+	update                []byte
 }
 
 // Size is the signed file's length.
