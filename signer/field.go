@@ -403,3 +403,40 @@ func drawInField(ctx context.Context, f *form, ref pdf.Ref, d pdf.Dict, app Appe
 	f.u.Set(widgetRef, widget)
 	return nil
 }
+
+// catSubDict returns a copy of the catalog's dictionary entry key to
+// change, and its reference when it is an indirect object; a new one when
+// there is none.
+func (f *form) catSubDict(key pdf.Name) (pdf.Dict, pdf.Ref, error) {
+	switch v := f.cat[key].(type) {
+	case pdf.Ref:
+		cur, err := f.u.Get(v)
+		if err != nil {
+			return nil, pdf.Ref{}, err
+		}
+		d, ok := cur.(pdf.Dict)
+		if !ok {
+			if cur == nil {
+				return pdf.Dict{}, pdf.Ref{}, nil
+			}
+			return nil, pdf.Ref{}, fmt.Errorf("catalog /%s is not a dictionary", key)
+		}
+		return d.Clone(), v, nil
+	case pdf.Dict:
+		return v.Clone(), pdf.Ref{}, nil
+	case nil:
+		return pdf.Dict{}, pdf.Ref{}, nil
+	default:
+		return nil, pdf.Ref{}, fmt.Errorf("catalog /%s is not a dictionary", key)
+	}
+}
+
+// setCatSubDict writes back what catSubDict returned.
+func (f *form) setCatSubDict(key pdf.Name, d pdf.Dict, ref pdf.Ref) {
+	if ref != (pdf.Ref{}) {
+		f.u.Set(ref, d)
+		return
+	}
+	f.cat[key] = d
+	f.catDirty = true
+}

@@ -8,6 +8,7 @@ import (
 
 	"esign/internal/testenv"
 	"esign/pdf"
+	"esign/qrstamp"
 	"esign/signer"
 )
 
@@ -17,16 +18,40 @@ import (
 // every annotation the update adds is printable, visible and has a normal
 // appearance. veraPDF is not packaged for Debian, so these are the rules
 // that concern an incremental signature, asserted one by one.
+//
+// A PDF/A-3 transcript is also signed with its XML attached and a QR code
+// drawn: then the embedded file must follow ISO 19005-3 §6.8 as well
+// (checkPDFA3Attachments) and the mark must be vector, with embedded
+// fonts and no transparency (checkOverlayPDFA).
 func TestPDFAPreserved(t *testing.T) {
 	env := testenv.New(t)
-	for _, name := range []string{"memo-libreoffice-pdfa2b.pdf", "transcript-libreoffice-pdfa3b.pdf"} {
+	stamp, err := qrstamp.New(verifyURL, qrstamp.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	xml := signer.Attachment{Name: "transcript.xml", MIME: "application/xml", Description: "ใบประมวลผลการศึกษา", Data: transcriptXML}
+	for _, c := range []struct {
+		name     string
+		attach   bool
+		suffixes string
+	}{
+		{"memo-libreoffice-pdfa2b.pdf", false, ""},
+		{"transcript-libreoffice-pdfa3b.pdf", false, ""},
+		{"transcript-libreoffice-pdfa3b.pdf", true, "+xml+qr"},
+	} {
+		name := c.name
 		for _, level := range []signer.Level{signer.LevelB, signer.LevelLTA} {
-			t.Run(name+"/"+string(level), func(t *testing.T) {
+			t.Run(name+c.suffixes+"/"+string(level), func(t *testing.T) {
 				in, err := os.ReadFile("../testdata/corpus/" + name)
 				if err != nil {
 					t.Fatal(err)
 				}
-				out := signFile(t, env.Signer, in, env.Creds["dev-registrar"], signer.Options{Level: level, Certify: 2})
+				opts := signer.Options{Level: level, Certify: 2}
+				if c.attach {
+					opts.Attachments = []signer.Attachment{xml}
+					opts.Overlays = []signer.Overlay{stamp}
+				}
+				out := signFile(t, env.Signer, in, env.Creds["dev-registrar"], opts)
 				before := readPDF(t, in)
 				after := readPDF(t, out)
 				catBefore, _, _ := before.Catalog()
@@ -62,6 +87,22 @@ func TestPDFAPreserved(t *testing.T) {
 					ap, _ := after.Dict(w["AP"])
 					if ap["N"] == nil {
 						t.Errorf("widget %v has no normal appearance", f)
+					}
+				}
+				if c.attach {
+					checkPDFA3Attachments(t, after, map[string][]byte{"transcript.xml": transcriptXML})
+					checkOverlayPDFA(t, after, 0)
+					// Each content stream added to the page must be
+					// intact for PDF/A: the old ones are kept as they are.
+					_, pb, _ := before.Page(0)
+					_, pa, _ := after.Page(0)
+					old, _ := before.Array(pb["Contents"])
+					if old == nil {
+						old = pdf.Array{pb["Contents"]}
+					}
+					now, _ := after.Array(pa["Contents"])
+					if len(now) != len(old)+2 || !reflect.DeepEqual(now[1:len(now)-1], old) {
+						t.Errorf("page /Contents %v, want [q %v mark]", now, old)
 					}
 				}
 			})

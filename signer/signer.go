@@ -198,6 +198,8 @@ type Result struct {
 	// covers: the input and the signature's update, without the DSS and
 	// document timestamp revisions that B-LT and B-LTA append after it.
 	SignedRevisionSHA256 []byte
+
+	signedLen int // the length of the signature's own update in Appended
 }
 
 // Size is the length of the signed file.
@@ -268,6 +270,17 @@ func (o Options) normalize(cred Credential, now time.Time) (Options, error) {
 	if o.Name == "" {
 		o.Name = leaf.Subject.CommonName
 	}
+	if len(o.Attachments) > 0 {
+		// A copy: the caller's slice is not ours to fill in.
+		atts := make([]Attachment, len(o.Attachments))
+		for i, a := range o.Attachments {
+			var err error
+			if atts[i], err = a.check(o.Time); err != nil {
+				return o, err
+			}
+		}
+		o.Attachments = atts
+	}
 	return o, nil
 }
 
@@ -329,7 +342,7 @@ func (s *Signer) Sign(ctx context.Context, in io.ReaderAt, size int64, cred Cred
 	}
 	res := &Result{
 		BaseSize: size, Appended: rev1.bytes, Field: rev1.field, Level: opts.Level,
-		SigningTime: opts.Time, Revisions: 1,
+		SigningTime: opts.Time, Revisions: 1, signedLen: len(rev1.bytes),
 	}
 	if rev1.token != nil {
 		res.TimestampTime = rev1.token.Time
@@ -343,15 +356,18 @@ func (s *Signer) Sign(ctx context.Context, in io.ReaderAt, size int64, cred Cred
 	return res, nil
 }
 
-// fingerprint fills the SHA-256 of input and output from the input's
-// digest state.
+// fingerprint fills the SHA-256 of input, signed revision and output
+// from the input's digest state. The signed revision ends where the
+// signature's /ByteRange ends: the end of its own update.
 func (r *Result) fingerprint(base256 hash.Cloner) error {
 	in, err := base256.Clone()
 	if err != nil {
 		return err
 	}
 	r.InputSHA256 = in.Sum(nil)
-	in.Write(r.Appended)
+	in.Write(r.Appended[:r.signedLen])
+	r.SignedRevisionSHA256 = in.Sum(nil)
+	in.Write(r.Appended[r.signedLen:])
 	r.OutputSHA256 = in.Sum(nil)
 	return nil
 }
@@ -382,7 +398,8 @@ func (s *Signer) extend(ctx context.Context, in io.ReaderAt, res *Result, opts O
 }
 
 // checkSignable refuses what must not be signed: encrypted files, P=1
-// certified files, and certification of an already signed file.
+// certified files, certification of an already signed file, and
+// attachments or overlays the file cannot take (checkAdditions).
 func checkSignable(r *pdf.Reader, opts Options) error {
 	if r.Encrypted() {
 		desc := "unknown handler"
@@ -407,24 +424,24 @@ func checkSignable(r *pdf.Reader, opts Options) error {
 	if p == 1 {
 		return ErrDocMDPForbids
 	}
-	if opts.Certify != 0 {
-		acro, err := r.Dict(cat["AcroForm"])
-		if err != nil {
+	acro, err := r.Dict(cat["AcroForm"])
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidPDF, err)
+	}
+	var fields []field
+	if acro != nil {
+		if fields, err = formFields(r, acro); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidPDF, err)
 		}
-		if acro != nil {
-			fields, err := formFields(r, acro)
-			if err != nil {
-				return fmt.Errorf("%w: %w", ErrInvalidPDF, err)
-			}
-			for _, f := range fields {
-				if f.signed {
-					return ErrCertifyNotFirst
-				}
+	}
+	if opts.Certify != 0 {
+		for _, f := range fields {
+			if f.signed {
+				return ErrCertifyNotFirst
 			}
 		}
 	}
-	return nil
+	return checkAdditions(r, cat, fields, opts)
 }
 
 // tsaProfile returns what is known of the TSA for h, asking it for one
@@ -692,6 +709,14 @@ func (s *Signer) signatureRevision(ctx context.Context, r *pdf.Reader, baseDiges
 				"Fields": fields, "V": pdf.Name("1.2"),
 			},
 		})
+	}
+	// The marks and files go in before the signature is computed, so
+	// that it covers them.
+	if err := drawOverlays(ctx, f, opts.Overlays); err != nil {
+		return nil, err
+	}
+	if err := addAttachments(f, opts.Attachments); err != nil {
+		return nil, err
 	}
 	info := AppearanceInfo{Certificate: cred.Chain[0], Name: opts.Name, Reason: opts.Reason, Location: opts.Location, Time: opts.Time}
 	if name, err = placeSignature(ctx, f, name, sigRef, opts.Appearance, info, lock); err != nil {
