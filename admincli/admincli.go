@@ -29,9 +29,9 @@ import (
 	"esign/activation"
 	"esign/audit"
 	"esign/documentapi"
-	"esign/registry"
 	"esign/internal/atomicfile"
 	"esign/internal/readlimit"
+	"esign/registry"
 	"esign/store"
 )
 

@@ -53,7 +53,7 @@ type Service struct {
 	// Registry records the documents issued with qr or register.
 	Registry *registry.Registry
 	Dev      *devstack.Stack // nil outside development mode
-	hsm     *hsm.KeyManager
+	hsm      *hsm.KeyManager
 }
 
 // PrepareDev makes the development data directory and returns the SoftHSM2
