@@ -202,3 +202,24 @@ func TestStatusOfRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestAttachmentMemoryBudget: an attachment holds its part of the shared
+// upload memory until the request ends, and one the budget cannot hold
+// is refused as busy, not read without bound.
+func TestAttachmentMemoryBudget(t *testing.T) {
+	s, _, url, key := newRegistryServer(t)
+	free := s.memory.free.Load()
+	resp, body := postSign(t, url, key, "../testdata/corpus/memo-chromium.pdf", part{"attachment", strings.Repeat("x", 1<<20), "a.xml"})
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sign with a 1 MiB attachment: %s %s", resp.Status, body)
+	}
+	if got := s.memory.free.Load(); got != free {
+		t.Fatalf("budget after the request: %d, want %d back", got, free)
+	}
+	s.memory.take(free - 512<<10) // other uploads hold all but 512 KiB
+	resp, body = postSign(t, url, key, "../testdata/corpus/memo-chromium.pdf", part{"attachment", strings.Repeat("x", 1<<20), "a.xml"})
+	var e struct{ Error apiError }
+	if json.Unmarshal(body, &e); resp.StatusCode != http.StatusServiceUnavailable || e.Error.Code != "busy" {
+		t.Fatalf("over the budget: %s %s, want 503 busy", resp.Status, body)
+	}
+}
