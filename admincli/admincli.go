@@ -28,8 +28,10 @@ import (
 
 	"esign/activation"
 	"esign/audit"
+	"esign/documentapi"
 	"esign/internal/atomicfile"
 	"esign/internal/readlimit"
+	"esign/registry"
 	"esign/store"
 )
 
@@ -37,7 +39,7 @@ import (
 // has been written to stderr already.
 var ErrUsage = errors.New("admincli: usage")
 
-const adminUsage = `usage: esign admin <client|credential> <command> [arguments]
+const adminUsage = `usage: esign admin <client|credential|document> <command> [arguments]
 
   client create NAME [--credentials A,B] [--key-out FILE]   make a client; prints its API key once
   client list
@@ -54,6 +56,9 @@ const adminUsage = `usage: esign admin <client|credential> <command> [arguments]
   credential enrol-totp NAME [--issuer TEXT] [--uri-out FILE]  prints the otpauth:// URI once
   credential set-activation NAME none|pin|totp
   credential reset-lockout NAME
+
+  document show ID                                          an issued document's registry record, as JSON
+  document revoke ID --reason TEXT                          revoke an issued document (any client's); audited
 
 The database is $ESIGN_DATABASE_URL (PostgreSQL), else SQLite in $ESIGN_DATA_DIR.
 `
@@ -116,6 +121,8 @@ func (c Command) Admin(ctx context.Context, args []string) error {
 		"credential enroll-totp":    c.credentialEnrolTOTP,
 		"credential set-activation": c.credentialSetActivation,
 		"credential reset-lockout":  c.credentialResetLockout,
+		"document show":             c.documentShow,
+		"document revoke":           c.documentRevoke,
 	}
 	run, ok := cmds[args[0]+" "+args[1]]
 	if !ok {
@@ -525,6 +532,9 @@ type jsonEntry struct {
 	Credential   string `json:"credential"`
 	Batch        string `json:"batch,omitempty"`
 	Ref          string `json:"ref,omitempty"`
+	Action       string `json:"action,omitempty"`
+	Document     string `json:"document_id,omitempty"`
+	Reason       string `json:"reason,omitempty"`
 	InputSHA256  string `json:"input_sha256,omitempty"`
 	OutputSHA256 string `json:"output_sha256,omitempty"`
 	Level        string `json:"level,omitempty"`
@@ -562,7 +572,7 @@ func (c Command) auditList(ctx context.Context, args []string) error {
 	for _, e := range es {
 		if err := enc.Encode(jsonEntry{
 			Seq: e.Seq, Time: store.FormatTime(e.Time), RequestID: e.RequestID, Client: e.Client, Credential: e.Credential,
-			Batch: e.Batch, Ref: e.Ref,
+			Batch: e.Batch, Ref: e.Ref, Action: string(e.Action), Document: e.Document, Reason: e.Reason,
 			InputSHA256: hex.EncodeToString(e.InputSHA256), OutputSHA256: hex.EncodeToString(e.OutputSHA256), Level: e.Level,
 			Number: e.Metadata.Number, Date: e.Metadata.Date, Subject: e.Metadata.Subject, Urgency: e.Metadata.Urgency,
 			Secrecy: e.Metadata.Secrecy, Result: string(e.Result), ErrorCode: e.ErrorCode, PrevHash: e.PrevHash, Hash: e.Hash,
@@ -571,4 +581,89 @@ func (c Command) auditList(ctx context.Context, args []string) error {
 		}
 	}
 	return nil
+}
+
+// documentJSON is an issued document as `esign admin document` prints
+// it: what the issuing client sees, and who issued it with what.
+type documentJSON struct {
+	documentapi.View
+	Client         string `json:"client"`
+	Credential     string `json:"credential"`
+	RevisionSHA256 string `json:"revision_sha256"`
+	Batch          string `json:"batch,omitempty"`
+	Ref            string `json:"ref,omitempty"`
+}
+
+func (c Command) printDocument(d *registry.Document) error {
+	enc := json.NewEncoder(c.Stdout)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(documentJSON{
+		View: documentapi.ViewOf(d), Client: d.Client, Credential: d.Credential,
+		RevisionSHA256: hex.EncodeToString(d.RevisionSHA256), Batch: d.Batch, Ref: d.Ref,
+	})
+}
+
+func (c Command) documentShow(ctx context.Context, st *store.Store, args []string) error {
+	pos, err := c.parse(flag.NewFlagSet("document show", flag.ContinueOnError), args, 1, 1)
+	if err != nil {
+		return err
+	}
+	reg, err := registry.Open(ctx, st, registry.Options{})
+	if err != nil {
+		return err
+	}
+	d, err := reg.Get(ctx, pos[0])
+	if err != nil {
+		return fmt.Errorf("document %s: %w", pos[0], err)
+	}
+	return c.printDocument(d)
+}
+
+// documentRevoke revokes a document of any client's, as an operator: the
+// audit entry names the operator ("admin:" and $USER), not the issuing
+// client.
+func (c Command) documentRevoke(ctx context.Context, st *store.Store, args []string) error {
+	fs := flag.NewFlagSet("document revoke", flag.ContinueOnError)
+	reason := fs.String("reason", "", "why the document is revoked (required)")
+	pos, err := c.parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(*reason) == "" {
+		fmt.Fprintln(c.Stderr, "esign admin document revoke: --reason is required")
+		return c.usage(adminUsage)
+	}
+	reg, err := registry.Open(ctx, st, registry.Options{})
+	if err != nil {
+		return err
+	}
+	log, err := audit.Open(ctx, st, audit.Options{})
+	if err != nil {
+		return err
+	}
+	d, err := documentapi.Revoke(ctx, reg, log, documentapi.Revocation{
+		ID: pos[0], Actor: c.actor(), Reason: *reason, RequestID: "esign-admin",
+	})
+	if err != nil {
+		return fmt.Errorf("revoke document %s: %w", pos[0], err)
+	}
+	fmt.Fprintf(c.Stderr, "document %s revoked; the revocation is in the audit log\n", d.ID)
+	return c.printDocument(d)
+}
+
+// actor names the operator in the audit log. Client names cannot hold a
+// colon, so it is never taken for a client.
+func (c Command) actor() string {
+	user := c.Getenv("USER")
+	if user == "" {
+		user = c.Getenv("LOGNAME")
+	}
+	if user == "" {
+		user = "unknown"
+	}
+	if len(user) > 64 {
+		user = user[:64]
+	}
+	return "admin:" + user
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"esign/activation"
+	"esign/registry"
 	"esign/signer"
 	"esign/signopts"
 	"esign/store"
@@ -66,6 +67,16 @@ func statusOf(err error) (int, string) {
 	case errors.Is(err, errUnknownField):
 		return http.StatusBadRequest, "unknown_field"
 	case errors.Is(err, errBadRequest), errors.Is(err, signer.ErrBadOptions), errors.Is(err, signopts.ErrInvalid):
+		return http.StatusBadRequest, "bad_request"
+	case errors.Is(err, signer.ErrAttachmentForbidden):
+		return http.StatusUnprocessableEntity, "attachment_forbidden"
+	case errors.Is(err, signer.ErrAlreadySigned):
+		return http.StatusConflict, "already_signed"
+	case errors.Is(err, registry.ErrNotFound):
+		return http.StatusNotFound, "not_found"
+	case errors.Is(err, registry.ErrRevoked):
+		return http.StatusConflict, "already_revoked"
+	case errors.Is(err, registry.ErrInvalid):
 		return http.StatusBadRequest, "bad_request"
 	case errors.Is(err, signer.ErrInvalidPDF):
 		return http.StatusUnprocessableEntity, "invalid_pdf"

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -41,7 +42,10 @@ type form struct {
 	release func() // gives back the place among the uploads in flight
 	values  map[string]string
 	file    *upload
-	image   []byte
+	files   signopts.Files
+	// held is what the attachment holds of the memory budget.
+	held   int64
+	budget *memBudget
 }
 
 func (f *form) get(name string) string { return f.values[name] }
@@ -57,6 +61,10 @@ func (f *form) close() {
 	if f.release != nil {
 		f.release()
 		f.release = nil
+	}
+	if f.held > 0 {
+		f.budget.give(f.held)
+		f.held = 0
 	}
 }
 
@@ -150,7 +158,7 @@ func (s *Server) readForm(c *gin.Context, known map[string]bool) (*form, error) 
 	default:
 		return nil, fmt.Errorf("%w: %d uploads are in flight", errTooManyUploads, cap(s.uploads))
 	}
-	f := &form{values: map[string]string{}, release: func() { <-s.uploads }}
+	f := &form{values: map[string]string{}, release: func() { <-s.uploads }, budget: s.memory}
 	for {
 		part, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -198,7 +206,16 @@ func (s *Server) readPart(f *form, part *multipart.Part, hint int64) error {
 		if len(b) > maxImage {
 			return fmt.Errorf("%w: the signature image is over %d bytes", errBadRequest, maxImage)
 		}
-		f.image = b
+		f.files.Image = b
+	case "attachment":
+		if f.files.Attachment != nil {
+			return fmt.Errorf("%w: more than one \"attachment\"", errBadRequest)
+		}
+		b, err := s.readAttachment(f, part)
+		if err != nil {
+			return err
+		}
+		f.files.Attachment = &signopts.File{Name: part.FileName(), Data: b}
 	default:
 		if len(f.values) >= maxFields {
 			return fmt.Errorf("%w: more than %d form fields", errBadRequest, maxFields)
@@ -213,6 +230,38 @@ func (s *Server) readPart(f *form, part *multipart.Part, hint int64) error {
 		f.values[name] = string(b)
 	}
 	return nil
+}
+
+// readAttachment reads the attached file within the shared memory
+// budget, which it holds until the form is closed: attachments in flight
+// must not grow the daemon without bound, so past the budget the request
+// is refused as busy.
+func (s *Server) readAttachment(f *form, part io.Reader) ([]byte, error) {
+	var buf bytes.Buffer
+	chunk := make([]byte, readBuffer)
+	for {
+		n, err := part.Read(chunk)
+		if n > 0 {
+			if buf.Len()+n > signopts.MaxAttachment {
+				return nil, fmt.Errorf("%w: the attachment is over %d bytes", errRequestTooLarge, signopts.MaxAttachment)
+			}
+			buf.Write(chunk[:n])
+			// The buffer's capacity, not just the bytes: that is what it
+			// holds.
+			if grow := int64(buf.Cap()) - f.held; grow > 0 {
+				if !s.memory.take(grow) {
+					return nil, fmt.Errorf("%w: the memory for attachments in flight is taken", errTooManyUploads)
+				}
+				f.held += grow
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return buf.Bytes(), nil
+		}
+		if err != nil {
+			return nil, clientReadError("read attachment", err, s.cfg.MaxUpload)
+		}
+	}
 }
 
 // readUpload reads the PDF into memory, as far as the shared memory budget

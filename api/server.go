@@ -4,6 +4,8 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -20,6 +22,7 @@ import (
 	"esign/activation"
 	"esign/audit"
 	"esign/internal/clientip"
+	"esign/registry"
 	"esign/signer"
 	"esign/signopts"
 	"esign/store"
@@ -43,6 +46,13 @@ type Config struct {
 	Activator *activation.Activator
 	// Audit records every signing request.
 	Audit *audit.Log
+	// Registry records the documents signed with qr or register; without
+	// it such requests are refused.
+	Registry *registry.Registry
+	// PublicVerifyURL is the public verifier's base address, which a
+	// registered document's QR code and X-Esign-Verify-URL lead to
+	// ({PublicVerifyURL}/d/{id}).
+	PublicVerifyURL string
 	// Appearance, when set, makes the visible appearance of a signature
 	// placed with page and rect (or in an existing field).
 	Appearance signopts.AppearanceFunc
@@ -295,7 +305,7 @@ func (s *Server) parseSign(c *gin.Context) (*signRequest, error) {
 		return nil, err
 	}
 	req := &signRequest{form: f, file: f.file, size: f.file.size}
-	req.Request, err = signopts.Parse(f.get, f.image)
+	req.Request, err = signopts.Parse(f.get, f.files)
 	return req, err
 }
 
@@ -343,6 +353,13 @@ func (s *Server) sign(c *gin.Context) {
 			return
 		}
 	}
+	var docID string
+	if req.Registered() {
+		if docID, err = s.issue(req.Request); err != nil {
+			s.fail(c, &entry, req, err)
+			return
+		}
+	}
 	release, err := s.acquire(ctx)
 	if err != nil {
 		s.fail(c, &entry, req, err)
@@ -359,12 +376,34 @@ func (s *Server) sign(c *gin.Context) {
 	}
 	entry.InputSHA256, entry.OutputSHA256, entry.Result = res.InputSHA256, res.OutputSHA256, audit.Success
 	// The record is written before the signed file leaves: a signature the
-	// audit log does not know of is never handed out.
-	if _, err := s.cfg.Audit.Append(context.WithoutCancel(ctx), entry); err != nil {
+	// audit log does not know of is never handed out. A registered
+	// document goes into the registry in the same transaction, so neither
+	// is ever kept without the other.
+	var record func(context.Context, *store.Tx) (bool, error)
+	if docID != "" && len(res.SignedRevisionSHA256) != sha256.Size {
+		s.fail(c, &entry, req, errors.New("the signer gave no digest of the signed revision"))
+		return
+	}
+	if docID != "" {
+		entry.Document = docID
+		doc := registry.Document{ID: docID, Client: client.Name, Credential: cred.Name, Issuer: signopts.IssuerOf(key),
+			RevisionSHA256: res.SignedRevisionSHA256, Label: req.Label}
+		record = func(ctx context.Context, tx *store.Tx) (bool, error) {
+			if _, err := s.cfg.Registry.Record(ctx, tx, doc); err != nil {
+				return false, internal(err)
+			}
+			return true, nil
+		}
+	}
+	if _, _, err := s.cfg.Audit.AppendIf(context.WithoutCancel(ctx), entry, record); err != nil {
 		abort(c, fmt.Errorf("audit: %w", err))
 		return
 	}
 	c.Header(auditHeader, "recorded")
+	if docID != "" {
+		c.Header("X-Esign-Document-Id", docID)
+		c.Header("X-Esign-Verify-URL", signopts.VerifyURL(s.cfg.PublicVerifyURL, docID))
+	}
 	c.Header("Content-Type", "application/pdf")
 	c.Header("Content-Length", strconv.FormatInt(res.Size(), 10))
 	c.Header("Content-Disposition", `attachment; filename="signed.pdf"`)
@@ -377,6 +416,28 @@ func (s *Server) sign(c *gin.Context) {
 		// half file.
 		_ = c.Error(fmt.Errorf("stream signed file: %w", err))
 	}
+}
+
+// issue gives a document to be registered its ID, and its QR code if
+// asked for.
+func (s *Server) issue(req *signopts.Request) (string, error) {
+	if s.cfg.Registry == nil || s.cfg.PublicVerifyURL == "" {
+		return "", fmt.Errorf("%w: this service keeps no registry of issued documents", errBadRequest)
+	}
+	id, err := registry.NewID()
+	if err != nil {
+		return "", err
+	}
+	return id, req.Issue(signopts.VerifyURL(s.cfg.PublicVerifyURL, id))
+}
+
+// internal keeps a registry record the service itself made invalid (no
+// digest from the signer) from reading as the client's 400.
+func internal(err error) error {
+	if errors.Is(err, registry.ErrInvalid) {
+		return fmt.Errorf("internal: %v", err)
+	}
+	return err
 }
 
 // fail records a failed signing request in the audit log and answers

@@ -57,6 +57,14 @@ const (
 	Failure Result = "failure"
 )
 
+// Action is what an entry records besides signatures.
+type Action string
+
+// ActionRevoke records the revocation of an issued document (package
+// registry): Document names it, Reason says why, Client is who revoked
+// it.
+const ActionRevoke Action = "revoke"
+
 // Metadata is the e-Saraban metadata sent with a signing request.
 type Metadata struct {
 	Number  string // ที่: the document number, e.g. "ศธ 0201/1234"
@@ -71,6 +79,8 @@ const (
 	MaxMetadataLen = 1024 // each Metadata field
 	MaxBatchLen    = 256  // Entry.Batch
 	MaxRefLen      = 128  // Entry.Ref
+	MaxDocumentLen = 64   // Entry.Document
+	MaxReasonLen   = 1024 // Entry.Reason
 	maxNameLen     = 256  // client, credential, request ID, level
 	maxCodeLen     = 64   // error code
 )
@@ -129,6 +139,14 @@ type Entry struct {
 	// ([A-Za-z0-9._-]{1,128} as the batch API takes it); empty outside a
 	// batch. It needs Batch.
 	Ref string
+	// Action is what the entry records: "" for a signature, ActionRevoke
+	// for the revocation of an issued document.
+	Action Action
+	// Document is the issuer registry's ID of the document signed (when
+	// it was registered) or revoked.
+	Document string
+	// Reason is why a document was revoked.
+	Reason string
 	// PrevHash and Hash are hex SHA-256; set by Append.
 	PrevHash string
 	Hash     string
@@ -153,6 +171,7 @@ func (e *Entry) validate() error {
 		{"request ID", e.RequestID, maxNameLen}, {"client", e.Client, maxNameLen}, {"credential", e.Credential, maxNameLen},
 		{"level", e.Level, maxNameLen}, {"error code", e.ErrorCode, maxCodeLen},
 		{"batch", e.Batch, MaxBatchLen}, {"ref", e.Ref, MaxRefLen},
+		{"document", e.Document, MaxDocumentLen}, {"reason", e.Reason, MaxReasonLen},
 	} {
 		if err := checkText(f.name, f.v, f.limit); err != nil {
 			return err
@@ -162,6 +181,18 @@ func (e *Entry) validate() error {
 	// "one entry per (batch, ref)" needs both.
 	if e.Ref != "" && e.Batch == "" {
 		return fmt.Errorf("%w: ref %q without a batch", ErrInvalid, e.Ref)
+	}
+	switch e.Action {
+	case "":
+		if e.Reason != "" {
+			return fmt.Errorf("%w: a reason belongs to a revocation", ErrInvalid)
+		}
+	case ActionRevoke:
+		if e.Document == "" {
+			return fmt.Errorf("%w: a revocation names no document", ErrInvalid)
+		}
+	default:
+		return fmt.Errorf("%w: action %q (want none or %s)", ErrInvalid, e.Action, ActionRevoke)
 	}
 	return e.Metadata.Validate()
 }
@@ -174,6 +205,7 @@ const genesis = "000000000000000000000000000000000000000000000000000000000000000
 const (
 	hashV1 = "esign audit entry v1"
 	hashV2 = "esign audit entry v2"
+	hashV3 = "esign audit entry v3"
 )
 
 // ComputeHash returns the hex SHA-256 of e's canonical encoding: the
@@ -193,14 +225,19 @@ const (
 // previous hash). Which version applies follows from the entry itself,
 // so a log may mix both, and clearing or setting an entry's batch
 // changes its hash like any other edit.
+//
+// An entry with Action, Document or Reason set (a registered signature,
+// a revocation) is encoded as v3: "esign audit entry v3", the v2 fields
+// in the same order, then action, document and reason. v1 and v2 entries
+// keep their encodings, so logs written before v3 verify unchanged.
 func ComputeHash(e *Entry) string {
 	r := recordOf(e)
 	return r.hash()
 }
 
-// record is an entry as stored: every field as text, in v2 hashing
+// record is an entry as stored: every field as text, in v3 hashing
 // order.
-type record [19]string
+type record [22]string
 
 // Indexes into record.
 const (
@@ -220,9 +257,12 @@ const (
 	rResult
 	rErrorCode
 	rPrevHash
-	rBatch // v2 only
-	rRef   // v2 only
-	rHash  // not hashed
+	rBatch    // v2 and v3
+	rRef      // v2 and v3
+	rAction   // v3 only
+	rDocument // v3 only
+	rReason   // v3 only
+	rHash     // not hashed
 )
 
 func recordOf(e *Entry) record {
@@ -230,7 +270,8 @@ func recordOf(e *Entry) record {
 		strconv.FormatInt(e.Seq, 10), store.FormatTime(e.Time), e.RequestID, e.Client, e.Credential,
 		hex.EncodeToString(e.InputSHA256), hex.EncodeToString(e.OutputSHA256), e.Level,
 		e.Metadata.Number, e.Metadata.Date, e.Metadata.Subject, e.Metadata.Urgency, e.Metadata.Secrecy,
-		string(e.Result), e.ErrorCode, e.PrevHash, e.Batch, e.Ref, e.Hash,
+		string(e.Result), e.ErrorCode, e.PrevHash, e.Batch, e.Ref,
+		string(e.Action), e.Document, e.Reason, e.Hash,
 	}
 }
 
@@ -244,8 +285,11 @@ func (r *record) hash() string {
 	}
 	// v1 entries must hash as they always have: existing logs verify.
 	version, fields := hashV1, r[:rBatch]
-	if r[rBatch] != "" || r[rRef] != "" {
-		version, fields = hashV2, r[:rHash]
+	switch {
+	case r[rAction] != "" || r[rDocument] != "" || r[rReason] != "":
+		version, fields = hashV3, r[:rHash]
+	case r[rBatch] != "" || r[rRef] != "":
+		version, fields = hashV2, r[:rAction]
 	}
 	put(version)
 	for _, f := range fields {
@@ -260,6 +304,7 @@ func (r *record) entry() (Entry, error) {
 		RequestID: r[rRequestID], Client: r[rClient], Credential: r[rCredential], Level: r[rLevel],
 		Metadata: Metadata{Number: r[rNumber], Date: r[rDate], Subject: r[rSubject], Urgency: r[rUrgency], Secrecy: r[rSecrecy]},
 		Result:   Result(r[rResult]), ErrorCode: r[rErrorCode], Batch: r[rBatch], Ref: r[rRef],
+		Action: Action(r[rAction]), Document: r[rDocument], Reason: r[rReason],
 		PrevHash: r[rPrevHash], Hash: r[rHash],
 	}
 	var err error
@@ -315,7 +360,8 @@ func Open(ctx context.Context, st *store.Store, opts Options) (*Log, error) {
 
 // columns are audit_log's columns in record order.
 const columns = `seq, at, request_id, client, credential, input_sha256, output_sha256, level,
-	doc_number, doc_date, subject, urgency, secrecy, result, error_code, prev_hash, batch, ref, hash`
+	doc_number, doc_date, subject, urgency, secrecy, result, error_code, prev_hash, batch, ref,
+	action, document_id, reason, hash`
 
 // Append records e and returns it as stored, with Seq, Time, PrevHash
 // and Hash set. It returns once the entry is committed.
@@ -495,11 +541,12 @@ func (l *Log) write(ctx context.Context, batch []*pending) error {
 			e := p.e
 			e.Seq, e.PrevHash, e.Time = seq+1, prev, now
 			e.Hash = ComputeHash(&e)
-			if _, err := tx.ExecContext(ctx, "INSERT INTO audit_log ("+columns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			if _, err := tx.ExecContext(ctx, "INSERT INTO audit_log ("+columns+") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 				e.Seq, store.FormatTime(e.Time), e.RequestID, e.Client, e.Credential,
 				hex.EncodeToString(e.InputSHA256), hex.EncodeToString(e.OutputSHA256), e.Level,
 				e.Metadata.Number, e.Metadata.Date, e.Metadata.Subject, e.Metadata.Urgency, e.Metadata.Secrecy,
-				string(e.Result), e.ErrorCode, e.PrevHash, e.Batch, e.Ref, e.Hash); err != nil {
+				string(e.Result), e.ErrorCode, e.PrevHash, e.Batch, e.Ref,
+				string(e.Action), e.Document, e.Reason, e.Hash); err != nil {
 				return fmt.Errorf("insert audit entry %d: %w", e.Seq, err)
 			}
 			out[i], added[i] = e, true
@@ -591,6 +638,9 @@ type Filter struct {
 	Ref string
 	// Result selects successes or failures.
 	Result Result
+	// Document selects the entries of one registered document: its
+	// signature and its revocation.
+	Document string
 }
 
 // where returns f as a WHERE clause (empty if f selects everything) and
@@ -603,6 +653,9 @@ func (f Filter) where() (string, []any, error) {
 		return "", nil, err
 	}
 	if err := checkText("ref filter", f.Ref, MaxRefLen); err != nil {
+		return "", nil, err
+	}
+	if err := checkText("document filter", f.Document, MaxDocumentLen); err != nil {
 		return "", nil, err
 	}
 	var conds []string
@@ -622,6 +675,9 @@ func (f Filter) where() (string, []any, error) {
 	}
 	if f.Ref != "" {
 		conds, args = append(conds, "ref = ?"), append(args, f.Ref)
+	}
+	if f.Document != "" {
+		conds, args = append(conds, "document_id = ?", "document_id <> ''"), append(args, f.Document)
 	}
 	if len(conds) == 0 {
 		return "", nil, nil

@@ -56,6 +56,10 @@ func entry(i int) audit.Entry {
 	if i%2 == 0 {
 		e.Batch, e.Ref = "batch-"+strconv.Itoa(i%4), fmt.Sprintf("doc-%d.pdf", i)
 	}
+	// Every fifth is a registered document's signature (v3 encoding).
+	if i%5 == 0 {
+		e.Document = fmt.Sprintf("DOC%021d", i)
+	}
 	return e
 }
 
@@ -152,6 +156,13 @@ func TestAppendRejectsBadEntries(t *testing.T) {
 		{"oversized ref", func(e *audit.Entry) { e.Batch, e.Ref = "b", strings.Repeat("r", audit.MaxRefLen+1) }},
 		{"NUL in ref", func(e *audit.Entry) { e.Batch, e.Ref = "b", "r\x00" }},
 		{"ref without batch", func(e *audit.Entry) { e.Ref = "doc-1.pdf" }},
+		{"unknown action", func(e *audit.Entry) { e.Action, e.Document = "delete", "DOC" }},
+		{"revocation without document", func(e *audit.Entry) { e.Action, e.Reason = audit.ActionRevoke, "wrong grade" }},
+		{"reason without revocation", func(e *audit.Entry) { e.Document, e.Reason = "DOC", "why" }},
+		{"oversized reason", func(e *audit.Entry) {
+			e.Action, e.Document, e.Reason = audit.ActionRevoke, "DOC", strings.Repeat("r", audit.MaxReasonLen+1)
+		}},
+		{"NUL in document", func(e *audit.Entry) { e.Document = "D\x00C" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := entry(1)
@@ -234,6 +245,11 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		{"edited ref", []string{"UPDATE audit_log SET ref = 'doc-5.pdf' WHERE seq = 4"}, 4},
 		{"batch and ref cleared (v2 made v1)", []string{"UPDATE audit_log SET batch = '', ref = '' WHERE seq = 2"}, 2},
 		{"batch added (v1 made v2)", []string{"UPDATE audit_log SET batch = 'batch-1', ref = 'doc-3.pdf' WHERE seq = 3"}, 3},
+		// Entry 5 is a registered document's signature (v3).
+		{"edited document", []string{"UPDATE audit_log SET document_id = 'OTHER' WHERE seq = 5"}, 5},
+		{"document cleared (v3 made v1)", []string{"UPDATE audit_log SET document_id = '' WHERE seq = 5"}, 5},
+		{"revocation added (v1 made v3)", []string{"UPDATE audit_log SET action = 'revoke', reason = 'x' WHERE seq = 3"}, 3},
+		{"reason added (v2 made v3)", []string{"UPDATE audit_log SET reason = 'x' WHERE seq = 4"}, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			forEachBackend(t, func(t *testing.T, b store.Backend) {
@@ -405,6 +421,15 @@ func TestHashEncodingIsFixed(t *testing.T) {
 			Metadata: audit.Metadata{Number: "ศธ 0201/0007", Subject: "ขออนุมัติ"}, Result: audit.Success,
 			PrevHash: strings.Repeat("ab", 32), Batch: "01JBATCH7", Ref: "doc-7.pdf",
 		}, "fc356777a80a173babce93bfe7eb8d7a11083e8b68152cc8ec060161d7bc8938"},
+		// Computed independently from the documented encoding (Python
+		// hashlib).
+		{"v3 revocation", audit.Entry{Seq: 9, Time: at, Client: "dev-client", Credential: "dev-registrar", Result: audit.Success,
+			PrevHash: strings.Repeat("cd", 32), Action: audit.ActionRevoke, Document: "AAAAAAAAAAAAAAAAAAAAAAAA", Reason: "เกรดแก้ไข",
+		}, "3fe7e902072e8ae25b4b42f16b90e905e90e2b032277333a5d62bfada4bf6e98"},
+		{"v3 registered batch document", audit.Entry{Seq: 8, Time: at, RequestID: "r-8", Client: "dev-client", Credential: "dev-registrar",
+			InputSHA256: digest("document 8"), OutputSHA256: digest("signed 8"), Level: "B-LTA", Result: audit.Success,
+			PrevHash: strings.Repeat("ef", 32), Batch: "01JBATCH8", Ref: "s-8", Document: "BBBBBBBBBBBBBBBBBBBBBBBB",
+		}, "457dcace4b83a2d943bbc1056893ec3c11124208ccad47b523b8797d9464caac"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := audit.ComputeHash(&tc.e); got != tc.want {
@@ -421,6 +446,8 @@ func TestHashEncodingIsFixed(t *testing.T) {
 		{"client and credential", func(e *audit.Entry) { e.Client, e.Credential = "ab", "c" }, func(e *audit.Entry) { e.Client, e.Credential = "a", "bc" }},
 		{"batch and ref", func(e *audit.Entry) { e.Batch, e.Ref = "ab", "c" }, func(e *audit.Entry) { e.Batch, e.Ref = "a", "bc" }},
 		{"previous hash and batch", func(e *audit.Entry) { e.PrevHash, e.Batch = "ab", "c" }, func(e *audit.Entry) { e.PrevHash, e.Batch = "a", "bc" }},
+		{"document and reason", func(e *audit.Entry) { e.Action, e.Document, e.Reason = "revoke", "ab", "c" }, func(e *audit.Entry) { e.Action, e.Document, e.Reason = "revoke", "a", "bc" }},
+		{"ref and action", func(e *audit.Entry) { e.Batch, e.Ref, e.Document = "b", "r", "d" }, func(e *audit.Entry) { e.Batch, e.Ref, e.Document = "b", "", "rd" }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b := first, first

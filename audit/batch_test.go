@@ -488,7 +488,7 @@ func TestMigrateExistingLog(t *testing.T) {
 		prev := strings.Repeat("0", 64)
 		old := make([]audit.Entry, 3)
 		for i := range old {
-			e := entry(2*i + 1) // odd: no batch
+			e := entry([]int{1, 3, 7}[i]) // odd, not fifth: v1
 			e.Seq, e.Time, e.PrevHash = int64(i+1), time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), prev
 			e.Hash = audit.ComputeHash(&e)
 			_, err := st.DB().ExecContext(ctx, st.Rebind(`INSERT INTO audit_log (seq, at, request_id, client, credential,
@@ -507,9 +507,9 @@ func TestMigrateExistingLog(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		l := openLog(t, st) // applies 0002
+		l := openLog(t, st) // applies 0002 and 0003
 		var applied int
-		if err := st.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE component = 'audit'").Scan(&applied); err != nil || applied != 2 {
+		if err := st.DB().QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE component = 'audit'").Scan(&applied); err != nil || applied != 3 {
 			t.Fatalf("audit migrations applied: %d, %v", applied, err)
 		}
 		checkChain(t, l, 3)

@@ -32,6 +32,7 @@ import (
 	"esign/activation"
 	"esign/audit"
 	"esign/blob"
+	"esign/registry"
 	"esign/signer"
 	"esign/signopts"
 	"esign/store"
@@ -88,6 +89,12 @@ type Config struct {
 	Activator *activation.Activator
 	// Appearance draws visible signatures; nil refuses placements.
 	Appearance signopts.AppearanceFunc
+	// Registry records the documents signed with qr or register, in the
+	// transaction that stores them; nil refuses such documents.
+	Registry *registry.Registry
+	// PublicVerifyURL is the public verifier's base address: a registered
+	// document's QR code and verify_url lead to {PublicVerifyURL}/d/{id}.
+	PublicVerifyURL string
 	// Classify maps a signing error to the HTTP status and code /sign
 	// would answer (api.StatusOf): 4xx fails the document with that code,
 	// anything else is retried.

@@ -31,6 +31,17 @@ type Spec struct {
 type storedOptions struct {
 	Options map[string]string `json:"options"`
 	Image   []byte            `json:"image,omitempty"`
+	// Attachment is a document's attached file, kept in the blob store
+	// beside the document.
+	Attachment *storedFile `json:"attachment,omitempty"`
+}
+
+// storedFile is a file in the blob store.
+type storedFile struct {
+	Key    string `json:"key"`
+	Name   string `json:"name"` // the uploaded part's file name
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 }
 
 // Status is a batch as the API reports it.
@@ -125,8 +136,11 @@ func (e *Engine) Create(ctx context.Context, client *store.Client, spec Spec) (s
 			opts[k] = v
 		}
 	}
-	req, err := signopts.Parse(func(k string) string { return opts[k] }, spec.Image)
+	req, err := signopts.Parse(func(k string) string { return opts[k] }, signopts.Files{Image: spec.Image})
 	if err != nil {
+		return nil, false, err
+	}
+	if err := e.canRegister(req); err != nil {
 		return nil, false, err
 	}
 	cred, err := e.st.Authorize(ctx, client, req.Signer)
@@ -171,6 +185,14 @@ func (e *Engine) Create(ctx context.Context, client *store.Client, spec Spec) (s
 	}
 	st, err = e.Status(ctx, client, id)
 	return st, true, err
+}
+
+// canRegister refuses a registered document where there is no registry.
+func (e *Engine) canRegister(req *signopts.Request) error {
+	if req.Registered() && (e.cfg.Registry == nil || e.cfg.PublicVerifyURL == "") {
+		return fmt.Errorf("%w: this service keeps no registry of issued documents", ErrInvalid)
+	}
+	return nil
 }
 
 func (e *Engine) byKey(ctx context.Context, client, key string) (*Status, error) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"esign/blob"
+	"esign/registry"
 	"esign/signopts"
 	"esign/store"
 )
@@ -31,6 +32,10 @@ type Document struct {
 	Attempts     int        `json:"attempts"`
 	CreatedAt    time.Time  `json:"created_at"`
 	EndedAt      *time.Time `json:"ended_at,omitempty"`
+	// DocumentID is a registered document's ID (qr or register), fixed
+	// when it is accepted, and VerifyURL its page on the public verifier.
+	DocumentID string `json:"document_id,omitempty"`
+	VerifyURL  string `json:"verify_url,omitempty"`
 }
 
 // DocError is why a document failed: the status and code /sign would
@@ -41,14 +46,14 @@ type DocError struct {
 	Message string `json:"message"`
 }
 
-const docColumns = "ref, state, input_sha256, output_sha256, input_size, field, attempts, error_status, error_code, error_message, created_at, ended_at"
+const docColumns = "ref, state, input_sha256, output_sha256, input_size, field, attempts, error_status, error_code, error_message, created_at, ended_at, document_id"
 
-func scanDocument(sc interface{ Scan(...any) error }) (*Document, error) {
+func (e *Engine) scanDocument(sc interface{ Scan(...any) error }) (*Document, error) {
 	var d Document
 	var status int
 	var code, msg, created, ended string
 	if err := sc.Scan(&d.Ref, &d.State, &d.InputSHA256, &d.OutputSHA256, &d.InputSize, &d.Field, &d.Attempts,
-		&status, &code, &msg, &created, &ended); err != nil {
+		&status, &code, &msg, &created, &ended, &d.DocumentID); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -57,6 +62,7 @@ func scanDocument(sc interface{ Scan(...any) error }) (*Document, error) {
 	if code != "" {
 		d.Error = &DocError{Status: status, Code: code, Message: msg}
 	}
+	d.VerifyURL = e.verifyURL(d.DocumentID)
 	var err error
 	if d.CreatedAt, err = store.ParseTime(created); err != nil {
 		return nil, err
@@ -71,24 +77,54 @@ func scanDocument(sc interface{ Scan(...any) error }) (*Document, error) {
 	return &d, nil
 }
 
+// verifyURL is a registered document's page on the public verifier; ""
+// for one not registered.
+func (e *Engine) verifyURL(docID string) string {
+	if docID == "" {
+		return ""
+	}
+	return signopts.VerifyURL(e.cfg.PublicVerifyURL, docID)
+}
+
+// DocumentSpec is a document's own part of its batch's options.
+type DocumentSpec struct {
+	// Options are the document's own options (signopts.PerDocument) over
+	// the batch's.
+	Options map[string]string
+	// Attachment is the file embedded in its signed revision, if any.
+	Attachment *signopts.File
+}
+
 // AddDocument puts a document into a batch of client's under ref, with
 // its own options (signopts.PerDocument) over the batch's, and queues it
 // for signing. The same ref with the same bytes again returns the first
 // document (created false); with other bytes it is ErrConflict.
 func (e *Engine) AddDocument(ctx context.Context, client *store.Client, id, ref string, body io.Reader, opts map[string]string) (doc *Document, created bool, err error) {
+	return e.Add(ctx, client, id, ref, body, DocumentSpec{Options: opts})
+}
+
+// Add is AddDocument with the document's attachment. A document to be
+// registered (qr or register) gets its registry ID now, so that every
+// try of its signing prints and records the same one.
+func (e *Engine) Add(ctx context.Context, client *store.Client, id, ref string, body io.Reader, spec DocumentSpec) (doc *Document, created bool, err error) {
 	if err := ValidRef(ref); err != nil {
 		return nil, false, err
 	}
+	opts := spec.Options
 	for k := range opts {
-		if !slices.Contains(signopts.PerDocument, k) {
-			return nil, false, fmt.Errorf("%w: a document may set only %v, not %q", ErrInvalid, signopts.PerDocument, k)
+		if !slices.Contains(signopts.PerDocument, k) || k == "attachment" {
+			return nil, false, fmt.Errorf("%w: a document may set only %v (the attachment as a file), not %q", ErrInvalid, signopts.PerDocument, k)
 		}
 	}
 	b, err := e.get(ctx, client.Name, id)
 	if err != nil {
 		return nil, false, err
 	}
-	if _, err := e.request(b, opts); err != nil {
+	req, err := e.request(b, opts, spec.Attachment)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := e.canRegister(req); err != nil {
 		return nil, false, err
 	}
 	body = &limitedReader{r: body, left: e.cfg.MaxUpload}
@@ -121,9 +157,31 @@ func (e *Engine) AddDocument(ctx context.Context, client *store.Client, id, ref 
 		return nil, false, fmt.Errorf("%w: the document is empty", ErrInvalid)
 	}
 	sum := hex.EncodeToString(info.SHA256[:])
+	stored := storedOptions{Options: opts}
+	if a := spec.Attachment; a != nil {
+		// Beside the document, not in its row: a transcript's XML may be
+		// megabytes, and rows are read whole.
+		akey := key + ".attachment"
+		ainfo, err := e.cfg.Blobs.Put(ctx, akey, bytes.NewReader(a.Data))
+		if err != nil {
+			return nil, false, fmt.Errorf("store attachment: %w", err)
+		}
+		defer func() {
+			if !keep {
+				_ = e.cfg.Blobs.Delete(context.WithoutCancel(ctx), akey)
+			}
+		}()
+		stored.Attachment = &storedFile{Key: akey, Name: a.Name, Size: ainfo.Size, SHA256: hex.EncodeToString(ainfo.SHA256[:])}
+	}
 	var docOpts []byte
-	if len(opts) > 0 {
-		if docOpts, err = json.Marshal(storedOptions{Options: opts}); err != nil {
+	if len(opts) > 0 || stored.Attachment != nil {
+		if docOpts, err = json.Marshal(stored); err != nil {
+			return nil, false, err
+		}
+	}
+	var docID string
+	if req.Registered() {
+		if docID, err = registry.NewID(); err != nil {
 			return nil, false, err
 		}
 	}
@@ -137,8 +195,8 @@ func (e *Engine) AddDocument(ctx context.Context, client *store.Client, id, ref 
 		if state != "open" {
 			return ErrClosed
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO batch_documents (batch_id, ref, state, options, input_key, input_sha256, input_size, created_at)
-			VALUES (?, ?, 'pending', ?, ?, ?, ?, ?)`, id, ref, string(docOpts), key, sum, info.Size, store.FormatTime(e.cfg.Now()))
+		_, err := tx.ExecContext(ctx, `INSERT INTO batch_documents (batch_id, ref, state, options, input_key, input_sha256, input_size, created_at, document_id)
+			VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?)`, id, ref, string(docOpts), key, sum, info.Size, store.FormatTime(e.cfg.Now()), docID)
 		if err != nil {
 			return err
 		}
@@ -207,7 +265,7 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 var ErrTooLarge = errors.New("batch: the document is over the upload limit")
 
 func (e *Engine) document(ctx context.Context, id, ref string) (*Document, error) {
-	return scanDocument(e.queryRow(ctx, "SELECT "+docColumns+" FROM batch_documents WHERE batch_id = ? AND ref = ?", id, ref))
+	return e.scanDocument(e.queryRow(ctx, "SELECT "+docColumns+" FROM batch_documents WHERE batch_id = ? AND ref = ?", id, ref))
 }
 
 // Document reports one document of a batch of client's.
@@ -250,7 +308,7 @@ func (e *Engine) Documents(ctx context.Context, client *store.Client, id, state,
 	}
 	defer rows.Close()
 	for rows.Next() {
-		d, err := scanDocument(rows)
+		d, err := e.scanDocument(rows)
 		if err != nil {
 			return nil, "", err
 		}
@@ -271,9 +329,11 @@ func (e *Engine) Documents(ctx context.Context, client *store.Client, id, state,
 type Output struct {
 	Ref    string
 	SHA256 string
-	in     blob.Object
-	base   int64
-	update []byte
+	// DocumentID and VerifyURL name a registered document.
+	DocumentID, VerifyURL string
+	in                    blob.Object
+	base                  int64
+	update                []byte
 }
 
 // Size is the signed file's length.
@@ -298,12 +358,12 @@ func (e *Engine) Output(ctx context.Context, client *store.Client, id, ref strin
 	if _, err := e.get(ctx, client.Name, id); err != nil {
 		return nil, err
 	}
-	var state, key, sum, code, msg string
+	var state, key, sum, code, msg, docID string
 	var size int64
 	var status int
 	var update []byte
-	err := e.queryRow(ctx, `SELECT state, input_key, input_size, output_sha256, signed_update, error_status, error_code, error_message
-		FROM batch_documents WHERE batch_id = ? AND ref = ?`, id, ref).Scan(&state, &key, &size, &sum, &update, &status, &code, &msg)
+	err := e.queryRow(ctx, `SELECT state, input_key, input_size, output_sha256, signed_update, error_status, error_code, error_message, document_id
+		FROM batch_documents WHERE batch_id = ? AND ref = ?`, id, ref).Scan(&state, &key, &size, &sum, &update, &status, &code, &msg, &docID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -313,7 +373,12 @@ func (e *Engine) Output(ctx context.Context, client *store.Client, id, ref strin
 	if state != "signed" {
 		return nil, &NotSignedError{State: state, Status: status, Code: code, Message: msg}
 	}
-	return e.open(ctx, ref, key, size, sum, update)
+	out, err := e.open(ctx, ref, key, size, sum, update)
+	if err != nil {
+		return nil, err
+	}
+	out.DocumentID, out.VerifyURL = docID, e.verifyURL(docID)
+	return out, nil
 }
 
 func (e *Engine) open(ctx context.Context, ref, key string, size int64, sum string, update []byte) (*Output, error) {
@@ -420,7 +485,7 @@ func (e *Engine) writeManifest(ctx context.Context, zw *zip.Writer, st *Status) 
 		}
 		n := 0
 		for rows.Next() {
-			d, err := scanDocument(rows)
+			d, err := e.scanDocument(rows)
 			if err != nil {
 				rows.Close()
 				return err

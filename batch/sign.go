@@ -2,14 +2,17 @@ package batch
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
 	"esign/audit"
+	"esign/registry"
 	"esign/signer"
 	"esign/signopts"
 	"esign/store"
@@ -19,6 +22,14 @@ import (
 type pendingDoc struct {
 	state, key, sum, options string
 	size                     int64
+	documentID               string // the registry ID, for a registered document
+}
+
+// signed is a document's signature, and its registry record if it is
+// registered.
+type signed struct {
+	res *signer.Result
+	doc *registry.Document
 }
 
 // sign works one try of one document. It returns nil when the document
@@ -42,8 +53,8 @@ func (e *Engine) sign(ctx context.Context, id, ref string, jobID int64, attempt,
 		return err
 	}
 	var d pendingDoc
-	err = e.queryRow(ctx, "SELECT state, input_key, input_sha256, input_size, options FROM batch_documents WHERE batch_id = ? AND ref = ?", id, ref).
-		Scan(&d.state, &d.key, &d.sum, &d.size, &d.options)
+	err = e.queryRow(ctx, "SELECT state, input_key, input_sha256, input_size, options, document_id FROM batch_documents WHERE batch_id = ? AND ref = ?", id, ref).
+		Scan(&d.state, &d.key, &d.sum, &d.size, &d.options, &d.documentID)
 	if err != nil {
 		return fmt.Errorf("read batch document: %w", err)
 	}
@@ -57,6 +68,9 @@ func (e *Engine) sign(ctx context.Context, id, ref string, jobID int64, attempt,
 	}
 	res, err := e.signDocument(ctx, b, &d, &entry)
 	if err == nil {
+		if res.doc != nil {
+			res.doc.Batch, res.doc.Ref = id, ref
+		}
 		return e.commit(ctx, entry, id, ref, attempt, res)
 	}
 	status, code := e.cfg.Classify(err)
@@ -76,7 +90,7 @@ func (e *Engine) sign(ctx context.Context, id, ref string, jobID int64, attempt,
 
 // signDocument signs the document with its batch's credential and
 // options, its own over them.
-func (e *Engine) signDocument(ctx context.Context, b *row, d *pendingDoc, entry *audit.Entry) (*signer.Result, error) {
+func (e *Engine) signDocument(ctx context.Context, b *row, d *pendingDoc, entry *audit.Entry) (*signed, error) {
 	// Authorize checks the client is enabled and the credential still
 	// assigned, enabled and existing, as for every /sign request; cached
 	// until any of that changes.
@@ -93,11 +107,29 @@ func (e *Engine) signDocument(ctx context.Context, b *row, d *pendingDoc, entry 
 			return nil, fmt.Errorf("document options: %w", err)
 		}
 	}
-	req, err := e.request(b, own.Options)
+	var att *signopts.File
+	if own.Attachment != nil {
+		if att, err = e.readAttachment(ctx, own.Attachment); err != nil {
+			return nil, err
+		}
+	}
+	req, err := e.request(b, own.Options, att)
 	if err != nil {
 		return nil, err
 	}
 	entry.Metadata = req.Metadata
+	if req.Registered() != (d.documentID != "") {
+		// Options are fixed when the document is accepted.
+		return nil, fmt.Errorf("document %s: registered %v, but its registry ID is %q", d.key, req.Registered(), d.documentID)
+	}
+	if d.documentID != "" {
+		if err := e.canRegister(req); err != nil {
+			return nil, err
+		}
+		if err := req.Issue(e.verifyURL(d.documentID)); err != nil {
+			return nil, err
+		}
+	}
 	if req.NeedsAppearance() {
 		if err := req.Draw(cred, e.cfg.Appearance); err != nil {
 			return nil, err
@@ -124,29 +156,64 @@ func (e *Engine) signDocument(ctx context.Context, b *row, d *pendingDoc, entry 
 	res, err := e.cfg.Signer.Sign(ctx, in, d.size, key, req.Options)
 	<-e.signing
 	e.metrics.observe(req.Options.Level, time.Since(start))
-	if err == nil && res.BaseSize != d.size {
-		err = fmt.Errorf("signed update starts at %d, want %d", res.BaseSize, d.size)
+	if err != nil {
+		return nil, err
 	}
-	return res, err
+	if res.BaseSize != d.size {
+		return nil, fmt.Errorf("signed update starts at %d, want %d", res.BaseSize, d.size)
+	}
+	out := &signed{res: res}
+	if d.documentID != "" {
+		if len(res.SignedRevisionSHA256) != sha256.Size {
+			return nil, errors.New("the signer gave no digest of the signed revision")
+		}
+		entry.Document = d.documentID
+		out.doc = &registry.Document{ID: d.documentID, Client: b.client, Credential: b.signer, Issuer: signopts.IssuerOf(key),
+			RevisionSHA256: res.SignedRevisionSHA256, Label: req.Label}
+	}
+	return out, nil
+}
+
+// readAttachment reads a document's attached file from the blob store,
+// checked against what was accepted.
+func (e *Engine) readAttachment(ctx context.Context, f *storedFile) (*signopts.File, error) {
+	obj, err := e.cfg.Blobs.Open(ctx, f.Key)
+	if err != nil {
+		return nil, fmt.Errorf("open attachment: %w", err)
+	}
+	defer obj.Close()
+	data, err := io.ReadAll(io.LimitReader(io.NewSectionReader(obj, 0, obj.Size()), signopts.MaxAttachment+1))
+	if err != nil {
+		return nil, fmt.Errorf("read attachment: %w", err)
+	}
+	if sum := sha256.Sum256(data); int64(len(data)) != f.Size || hex.EncodeToString(sum[:]) != f.SHA256 {
+		return nil, fmt.Errorf("attachment %s: stored bytes differ from those accepted", f.Key)
+	}
+	return &signopts.File{Name: f.Name, Data: data}, nil
 }
 
 // request is a document's options: the batch's, with the document's own
-// (signopts.PerDocument) in their place.
-func (e *Engine) request(b *row, own map[string]string) (*signopts.Request, error) {
+// (signopts.PerDocument) and its attachment in their place.
+func (e *Engine) request(b *row, own map[string]string, att *signopts.File) (*signopts.Request, error) {
 	get := func(k string) string {
 		if v, ok := own[k]; ok {
 			return v
 		}
 		return b.options.Options[k]
 	}
-	return signopts.Parse(get, b.options.Image)
+	return signopts.Parse(get, signopts.Files{Image: b.options.Image, Attachment: att})
 }
 
 // commit stores a signed document: its update, its state and its audit
 // entry in one transaction, on the condition that it is still pending.
 // If it is not — another replica's try committed first, or the batch was
 // cancelled — nothing is stored and the signature is dropped.
-func (e *Engine) commit(ctx context.Context, entry audit.Entry, id, ref string, attempt int, res *signer.Result) error {
+//
+// A registered document is recorded in the registry in the same
+// transaction, so it is never handed out unregistered, and a try that
+// loses the race records nothing.
+func (e *Engine) commit(ctx context.Context, entry audit.Entry, id, ref string, attempt int, s *signed) error {
+	res := s.res
 	entry.OutputSHA256, entry.Result = res.OutputSHA256, audit.Success
 	_, ok, err := e.cfg.Audit.AppendIf(ctx, entry, func(ctx context.Context, tx *store.Tx) (bool, error) {
 		r, err := tx.ExecContext(ctx, `UPDATE batch_documents SET state = 'signed', output_sha256 = ?, signed_update = ?, field = ?,
@@ -156,7 +223,15 @@ func (e *Engine) commit(ctx context.Context, entry audit.Entry, id, ref string, 
 			return false, err
 		}
 		n, err := r.RowsAffected()
-		return n == 1, err
+		if err != nil || n != 1 {
+			return false, err
+		}
+		if s.doc != nil {
+			if _, err := e.cfg.Registry.Record(ctx, tx, *s.doc); err != nil {
+				return false, err
+			}
+		}
+		return true, nil
 	})
 	if err != nil {
 		e.metrics.retries.Inc()

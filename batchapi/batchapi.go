@@ -89,6 +89,8 @@ func fail(c *gin.Context, err error) {
 		answer(c, http.StatusBadRequest, errorBody{Code: "unknown_field", Message: err.Error()})
 	case errors.Is(err, batch.ErrInvalid):
 		answer(c, http.StatusBadRequest, errorBody{Code: "bad_request", Message: err.Error()})
+	case errors.Is(err, errAttachmentTooLarge):
+		answer(c, http.StatusRequestEntityTooLarge, errorBody{Code: "too_large", Message: err.Error()})
 	case errors.Is(err, batch.ErrTooLarge), errors.As(err, &mbe):
 		answer(c, http.StatusRequestEntityTooLarge, errorBody{Code: "too_large", Message: "the document is over the upload limit"})
 	case errors.As(err, &ns):
@@ -150,6 +152,9 @@ func parseSpec(r io.Reader) (batch.Spec, error) {
 	for k, v := range raw {
 		if k != "idempotency_key" && !slices.Contains(signopts.Names, k) {
 			return batch.Spec{}, fmt.Errorf("%w: unknown member %q", errUnknownField, k)
+		}
+		if k == "attachment" {
+			return batch.Spec{}, fmt.Errorf(`%w: an attachment belongs to a document: send it as the "attachment" part of PUT …/documents/{ref}`, batch.ErrInvalid)
 		}
 		s, err := scalar(v)
 		if err != nil {
@@ -216,12 +221,12 @@ func (h *Handler) put(c *gin.Context) {
 		return
 	}
 	body := io.Reader(c.Request.Body)
-	var opts map[string]string
+	var spec batch.DocumentSpec
 	mt, params, _ := mime.ParseMediaType(c.GetHeader("Content-Type"))
 	switch mt {
 	case "", "application/pdf", "application/octet-stream":
 	case "multipart/form-data":
-		f, fields, err := h.readMultipart(c, params["boundary"])
+		f, own, err := h.readMultipart(c, params["boundary"])
 		if err != nil {
 			fail(c, err)
 			return
@@ -230,13 +235,13 @@ func (h *Handler) put(c *gin.Context) {
 			f.Close()
 			os.Remove(f.Name())
 		}()
-		body, opts = f, fields
+		body, spec = f, own
 	default:
 		answer(c, http.StatusUnsupportedMediaType, errorBody{Code: "unsupported_media_type",
 			Message: "send the PDF as application/pdf, or multipart/form-data with \"file\""})
 		return
 	}
-	doc, created, err := h.cfg.Engine.AddDocument(ctx, api.ClientOf(c), c.Param("id"), ref, body, opts)
+	doc, created, err := h.cfg.Engine.Add(ctx, api.ClientOf(c), c.Param("id"), ref, body, spec)
 	if err != nil {
 		fail(c, err)
 		return
@@ -249,14 +254,16 @@ const maxField = 1024
 
 // readMultipart spools the form's file to a temporary file, since the
 // document's options may follow it, and returns it rewound with the
-// options.
-func (h *Handler) readMultipart(c *gin.Context, boundary string) (*os.File, map[string]string, error) {
+// options and the attachment.
+func (h *Handler) readMultipart(c *gin.Context, boundary string) (*os.File, batch.DocumentSpec, error) {
+	var none batch.DocumentSpec
 	if boundary == "" {
-		return nil, nil, fmt.Errorf("%w: multipart body without a boundary", batch.ErrInvalid)
+		return nil, none, fmt.Errorf("%w: multipart body without a boundary", batch.ErrInvalid)
 	}
-	mr := multipart.NewReader(http.MaxBytesReader(c.Writer, c.Request.Body, h.cfg.MaxUpload+1<<20), boundary)
+	mr := multipart.NewReader(http.MaxBytesReader(c.Writer, c.Request.Body, h.cfg.MaxUpload+signopts.MaxAttachment+1<<20), boundary)
 	var f *os.File
 	fields := map[string]string{}
+	var att *signopts.File
 	cleanup := func() {
 		if f != nil {
 			f.Close()
@@ -272,15 +279,15 @@ func (h *Handler) readMultipart(c *gin.Context, boundary string) (*os.File, map[
 			cleanup()
 			var mbe *http.MaxBytesError
 			if errors.As(err, &mbe) {
-				return nil, nil, err
+				return nil, none, err
 			}
-			return nil, nil, fmt.Errorf("%w: multipart body: %v", batch.ErrInvalid, err)
+			return nil, none, fmt.Errorf("%w: multipart body: %v", batch.ErrInvalid, err)
 		}
 		name := p.FormName()
 		switch {
 		case name == "file" && f == nil:
 			if f, err = os.CreateTemp(h.cfg.SpoolDir, "esign-batch-*"); err != nil {
-				return nil, nil, fmt.Errorf("spool upload: %w", err)
+				return nil, none, fmt.Errorf("spool upload: %w", err)
 			}
 			n, err := io.Copy(f, io.LimitReader(p, h.cfg.MaxUpload+1))
 			if err == nil && n > h.cfg.MaxUpload {
@@ -288,32 +295,48 @@ func (h *Handler) readMultipart(c *gin.Context, boundary string) (*os.File, map[
 			}
 			if err != nil {
 				cleanup()
-				return nil, nil, err
+				return nil, none, err
 			}
 		case name == "file":
 			cleanup()
-			return nil, nil, fmt.Errorf("%w: more than one \"file\"", batch.ErrInvalid)
+			return nil, none, fmt.Errorf("%w: more than one \"file\"", batch.ErrInvalid)
+		case name == "attachment" && att == nil:
+			b, err := io.ReadAll(io.LimitReader(p, signopts.MaxAttachment+1))
+			if err == nil && len(b) > signopts.MaxAttachment {
+				err = fmt.Errorf("%w: the attachment is over %d bytes", errAttachmentTooLarge, signopts.MaxAttachment)
+			}
+			if err != nil {
+				cleanup()
+				return nil, none, err
+			}
+			att = &signopts.File{Name: p.FileName(), Data: b}
+		case name == "attachment":
+			cleanup()
+			return nil, none, fmt.Errorf("%w: more than one \"attachment\"", batch.ErrInvalid)
 		case slices.Contains(signopts.PerDocument, name):
 			b, err := io.ReadAll(io.LimitReader(p, maxField+1))
 			if err != nil || len(b) > maxField {
 				cleanup()
-				return nil, nil, fmt.Errorf("%w: field %q is missing or over %d bytes", batch.ErrInvalid, name, maxField)
+				return nil, none, fmt.Errorf("%w: field %q is missing or over %d bytes", batch.ErrInvalid, name, maxField)
 			}
 			fields[name] = string(b)
 		default:
 			cleanup()
-			return nil, nil, fmt.Errorf("%w: unknown form field %q (a document may set %s)", errUnknownField, name, strings.Join(signopts.PerDocument, ", "))
+			return nil, none, fmt.Errorf("%w: unknown form field %q (a document may set %s)", errUnknownField, name, strings.Join(signopts.PerDocument, ", "))
 		}
 	}
 	if f == nil {
-		return nil, nil, fmt.Errorf("%w: missing form field \"file\"", batch.ErrInvalid)
+		return nil, none, fmt.Errorf("%w: missing form field \"file\"", batch.ErrInvalid)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		cleanup()
-		return nil, nil, err
+		return nil, none, err
 	}
-	return f, fields, nil
+	return f, batch.DocumentSpec{Options: fields, Attachment: att}, nil
 }
+
+// errAttachmentTooLarge is answered 413 too_large.
+var errAttachmentTooLarge = errors.New("batchapi: attachment too large")
 
 // errUnknownField is answered 400 unknown_field.
 var errUnknownField = fmt.Errorf("%w: unknown field", batch.ErrInvalid)
@@ -350,6 +373,10 @@ func (h *Handler) output(c *gin.Context) {
 	c.Header("Content-Length", strconv.FormatInt(out.Size(), 10))
 	c.Header("Content-Disposition", `attachment; filename="`+out.Ref+`.pdf"`)
 	c.Header("X-Esign-Output-Sha256", out.SHA256)
+	if out.DocumentID != "" {
+		c.Header("X-Esign-Document-Id", out.DocumentID)
+		c.Header("X-Esign-Verify-URL", out.VerifyURL)
+	}
 	c.Status(http.StatusOK)
 	if _, err := out.WriteTo(c.Writer); err != nil {
 		// The status is sent: a short body against Content-Length tells

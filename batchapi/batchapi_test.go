@@ -16,6 +16,7 @@ import (
 
 	"esign/api"
 	"esign/batch"
+	"esign/signopts"
 	"esign/store"
 )
 
@@ -84,6 +85,8 @@ func TestRefusedBeforeTheEngine(t *testing.T) {
 	twoCT, twoBody := multi("file", "%PDF", "file", "%PDF")
 	noFileCT, noFileBody := multi("field", "Dean")
 	bigCT, bigBody := multi("file", strings.Repeat("x", 2<<10))
+	twoAttCT, twoAttBody := multi("file", "%PDF", "attachment", "<a/>", "attachment", "<b/>")
+	bigAttCT, bigAttBody := multi("file", "%PDF", "attachment", strings.Repeat("x", signopts.MaxAttachment+1))
 	for _, tc := range []struct {
 		name, method, path, ctype string
 		body                      []byte
@@ -104,6 +107,9 @@ func TestRefusedBeforeTheEngine(t *testing.T) {
 		{"multipart two files", "PUT", "/api/v1/batches/x/documents/a", twoCT, twoBody, 400, "bad_request"},
 		{"multipart no file", "PUT", "/api/v1/batches/x/documents/a", noFileCT, noFileBody, 400, "bad_request"},
 		{"multipart too large", "PUT", "/api/v1/batches/x/documents/a", bigCT, bigBody, 413, "too_large"},
+		{"multipart two attachments", "PUT", "/api/v1/batches/x/documents/a", twoAttCT, twoAttBody, 400, "bad_request"},
+		{"multipart attachment too large", "PUT", "/api/v1/batches/x/documents/a", bigAttCT, bigAttBody, 413, "too_large"},
+		{"attachment for the batch", "POST", "/api/v1/batches", "application/json", []byte(`{"signer":"s","attachment":"PGEvPg=="}`), 400, "bad_request"},
 		{"bad limit", "GET", "/api/v1/batches/x/documents?limit=0", "", nil, 400, "bad_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -26,6 +26,12 @@ type Config struct {
 	// VerifyAddr is the public verifier's address. ESIGN_VERIFY_ADDR,
 	// default 127.0.0.1:8081.
 	VerifyAddr string
+	// PublicVerifyURL is the public verifier's address as recipients
+	// reach it, without a trailing slash: a registered document's QR code
+	// leads to {PublicVerifyURL}/d/{id}. ESIGN_PUBLIC_VERIFY_URL; in
+	// development mode it defaults to http://{VerifyAddr}, elsewhere the
+	// signing service requires it (see SigningPublicVerifyURL).
+	PublicVerifyURL string
 	// VerifyMetricsAddr, when set, moves the public verifier's /metrics
 	// off its public address onto this one, which need not face the
 	// internet. ESIGN_VERIFY_METRICS_ADDR, default empty: /metrics is on
@@ -301,7 +307,44 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	if (c.TLSCert == "") != (c.TLSKey == "") || c.TLSClientCA != "" && c.TLSCert == "" {
 		return c, fmt.Errorf("TLS: set ESIGN_TLS_CERT and ESIGN_TLS_KEY together (ESIGN_TLS_CLIENT_CA needs both)")
 	}
+	if v := str("ESIGN_PUBLIC_VERIFY_URL", ""); v != "" {
+		if c.PublicVerifyURL, err = parsePublicURL(v); err != nil {
+			return c, err
+		}
+	}
 	return c, nil
+}
+
+// SigningPublicVerifyURL is the public verifier's address for the
+// signing service, which prints it in QR codes: PublicVerifyURL, or in
+// development mode (which a flag may switch on after FromEnv)
+// http://{VerifyAddr}. Outside development mode it must be set: a QR code
+// leading to a guessed address would be printed on every transcript.
+func (c Config) SigningPublicVerifyURL() (string, error) {
+	if c.PublicVerifyURL != "" {
+		return c.PublicVerifyURL, nil
+	}
+	if c.Dev {
+		return parsePublicURL("http://" + c.VerifyAddr)
+	}
+	return "", fmt.Errorf("ESIGN_PUBLIC_VERIFY_URL is required outside development mode: the public verifier's address as recipients reach it, such as https://verify.example.ac.th")
+}
+
+// parsePublicURL checks an absolute http(s) URL without query, fragment
+// or credentials, and drops its trailing slash.
+func parsePublicURL(v string) (string, error) {
+	u, err := url.Parse(v)
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("ESIGN_PUBLIC_VERIFY_URL: %w", err)
+	case u.Scheme != "http" && u.Scheme != "https" || u.Host == "" || u.Opaque != "":
+		return "", fmt.Errorf("ESIGN_PUBLIC_VERIFY_URL %q: want an absolute http or https URL", v)
+	case u.User != nil:
+		return "", fmt.Errorf("ESIGN_PUBLIC_VERIFY_URL %q: want no credentials: it is printed on documents", u.Redacted())
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(v, "#"):
+		return "", fmt.Errorf("ESIGN_PUBLIC_VERIFY_URL %q: want no query or fragment: /d/{id} is added to it", v)
+	}
+	return strings.TrimRight(v, "/"), nil
 }
 
 func durationVar(getenv func(string) string, key string, def time.Duration) (time.Duration, error) {

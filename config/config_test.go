@@ -165,3 +165,40 @@ func only(key, value string) func(string) string {
 		return ""
 	}
 }
+
+func TestPublicVerifyURL(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		dev     bool // set after FromEnv, as esignd's -dev flag does
+		want    string
+		wantErr bool // from FromEnv or SigningPublicVerifyURL
+	}{
+		{"production requires it", nil, false, "", true},
+		{"development default", map[string]string{"ESIGN_MODE": "dev"}, false, "http://127.0.0.1:8081", false},
+		{"development by flag", map[string]string{"ESIGN_VERIFY_ADDR": "127.0.0.1:9091"}, true, "http://127.0.0.1:9091", false},
+		{"given", map[string]string{"ESIGN_PUBLIC_VERIFY_URL": "https://verify.example.ac.th"}, false, "https://verify.example.ac.th", false},
+		{"trailing slash trimmed", map[string]string{"ESIGN_PUBLIC_VERIFY_URL": "https://example.ac.th/verify/"}, false, "https://example.ac.th/verify", false},
+		{"given wins in development", map[string]string{"ESIGN_MODE": "dev", "ESIGN_PUBLIC_VERIFY_URL": "http://192.168.1.5:8081"}, false, "http://192.168.1.5:8081", false},
+		{"relative", map[string]string{"ESIGN_PUBLIC_VERIFY_URL": "verify.example.ac.th"}, false, "", true},
+		{"other scheme", map[string]string{"ESIGN_PUBLIC_VERIFY_URL": "ftp://verify.example.ac.th"}, false, "", true},
+		{"query", map[string]string{"ESIGN_PUBLIC_VERIFY_URL": "https://verify.example.ac.th/?a=1"}, false, "", true},
+		{"fragment", map[string]string{"ESIGN_PUBLIC_VERIFY_URL": "https://verify.example.ac.th/#x"}, false, "", true},
+		{"credentials", map[string]string{"ESIGN_PUBLIC_VERIFY_URL": "https://u:secret@verify.example.ac.th"}, false, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := FromEnv(func(k string) string { return tc.env[k] })
+			got := ""
+			if err == nil {
+				c.Dev = c.Dev || tc.dev
+				got, err = c.SigningPublicVerifyURL()
+			}
+			if (err != nil) != tc.wantErr || got != tc.want {
+				t.Fatalf("got %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "secret") {
+				t.Errorf("the error repeats the password: %v", err)
+			}
+		})
+	}
+}

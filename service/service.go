@@ -27,9 +27,11 @@ import (
 	"esign/blob"
 	"esign/config"
 	"esign/devstack"
+	"esign/documentapi"
 	"esign/hsm"
 	"esign/internal/trustpool"
 	"esign/outbound"
+	"esign/registry"
 	"esign/revocation"
 	"esign/signer"
 	"esign/store"
@@ -48,8 +50,10 @@ type Service struct {
 	// Batches signs batches of documents on the job queue; esignd starts
 	// its workers (Batches.Start).
 	Batches *batch.Engine
-	Dev     *devstack.Stack // nil outside development mode
-	hsm     *hsm.KeyManager
+	// Registry records the documents issued with qr or register.
+	Registry *registry.Registry
+	Dev      *devstack.Stack // nil outside development mode
+	hsm      *hsm.KeyManager
 }
 
 // PrepareDev makes the development data directory and returns the SoftHSM2
@@ -71,6 +75,10 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 		}
 	}()
 	baseURL := "http://" + dialable(cfg.Addr)
+	// Without it (local signing outside development mode), documents
+	// cannot be registered and such requests are refused; esignd requires
+	// it at start (RequirePublicVerifyURL).
+	publicVerify, _ := cfg.SigningPublicVerifyURL()
 	if s.Store, err = store.Open(ctx, store.Options{DatabaseURL: cfg.DatabaseURL, DataDir: cfg.DataDir}); err != nil {
 		return s, fmt.Errorf("open database: %w", err)
 	}
@@ -100,6 +108,9 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 	s.Keys = NewKeys(s.hsm)
 	if s.Audit, err = audit.Open(ctx, s.Store, audit.Options{}); err != nil {
 		return s, fmt.Errorf("open audit log: %w", err)
+	}
+	if s.Registry, err = registry.Open(ctx, s.Store, registry.Options{}); err != nil {
+		return s, fmt.Errorf("open document registry: %w", err)
 	}
 	s.Activator = activation.New(s.Store, activation.Options{MaxFailures: cfg.LockoutThreshold, LockFor: cfg.LockoutDuration})
 	roots, err := trustpool.Load(cfg.Trust, cfg.TrustDir, devRoots...)
@@ -141,19 +152,29 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 	s.Batches, err = batch.Open(ctx, batch.Config{
 		Store: s.Store, Blobs: blobs, Audit: s.Audit, Signer: s.Signer, Keys: s.Keys, Activator: s.Activator,
 		Appearance: appearances, Classify: api.StatusOf, Workers: cfg.BatchWorkers, ActivationTTL: cfg.BatchActivationTTL,
-		MaxUpload: cfg.MaxUpload, Logger: logger,
+		MaxUpload: cfg.MaxUpload, Logger: logger, Registry: s.Registry, PublicVerifyURL: publicVerify,
 	})
 	if err != nil {
 		return s, fmt.Errorf("batch queue: %w", err)
 	}
 	batches := batchapi.New(batchapi.Config{Engine: s.Batches, MaxUpload: cfg.MaxUpload})
+	documents := documentapi.New(documentapi.Config{Registry: s.Registry, Audit: s.Audit})
 	s.API = api.New(api.Config{
 		Signer: s.Signer, Store: s.Store, Keys: s.Keys, Activator: s.Activator, Audit: s.Audit,
+		Registry: s.Registry, PublicVerifyURL: publicVerify,
 		Appearance: appearances, Logger: logger,
 		MaxUpload: cfg.MaxUpload, MaxUploads: cfg.MaxUploads, HSMConcurrency: conc, Mount: mounts, TrustedProxies: cfg.TrustedProxies,
-		Routes: []func(*gin.RouterGroup){batches.Routes}, Collectors: s.Batches.Collectors(),
+		Routes: []func(*gin.RouterGroup){batches.Routes, documents.Routes}, Collectors: s.Batches.Collectors(),
 	})
 	return s, nil
+}
+
+// RequirePublicVerifyURL reports a configuration in which the signing
+// service could not print QR codes: a QR code on a transcript must lead
+// where recipients can go, so esignd refuses to start without it.
+func RequirePublicVerifyURL(cfg config.Config) error {
+	_, err := cfg.SigningPublicVerifyURL()
+	return err
 }
 
 // openBlobs opens the store of batch documents that cfg names.

@@ -38,6 +38,9 @@ func run() error {
 		return err
 	}
 	cfg.Dev = cfg.Dev || *dev
+	if err := service.RequirePublicVerifyURL(cfg); err != nil {
+		return err
+	}
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	// GOMAXPROCS and GOGC for signing through PKCS#11; the environment
 	// variables of those names override.
