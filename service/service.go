@@ -27,6 +27,8 @@ import (
 	"esign/blob"
 	"esign/config"
 	"esign/devstack"
+	"esign/extend"
+	"esign/extendapi"
 	"esign/hsm"
 	"esign/internal/trustpool"
 	"esign/outbound"
@@ -34,6 +36,7 @@ import (
 	"esign/signer"
 	"esign/store"
 	"esign/tsa"
+	"esign/verify"
 )
 
 // Service is the assembled signing service.
@@ -50,6 +53,10 @@ type Service struct {
 	Batches *batch.Engine
 	Dev     *devstack.Stack // nil outside development mode
 	hsm     *hsm.KeyManager
+
+	// Extender brings signed files to B-LT or B-LTA (POST /api/v1/extend,
+	// esign extend and esign renew).
+	Extender *extend.Extender
 }
 
 // PrepareDev makes the development data directory and returns the SoftHSM2
@@ -126,6 +133,9 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 		TSA:        tsaClient,
 		Revocation: &revocation.Fetcher{Client: revClient},
 	}
+	if s.Extender, err = newExtender(cfg, baseURL, tsaClient, roots); err != nil {
+		return s, err
+	}
 	appearances, err := thaiAppearances()
 	if err != nil {
 		return s, err
@@ -151,9 +161,22 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 		Signer: s.Signer, Store: s.Store, Keys: s.Keys, Activator: s.Activator, Audit: s.Audit,
 		Appearance: appearances, Logger: logger,
 		MaxUpload: cfg.MaxUpload, MaxUploads: cfg.MaxUploads, HSMConcurrency: conc, Mount: mounts, TrustedProxies: cfg.TrustedProxies,
-		Routes: []func(*gin.RouterGroup){batches.Routes}, Collectors: s.Batches.Collectors(),
+		Routes: []func(*gin.RouterGroup){batches.Routes, extendapi.New(extendapi.Config{Extender: s.Extender, Audit: s.Audit}).Routes}, Collectors: s.Batches.Collectors(),
 	})
 	return s, nil
+}
+
+// newExtender assembles extension: the service's TSA, and revocation
+// fetched under the policy for URLs taken from uploaded files.
+func newExtender(cfg config.Config, baseURL string, tsaClient *tsa.Client, roots *x509.CertPool) (*extend.Extender, error) {
+	client, err := outbound.New(extend.FetchOptions(cfg, baseURL))
+	if err != nil {
+		return nil, fmt.Errorf("extension's outbound client: %w", err)
+	}
+	return extend.New(extend.Config{
+		Signer: &signer.Signer{TSA: tsaClient, Revocation: &revocation.Fetcher{Client: client}},
+		Verify: verify.Config{Roots: roots, Cache: verify.NewCache(0)},
+	}), nil
 }
 
 // openBlobs opens the store of batch documents that cfg names.
