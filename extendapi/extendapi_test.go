@@ -57,9 +57,10 @@ func TestOpenAPIDocumentsRoute(t *testing.T) {
 type server struct {
 	url, key string
 	env      *testenv.Env
+	ext      *extend.Extender
 }
 
-func newServer(t *testing.T) *server {
+func newServer(t testing.TB) *server {
 	t.Helper()
 	ctx := context.Background()
 	env := testenv.New(t)
@@ -82,10 +83,10 @@ func newServer(t *testing.T) *server {
 	h := extendapi.New(extendapi.Config{Extender: ext, Audit: log})
 	srv := httptest.NewServer(api.New(api.Config{Store: st, Audit: log, MaxUpload: 8 << 20, Routes: []func(*gin.RouterGroup){h.Routes}}).Handler())
 	t.Cleanup(srv.Close)
-	return &server{url: srv.URL, key: key, env: env}
+	return &server{url: srv.URL, key: key, env: env, ext: ext}
 }
 
-func (s *server) post(t *testing.T, key string, file []byte, fields ...string) (*http.Response, []byte) {
+func (s *server) post(t testing.TB, key string, file []byte, fields ...string) (*http.Response, []byte) {
 	t.Helper()
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
@@ -112,7 +113,7 @@ func (s *server) post(t *testing.T, key string, file []byte, fields ...string) (
 	return resp, body
 }
 
-func (s *server) sign(t *testing.T, in []byte, opts signer.Options) []byte {
+func (s *server) sign(t testing.TB, in []byte, opts signer.Options) []byte {
 	t.Helper()
 	res, err := s.env.Signer.Sign(context.Background(), bytes.NewReader(in), int64(len(in)), s.env.Creds["dev-official"], opts)
 	if err != nil {
