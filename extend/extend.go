@@ -63,7 +63,9 @@ func New(cfg Config) *Extender { return &Extender{cfg: cfg} }
 // document timestamp is TOTAL-FAILED, extends it to level (B-LT or B-LTA;
 // "" for B-LTA). It returns what to append to the input.
 //
-// Errors: *NotExtendableError (broken, or no signature); the signer's
+// Errors: *NotExtendableError (broken, no signature, a certificate
+// revoked, or validation data only on destinations the fetch policy
+// refuses); the signer's
 // ErrInvalidPDF, ErrEncrypted, ErrDocMDPForbids (P=1), ErrBadOptions and
 // ErrUnavailable (a TSA or revocation service did not answer).
 func (x *Extender) Extend(ctx context.Context, in io.ReaderAt, size int64, level signer.Level) (*signer.Result, error) {
@@ -83,6 +85,10 @@ func (x *Extender) Extend(ctx context.Context, in io.ReaderAt, size int64, level
 	case errors.Is(err, revocation.ErrRevoked):
 		// A certificate revoked now cannot be given fresh proof of
 		// validity; renewing before that is the point of an archive.
+		return nil, &NotExtendableError{Reasons: []string{err.Error()}}
+	case errors.Is(err, signer.ErrNoValidationData), errors.Is(err, outbound.ErrNotAllowed):
+		// The file's certificates lead where we may not go, or nowhere:
+		// a retry would fare no better.
 		return nil, &NotExtendableError{Reasons: []string{err.Error()}}
 	}
 	return res, err

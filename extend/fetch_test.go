@@ -53,8 +53,9 @@ func TestFetchOptions(t *testing.T) {
 }
 
 // TestExtendFetchesNoInternalURL: a file whose certificates point at a
-// loopback responder that nothing names is not extended, and the
-// responder is never asked.
+// loopback responder that nothing names is not extended (422
+// not_extendable, naming the refused destination), and the responder is
+// never asked.
 func TestExtendFetchesNoInternalURL(t *testing.T) {
 	f := newFixture(t)
 	bt := f.sign(t, corpus(t, "memo-chromium.pdf"), "dev-official", signer.Options{Level: signer.LevelT})
@@ -67,7 +68,8 @@ func TestExtendFetchesNoInternalURL(t *testing.T) {
 		Verify: verify.Config{Roots: f.roots},
 	})
 	_, err = ext.Extend(context.Background(), bytes.NewReader(bt), int64(len(bt)), signer.LevelLT)
-	if !errors.Is(err, signer.ErrUnavailable) || !strings.Contains(err.Error(), "not allowed") {
-		t.Fatalf("error %v, want the revocation fetch refused", err)
+	var ne *extend.NotExtendableError
+	if !errors.As(err, &ne) || !strings.Contains(ne.Reasons[0], "not allowed") {
+		t.Fatalf("error %v, want not extendable, the revocation fetch refused", err)
 	}
 }

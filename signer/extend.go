@@ -24,6 +24,11 @@ import (
 // to extend: there is nothing whose validity could be kept.
 var ErrNotSigned = errors.New("signer: the document has no signature or document timestamp to extend")
 
+// ErrNoValidationData reports a certificate of the document for which no
+// validation data can be gathered whatever the time: its chain loops or
+// runs too long. Retrying does not help.
+var ErrNoValidationData = errors.New("signer: validation data cannot be gathered for a certificate of the document")
+
 // ExtendOptions controls Extend. The zero value extends to B-LTA with a
 // SHA-256 document timestamp and writes /VRI entries.
 type ExtendOptions struct {
@@ -388,6 +393,9 @@ func (s *Signer) validationData(ctx context.Context, sigs []SignatureInfo, haveD
 						return nil, ctx.Err()
 					}
 					if errors.Is(err, revocation.ErrRevoked) || !haveData || i == newestTS || newestTS < 0 {
+						if !errors.Is(err, revocation.ErrRevoked) && !errors.Is(err, revocation.ErrUnavailable) {
+							err = fmt.Errorf("%w: %w", ErrNoValidationData, err)
+						}
 						return nil, fmt.Errorf("%s %q: %w", kindName(sg), sg.Field, revocationError(err))
 					}
 					ev = nil
