@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"esign/api"
 	"esign/extend"
 	"esign/internal/extverify"
 	"esign/pdf"
@@ -296,6 +297,55 @@ func TestDue(t *testing.T) {
 			due, _, why := extend.Due(sigs, now, c.within)
 			if due != c.due || !strings.Contains(why, c.what) {
 				t.Errorf("Due = %v, %q; want %v naming %q", due, why, c.due, c.what)
+			}
+		})
+	}
+}
+
+// TestHostileDSS: a DSS is an allowed change after a signature, so the
+// verifier lets any DSS through; whatever it holds, extension succeeds
+// or answers 4xx, never 5xx or a panic.
+func TestHostileDSS(t *testing.T) {
+	f := newFixture(t)
+	bt := f.sign(t, corpus(t, "memo-chromium.pdf"), "dev-official", signer.Options{Level: signer.LevelT})
+	cases := map[string]func(u *pdf.Update) pdf.Object{
+		"not a dictionary":   func(u *pdf.Update) pdf.Object { return pdf.Integer(7) },
+		"certs not an array": func(u *pdf.Update) pdf.Object { return pdf.Dict{"Certs": pdf.Integer(5)} },
+		"certs of garbage": func(u *pdf.Update) pdf.Object {
+			return pdf.Dict{"Certs": pdf.Array{u.Add(&pdf.Stream{Dict: pdf.Dict{}, Data: []byte("junk")}), pdf.Integer(3), pdf.Ref{Num: 9999}}}
+		},
+		"vri a string":       func(u *pdf.Update) pdf.Object { return pdf.Dict{"VRI": pdf.String{Bytes: []byte("x")}} },
+		"vri a dangling ref": func(u *pdf.Update) pdf.Object { return pdf.Dict{"VRI": pdf.Ref{Num: 9998}} },
+		"ocsps of a dictionary": func(u *pdf.Update) pdf.Object {
+			return pdf.Dict{"OCSPs": pdf.Array{u.Add(pdf.Dict{"A": pdf.Integer(1)})}}
+		},
+	}
+	for name, dss := range cases {
+		t.Run(name, func(t *testing.T) {
+			r, err := pdf.NewReader(bytes.NewReader(bt), int64(len(bt)), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cat, catRef, _ := r.Catalog()
+			u := r.NewUpdate()
+			cat = cat.Clone()
+			cat["DSS"] = u.Add(dss(u))
+			u.Set(catRef, cat)
+			upd, _, err := u.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := append(append([]byte(nil), bt...), upd...)
+			_, err = f.ext.Extend(context.Background(), bytes.NewReader(in), int64(len(in)), "")
+			if err == nil {
+				return
+			}
+			t.Logf("refused: %v", err)
+			if status, code := api.StatusOf(err); status < 400 || status >= 500 {
+				var ne *extend.NotExtendableError
+				if !errors.As(err, &ne) {
+					t.Errorf("%v: %d %s", err, status, code)
+				}
 			}
 		})
 	}

@@ -488,11 +488,11 @@ func addVRI(f *form, entries map[string]*revocation.Evidence, now time.Time) err
 			if !ok {
 				continue
 			}
-			data, err := streamBytes(f, ref)
-			if err != nil {
-				return fmt.Errorf("read DSS /%s entry: %w", k, err)
+			// An entry that is no readable stream is someone else's
+			// mistake; ours are all streams.
+			if data, err := streamBytes(f, ref); err == nil {
+				streams[sha256.Sum256(data)] = ref
 			}
-			streams[sha256.Sum256(data)] = ref
 		}
 	}
 	refs := func(items [][]byte) pdf.Array {
@@ -512,7 +512,9 @@ func addVRI(f *form, entries map[string]*revocation.Evidence, now time.Time) err
 		if err != nil {
 			return fmt.Errorf("read /VRI: %w", err)
 		}
-		vriRef, vri = v, cur.Clone()
+		if cur != nil { // a dangling /VRI is replaced, not written through
+			vriRef, vri = v, cur.Clone()
+		}
 	case pdf.Dict:
 		vri = v.Clone()
 	}
