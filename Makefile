@@ -46,6 +46,8 @@ FUZZ_TARGETS := pdf:FuzzReader pdf:FuzzLinkScanner \
 	audit:FuzzMetadataValidate appearance:FuzzSubset verifypage:FuzzRenderReport \
 	signopts:FuzzParse batchapi:FuzzParseSpec \
 	blob:FuzzValidKey
+# Extension and renewal read the signatures of any uploaded file.
+FUZZ_TARGETS += signer:FuzzSignatures
 FUZZTIME_SHORT ?= 20s
 FUZZTIME ?= 30m
 FUZZPARALLEL ?= 1

@@ -255,6 +255,7 @@ func (s *Server) authenticate(c *gin.Context) {
 		return
 	}
 	c.Set(keyClient, cl)
+	c.Set(keyServer, s)
 	c.Next()
 }
 

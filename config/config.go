@@ -100,6 +100,11 @@ type Config struct {
 	// on internal addresses, for CAs inside the agency's network
 	// (ESIGN_SIGNER_FETCH_TRUSTED). The public verifier never uses it.
 	SignerFetchTrusted []string
+	// FetchAllow lists the loopback, private or link-local destinations
+	// (scheme://host[:port][/path-prefix]) that fetches driven by an
+	// uploaded file's certificates may reach, as extension follows them
+	// (ESIGN_FETCH_ALLOW). Public addresses need no entry.
+	FetchAllow []string
 	// MaxUploads bounds the uploads the signing API reads at once
 	// (ESIGN_MAX_UPLOADS); more get 503 busy.
 	MaxUploads int
@@ -228,6 +233,15 @@ func FromEnv(getenv func(string) string) (Config, error) {
 			return c, fmt.Errorf("ESIGN_SIGNER_FETCH_TRUSTED: %w", err)
 		}
 		c.SignerFetchTrusted = append(c.SignerFetchTrusted, e)
+	}
+	for _, e := range strings.Split(getenv("ESIGN_FETCH_ALLOW"), ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		if _, err := outbound.ParseEntry(e); err != nil {
+			return c, fmt.Errorf("ESIGN_FETCH_ALLOW: %w", err)
+		}
+		c.FetchAllow = append(c.FetchAllow, e)
 	}
 	if c.TSAURL != "" {
 		u, err := url.Parse(c.TSAURL)

@@ -156,6 +156,24 @@ func TestSignerFetchTrusted(t *testing.T) {
 	}
 }
 
+func TestFetchAllow(t *testing.T) {
+	for _, tc := range []struct {
+		value   string
+		want    int
+		wantErr bool
+	}{
+		{"", 0, false},
+		{"http://10.1.2.3:8080, https://ocsp.agency.local/ca1", 2, false},
+		{"ftp://10.1.2.3", 0, true},
+		{"http://10.1.2.3?x=1", 0, true},
+	} {
+		c, err := FromEnv(only("ESIGN_FETCH_ALLOW", tc.value))
+		if (err != nil) != tc.wantErr || err == nil && len(c.FetchAllow) != tc.want {
+			t.Errorf("%q: %d entries, error %v", tc.value, len(c.FetchAllow), err)
+		}
+	}
+}
+
 // only is an environment holding one variable.
 func only(key, value string) func(string) string {
 	return func(k string) string {

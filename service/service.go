@@ -28,6 +28,8 @@ import (
 	"esign/config"
 	"esign/devstack"
 	"esign/documentapi"
+	"esign/extend"
+	"esign/extendapi"
 	"esign/hsm"
 	"esign/internal/trustpool"
 	"esign/outbound"
@@ -36,6 +38,7 @@ import (
 	"esign/signer"
 	"esign/store"
 	"esign/tsa"
+	"esign/verify"
 )
 
 // Service is the assembled signing service.
@@ -54,6 +57,10 @@ type Service struct {
 	Registry *registry.Registry
 	Dev      *devstack.Stack // nil outside development mode
 	hsm      *hsm.KeyManager
+
+	// Extender brings signed files to B-LT or B-LTA (POST /api/v1/extend,
+	// esign extend and esign renew).
+	Extender *extend.Extender
 }
 
 // PrepareDev makes the development data directory and returns the SoftHSM2
@@ -137,6 +144,9 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 		TSA:        tsaClient,
 		Revocation: &revocation.Fetcher{Client: revClient},
 	}
+	if s.Extender, err = newExtender(cfg, baseURL, tsaClient, roots); err != nil {
+		return s, err
+	}
 	appearances, err := thaiAppearances()
 	if err != nil {
 		return s, err
@@ -164,7 +174,8 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 		Registry: s.Registry, PublicVerifyURL: publicVerify,
 		Appearance: appearances, Logger: logger,
 		MaxUpload: cfg.MaxUpload, MaxUploads: cfg.MaxUploads, HSMConcurrency: conc, Mount: mounts, TrustedProxies: cfg.TrustedProxies,
-		Routes: []func(*gin.RouterGroup){batches.Routes, documents.Routes}, Collectors: s.Batches.Collectors(),
+		Routes: []func(*gin.RouterGroup){batches.Routes, documents.Routes, extendapi.New(extendapi.Config{Extender: s.Extender, Audit: s.Audit}).Routes},
+		Collectors: s.Batches.Collectors(),
 	})
 	return s, nil
 }
@@ -175,6 +186,19 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 func RequirePublicVerifyURL(cfg config.Config) error {
 	_, err := cfg.SigningPublicVerifyURL()
 	return err
+}
+
+// newExtender assembles extension: the service's TSA, and revocation
+// fetched under the policy for URLs taken from uploaded files.
+func newExtender(cfg config.Config, baseURL string, tsaClient *tsa.Client, roots *x509.CertPool) (*extend.Extender, error) {
+	client, err := outbound.New(extend.FetchOptions(cfg, baseURL))
+	if err != nil {
+		return nil, fmt.Errorf("extension's outbound client: %w", err)
+	}
+	return extend.New(extend.Config{
+		Signer: &signer.Signer{TSA: tsaClient, Revocation: &revocation.Fetcher{Client: client}},
+		Verify: verify.Config{Roots: roots, Cache: verify.NewCache(0)},
+	}), nil
 }
 
 // openBlobs opens the store of batch documents that cfg names.

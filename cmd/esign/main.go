@@ -2,6 +2,8 @@
 //
 //	esign sign    [flags] IN.pdf OUT.pdf   sign locally with the service's configuration
 //	esign verify  [-json] FILE.pdf         validate; exit status 0 only for TOTAL-PASSED
+//	esign extend  [-level B-LTA] IN.pdf OUT.pdf   bring a signed PDF to B-LT or B-LTA
+//	esign renew   [-within 8760h] [-level B-LTA] [-dry-run] FILE_OR_DIR…   renew an archive in place
 //	esign keys    generate|csr|import-cert|list
 //	esign admin   client …|credential …
 //	esign batch   sign|status|cancel        many PDFs through a server's batch API
@@ -32,6 +34,8 @@ const usage = `usage: esign <command> [arguments]
 commands:
   sign     sign a PDF locally (esign sign -h for flags)
   verify   validate the signatures of a PDF (-json for the report)
+  extend   bring a signed PDF to B-LT or B-LTA (esign extend -h for flags)
+  renew    renew the document timestamps of an archive in place (esign renew -h)
   keys     manage HSM keys: generate, csr, import-cert, list
   admin    manage API clients and signer credentials (esign admin help)
   batch    sign many PDFs through a server's batch API: sign, status, cancel (esign batch help)
@@ -64,6 +68,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return cmdSign(ctx, args[1:], stdout, stderr, getenv)
 	case "verify":
 		return cmdVerify(ctx, args[1:], stdout, stderr, getenv)
+	case "extend":
+		return cmdExtend(ctx, args[1:], stdout, stderr, getenv)
+	case "renew":
+		return cmdRenew(ctx, args[1:], stdout, stderr, getenv)
 	case "keys":
 		return cmdKeys(ctx, args[1:], stdout, stderr, getenv)
 	case "admin":
