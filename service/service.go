@@ -174,7 +174,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 		Registry: s.Registry, PublicVerifyURL: publicVerify,
 		Appearance: appearances, Logger: logger,
 		MaxUpload: cfg.MaxUpload, MaxUploads: cfg.MaxUploads, HSMConcurrency: conc, Mount: mounts, TrustedProxies: cfg.TrustedProxies,
-		Routes: []func(*gin.RouterGroup){batches.Routes, documents.Routes, extendapi.New(extendapi.Config{Extender: s.Extender, Audit: s.Audit}).Routes},
+		Routes:     []func(*gin.RouterGroup){batches.Routes, documents.Routes, extendapi.New(extendapi.Config{Extender: s.Extender, Audit: s.Audit}).Routes},
 		Collectors: s.Batches.Collectors(),
 	})
 	return s, nil
