@@ -335,6 +335,33 @@ func TestTranscriptEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("registry after extension", func(t *testing.T) {
+		// Signed at B-T and registered; then extended twice, each time a
+		// later incremental update with a DSS and a document timestamp.
+		// The registry still knows it by the revision the signature covers.
+		status, hdr, signed := d.sign(t, key, in, map[string]string{"signer": "dev-registrar", "level": "B-T", "register": "true"})
+		if status != http.StatusOK {
+			t.Fatalf("sign: %d %s", status, signed)
+		}
+		regID := hdr.Get("X-Esign-Document-Id")
+		doc := signed
+		for i := range 2 {
+			status, _, out := d.post(t, "/api/v1/extend", key, doc, map[string]string{"level": "B-LTA"})
+			if status != http.StatusOK || len(out) <= len(doc) || !bytes.Equal(out[:len(doc)], doc) {
+				t.Fatalf("extension %d: %d %.300s", i+1, status, out)
+			}
+			doc = out
+		}
+		rep := d.verifyReport(t, doc)
+		if rep.Document.Indication != "TOTAL-PASSED" || rep.Registry == nil || rep.Registry.ID != regID || rep.Registry.Status != "valid" {
+			t.Fatalf("after extension: %s, registry %+v", rep.Document.Indication, rep.Registry)
+		}
+		// A different document does not match it: the unsigned input.
+		if rep := d.verifyReport(t, in); rep.Registry != nil {
+			t.Fatalf("the unsigned input matched the registry: %+v", rep.Registry)
+		}
+	})
+
 	t.Run("refusals", func(t *testing.T) {
 		pdfa2, _ := os.ReadFile("../../testdata/corpus/memo-libreoffice-pdfa2b.pdf")
 		status, _, body := d.signTranscript(t, key2, pdfa2, xml, map[string]string{"signer": "dev-registrar", "level": "B-B"})
