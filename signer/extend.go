@@ -451,16 +451,7 @@ func appendValidationData(in io.ReaderAt, res *Result, vd *validationData, vri b
 			return fmt.Errorf("%w: %w", ErrInvalidPDF, err)
 		}
 	}
-	if f.catDirty {
-		u.Set(f.catRef, f.cat)
-	}
-	upd, _, err := u.Bytes()
-	if err != nil {
-		return fmt.Errorf("write DSS revision: %w", err)
-	}
-	res.Appended = append(res.Appended, upd...)
-	res.Revisions++
-	return nil
+	return appendDSSRevision(res, u, f)
 }
 
 // addVRI writes /VRI entries (EN 319 142-1 §5.4.2.2) into the DSS that

@@ -838,6 +838,12 @@ func (s *Signer) appendDSS(ctx context.Context, in io.ReaderAt, res *Result, h c
 	if err := addDSS(f, ev); err != nil {
 		return err
 	}
+	return appendDSSRevision(res, u, f)
+}
+
+// appendDSSRevision writes the update holding a DSS, with the catalog if
+// it changed, as one more revision of res.
+func appendDSSRevision(res *Result, u *pdf.Update, f *form) error {
 	if f.catDirty {
 		u.Set(f.catRef, f.cat)
 	}

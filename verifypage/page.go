@@ -251,8 +251,15 @@ func (p *Page) render(w http.ResponseWriter, r *http.Request, status int, rep *v
 	if d.Posted {
 		p.fillResult(&d, l, rep, code, nil)
 	}
-	name := "page"
-	if d.Posted && r.URL.Query().Get("partial") == "1" {
+	p.write(w, r, "page", d.Posted, status, l, d)
+}
+
+// render writes the template name (or only the result part, for a posted
+// form that asks for it with ?partial=1) with status, in language l. The
+// page is rendered whole before the status goes out, so a template error
+// is a clean 500 rather than half a page.
+func (p *Page) write(w http.ResponseWriter, r *http.Request, name string, posted bool, status int, l Lang, d any) {
+	if posted && r.URL.Query().Get("partial") == "1" {
 		name = "result"
 	}
 	var buf bytes.Buffer

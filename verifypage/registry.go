@@ -1,7 +1,6 @@
 package verifypage
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -301,19 +300,5 @@ func (p *Page) renderDoc(w http.ResponseWriter, r *http.Request, status int, doc
 	if posted {
 		p.fillResult(&d, l, rep, code, doc)
 	}
-	name := "docpage"
-	if posted && r.URL.Query().Get("partial") == "1" {
-		name = "result"
-	}
-	var buf bytes.Buffer
-	if err := p.tmpl.ExecuteTemplate(&buf, name, d); err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Language", string(l))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(buf.Bytes())
-	}
+	p.write(w, r, "docpage", posted, status, l, d)
 }
