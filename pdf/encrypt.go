@@ -35,6 +35,10 @@ type Security struct {
 	CanSign bool
 }
 
+// maxEncryptions bounds the distinct /Encrypt dictionaries the revisions
+// of one file may have.
+const maxEncryptions = 4
+
 // security is the reader's open security handler and what it must not
 // decrypt.
 type security struct {
@@ -90,13 +94,16 @@ func (r *Reader) openSecurity() error {
 	key := string(AppendObject(nil, d)) + "\x00" + string(p.ID0)
 	h, ok := r.sh.handlers[key]
 	if !ok {
+		// An update cannot re-encrypt a file; a file whose revisions name
+		// one encryption after another would make each cost a derivation.
+		if len(r.sh.handlers) >= maxEncryptions {
+			return fmt.Errorf("%w: more than %d encryption dictionaries across the revisions", ErrUnsupportedEncryption, maxEncryptions)
+		}
 		h, err = crypt.Open(p, r.opts.Password)
 		if err != nil {
 			return fmt.Errorf("open encrypted document: %w", err)
 		}
-		if len(r.sh.handlers) < 16 {
-			r.sh.handlers[key] = h
-		}
+		r.sh.handlers[key] = h
 	}
 	r.sec = &security{h: h, encRef: encRef}
 	// Nothing read so far may stay cached undecrypted.

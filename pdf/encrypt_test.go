@@ -221,3 +221,113 @@ func TestUpdateEncrypted(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEncrypted mutates small files qpdf encrypted with every method,
+// their /Encrypt dictionaries and ciphertexts included, and reads every
+// object and stream with the empty password and with the owner's: errors,
+// never a panic, a loop or a long derivation.
+func FuzzEncrypted(f *testing.F) {
+	doc := pdftest.Build("<</Type/Catalog/Pages 2 0 R>>", "<</Type/Pages/Kids[3 0 R]/Count 1>>",
+		"<</Type/Page/Parent 2 0 R/Contents 4 0 R/MediaBox[0 0 612 792]>>",
+		"<</Length 24>>\nstream\nBT (secret text) Tj ET q\nendstream",
+		"<</Title(ลับ)/Producer(test)>>")
+	doc = bytes.Replace(doc, []byte("/Root 1 0 R>>"), []byte("/Root 1 0 R/Info 5 0 R>>"), 1)
+	for _, e := range pdftest.Encryptions {
+		if e.User == "" {
+			f.Add(pdftest.QPDF(f, doc, e), e.Owner)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, pw string) {
+		for _, p := range []string{"", pw} {
+			r, err := pdf.NewReader(bytes.NewReader(data), int64(len(data)), &pdf.ReaderOptions{MaxDecodedBytes: 8 << 20, Password: []byte(p)})
+			if err != nil {
+				continue
+			}
+			r.Security()
+			r.Catalog()
+			for _, s := range r.Sections() {
+				entries, err := r.Entries(s)
+				if err != nil {
+					continue
+				}
+				for i, e := range entries {
+					if i > 200 {
+						break
+					}
+					o, err := r.Object(e.Ref)
+					if st, ok := o.(*pdf.Stream); ok && err == nil {
+						r.StreamData(st)
+					}
+				}
+			}
+			// An update over whatever opened must serialise too.
+			u := r.NewUpdate()
+			u.Add(&pdf.Stream{Dict: pdf.Dict{"S": pdf.String{Bytes: []byte("x")}}, Data: []byte("data")})
+			u.Bytes()
+		}
+	})
+}
+
+// TestCryptFilters: a stream with its own /Crypt filter naming /Identity
+// stays in the clear, as qpdf reads it too; with /EncryptMetadata false
+// (qpdf --cleartext-metadata) the XMP stream is read in the clear.
+func TestCryptFilters(t *testing.T) {
+	plain, err := os.ReadFile("../testdata/corpus/memo-libreoffice-pdfa2b.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []pdftest.Encryption{
+		{Name: "R4", Owner: "own", Args: []string{"128", "--use-aes=y", "--cleartext-metadata"}},
+		{Name: "R6", Owner: "own", Args: []string{"256", "--cleartext-metadata"}},
+	} {
+		t.Run(e.Name, func(t *testing.T) {
+			enc := pdftest.QPDF(t, plain, e)
+			r := mustOpen(t, enc, "")
+			cat, cref, err := r.Catalog()
+			if err != nil {
+				t.Fatal(err)
+			}
+			md, _ := r.Resolve(cat["Metadata"])
+			st, ok := md.(*pdf.Stream)
+			if !ok {
+				t.Fatalf("metadata %T", md)
+			}
+			xmp, err := r.StreamData(st)
+			if err != nil || !bytes.Contains(xmp, []byte("<x:xmpmeta")) && !bytes.Contains(xmp, []byte("xmpmeta")) {
+				t.Fatalf("metadata read as %.60q, %v", xmp, err)
+			}
+			raw, _ := r.RawStream(st)
+			if !bytes.Contains(enc, raw[:min(len(raw), 40)]) {
+				t.Error("the cleartext metadata is not stored as it reads")
+			}
+			// A stream with its own /Crypt filter: /Identity leaves it plain.
+			u := r.NewUpdate()
+			clear := []byte("BT (not encrypted) Tj ET")
+			ref := u.Add(&pdf.Stream{Dict: pdf.Dict{"Filter": pdf.Array{pdf.Name("Crypt")},
+				"DecodeParms": pdf.Array{pdf.Dict{"Type": pdf.Name("CryptFilterDecodeParms"), "Name": pdf.Name("Identity")}}}, Data: clear})
+			c := cat.Clone()
+			c["Clear"] = ref
+			u.Set(cref, c)
+			upd, _, err := u.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(upd, clear) {
+				t.Fatal("the /Identity stream was encrypted")
+			}
+			out := append(append([]byte{}, enc...), upd...)
+			r2 := mustOpen(t, out, "")
+			got, _ := r2.Resolve(ref)
+			if d, err := r2.StreamData(got.(*pdf.Stream)); err != nil || !bytes.Equal(d, clear) {
+				t.Errorf("read back %q, %v", d, err)
+			}
+			pdftest.QPDFCheck(t, out, "")
+			dec := mustOpen(t, pdftest.QPDFDecrypt(t, out, ""), "")
+			dc, _, _ := dec.Catalog()
+			ds, _ := dec.Resolve(dc["Clear"])
+			if d, err := dec.StreamData(ds.(*pdf.Stream)); err != nil || !bytes.Equal(d, clear) {
+				t.Errorf("qpdf reads the /Identity stream as %q, %v", d, err)
+			}
+		})
+	}
+}
