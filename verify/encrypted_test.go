@@ -176,6 +176,14 @@ func TestEncryptedOtherTool(t *testing.T) {
 			rep = run(t, both, f.online())
 			checkDoc(t, rep, verify.TotalPassed, 2)
 			checkSig(t, rep, 1, want{indication: verify.TotalPassed, level: verify.LevelLT, covers: boolp(true)})
+			// And poppler's encrypted update after our B-LT with its DSS:
+			// the change analysis compares decrypted objects.
+			ours := sign(t, f.env.Signer, enc, f.env.Creds["dev-director"], signer.Options{Level: signer.LevelLT, Certify: 2})
+			after := ps.sign(t, ours, "PopplerSig")
+			rep = run(t, after, f.online())
+			checkDoc(t, rep, verify.TotalPassed, 2)
+			checkSig(t, rep, 0, want{indication: verify.TotalPassed, level: verify.LevelLT, covers: boolp(false), cert: "2"})
+			checkSig(t, rep, 1, want{indication: verify.TotalPassed, level: verify.LevelNotETSI, covers: boolp(true)})
 		})
 	}
 }
@@ -208,5 +216,47 @@ func TestEncryptedCorpus(t *testing.T) {
 	checkDoc(t, rep, verify.TotalPassed, 1)
 	if rep.Document.Encryption != "Standard R6 AES-256" {
 		t.Errorf("encryption %q", rep.Document.Encryption)
+	}
+}
+
+// TestEncryptedChanges: the change analysis works on decrypted objects. A
+// later encrypted update that rewrites objects with the same values is
+// harmless; one that changes a page's content after a P=1 certification
+// is found and named.
+func TestEncryptedChanges(t *testing.T) {
+	f := newFixture(t)
+	for _, e := range pdftest.Encryptions {
+		if e.User != "" {
+			continue
+		}
+		t.Run(e.Name, func(t *testing.T) {
+			enc := pdftest.QPDF(t, corpus(t, "memo-chromium.pdf"), e)
+			signed := sign(t, f.env.Signer, enc, f.env.Creds["dev-official"], signer.Options{Level: signer.LevelLT, Certify: 1})
+			// The same page and its content stream again, re-encrypted with
+			// new IVs: other bytes, the same values.
+			same := appendUpdate(t, signed, func(r *pdf.Reader, u *pdf.Update) {
+				ref, pg := page0(t, r)
+				u.Set(ref, pg)
+				if cref, ok := pg["Contents"].(pdf.Ref); ok {
+					o, _ := r.Resolve(cref)
+					st := o.(*pdf.Stream)
+					raw, err := r.RawStream(st)
+					if err != nil {
+						t.Fatal(err)
+					}
+					u.Set(cref, &pdf.Stream{Dict: st.Dict, Data: raw})
+				}
+			})
+			rep := run(t, same, f.online())
+			checkDoc(t, rep, verify.TotalPassed, 1)
+			changed := appendUpdate(t, signed, func(r *pdf.Reader, u *pdf.Update) {
+				ref, pg := page0(t, r)
+				pg = pg.Clone()
+				pg["Contents"] = u.Add(&pdf.Stream{Dict: pdf.Dict{}, Data: []byte("BT /F1 24 Tf 72 72 Td (forged) Tj ET")})
+				u.Set(ref, pg)
+			})
+			rep = run(t, changed, f.online())
+			checkSig(t, rep, 0, want{indication: verify.TotalFailed, sub: verify.FormatFailure, level: verify.LevelLT, cert: "1", modified: true})
+		})
 	}
 }
