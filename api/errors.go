@@ -78,6 +78,12 @@ func statusOf(err error) (int, string) {
 		return http.StatusConflict, "already_revoked"
 	case errors.Is(err, registry.ErrInvalid):
 		return http.StatusBadRequest, "bad_request"
+	case errors.Is(err, signer.ErrPasswordRequired):
+		return http.StatusUnprocessableEntity, "password_required"
+	case errors.Is(err, signer.ErrWrongPassword):
+		return http.StatusUnprocessableEntity, "wrong_password"
+	case errors.Is(err, signer.ErrPermissions):
+		return http.StatusConflict, "signing_not_permitted"
 	case errors.Is(err, signer.ErrInvalidPDF):
 		return http.StatusUnprocessableEntity, "invalid_pdf"
 	case errors.Is(err, signer.ErrEncrypted):

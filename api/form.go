@@ -115,7 +115,9 @@ func (u *upload) Close() error {
 // The form fields each endpoint understands, besides "file". A request
 // with any other is refused, not half-understood.
 var (
-	signFields   = fieldSet(signopts.Names...)
+	// "password" opens an encrypted PDF; only /sign takes it, never a
+	// batch, whose options are stored.
+	signFields   = fieldSet(append([]string{"password"}, signopts.Names...)...)
 	fieldsFields = fieldSet("fields")
 )
 

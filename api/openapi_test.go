@@ -46,3 +46,34 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Errorf("routes and OpenAPI differ:\nrouted:\n%s\ndocumented:\n%s", strings.Join(routed, "\n"), strings.Join(documented, "\n"))
 	}
 }
+
+// TestOpenAPISignFields keeps the documented form fields of /api/v1/sign
+// and the fields the endpoint accepts in step.
+func TestOpenAPISignFields(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RequestBody struct {
+				Content map[string]struct {
+					Schema struct {
+						Properties map[string]any `json:"properties"`
+					} `json:"schema"`
+				} `json:"content"`
+			} `json:"requestBody"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	var documented, accepted []string
+	for k := range doc.Paths["/api/v1/sign"]["post"].RequestBody.Content["multipart/form-data"].Schema.Properties {
+		documented = append(documented, k)
+	}
+	for k := range signFields {
+		accepted = append(accepted, k)
+	}
+	sort.Strings(documented)
+	sort.Strings(accepted)
+	if strings.Join(documented, " ") != strings.Join(accepted, " ") {
+		t.Errorf("/api/v1/sign fields differ:\naccepted:   %s\ndocumented: %s", strings.Join(accepted, " "), strings.Join(documented, " "))
+	}
+}

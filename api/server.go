@@ -307,6 +307,10 @@ func (s *Server) parseSign(c *gin.Context) (*signRequest, error) {
 	}
 	req := &signRequest{form: f, file: f.file, size: f.file.size}
 	req.Request, err = signopts.Parse(f.get, f.files)
+	if err == nil {
+		// The encrypted PDF's password: never logged, never audited.
+		req.Options.Password = signer.Secret(f.get("password"))
+	}
 	return req, err
 }
 

@@ -156,6 +156,11 @@ func (e *Engine) signDocument(ctx context.Context, b *row, d *pendingDoc, entry 
 	res, err := e.cfg.Signer.Sign(ctx, in, d.size, key, req.Options)
 	<-e.signing
 	e.metrics.observe(req.Options.Level, time.Since(start))
+	if errors.Is(err, signer.ErrPasswordRequired) {
+		// A batch would have to store a password until its documents are
+		// signed; it takes none, and says where to go instead.
+		return nil, fmt.Errorf("%w; batches sign without passwords, which they never store: sign this document with POST /api/v1/sign and its \"password\"", err)
+	}
 	if err != nil {
 		return nil, err
 	}

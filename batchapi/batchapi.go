@@ -150,6 +150,9 @@ func parseSpec(r io.Reader) (batch.Spec, error) {
 	}
 	spec := batch.Spec{Options: map[string]string{}}
 	for k, v := range raw {
+		if k == "password" {
+			return batch.Spec{}, fmt.Errorf("%w: batches take no password: it would be stored until every document is signed. Sign an encrypted document that needs one with POST /api/v1/sign and its \"password\"", batch.ErrInvalid)
+		}
 		if k != "idempotency_key" && !slices.Contains(signopts.Names, k) {
 			return batch.Spec{}, fmt.Errorf("%w: unknown member %q", errUnknownField, k)
 		}

@@ -96,6 +96,7 @@ func TestRefusedBeforeTheEngine(t *testing.T) {
 		{"not JSON", "POST", "/api/v1/batches", "application/json", []byte("{"), 400, "bad_request"},
 		{"JSON array", "POST", "/api/v1/batches", "application/json", []byte("[]"), 400, "bad_request"},
 		{"unknown member", "POST", "/api/v1/batches", "application/json", []byte(`{"signer":"s","certfy":"1"}`), 400, "unknown_field"},
+		{"password", "POST", "/api/v1/batches", "application/json", []byte(`{"signer":"s","password":"secret"}`), 400, "bad_request"},
 		{"object value", "POST", "/api/v1/batches", "application/json", []byte(`{"signer":{"a":1}}`), 400, "bad_request"},
 		{"image not base64", "POST", "/api/v1/batches", "application/json", []byte(`{"signer":"s","image":"%%%"}`), 400, "bad_request"},
 		{"body too large", "POST", "/api/v1/batches", "application/json", append([]byte(`{"reason":"`), bytes.Repeat([]byte("a"), maxCreateBody)...), 413, "too_large"},

@@ -70,6 +70,8 @@ func decode(d Dict, raw []byte, limit int64, resolve func(Object) (Object, error
 			if err != nil {
 				return nil, err
 			}
+		case "Crypt":
+			// RawStream decrypted the data with this crypt filter already.
 		case "ASCIIHexDecode", "AHx":
 			data, err = asciiHex(data)
 			if err != nil {

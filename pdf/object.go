@@ -59,6 +59,10 @@ type Stream struct {
 	// Data, when not nil, holds the raw bytes (streams built for writing, or
 	// streams inside data already in memory).
 	Data []byte
+	// cryptRef and encrypted: the data in the file is encrypted with the
+	// key of object cryptRef (set by the reader of an encrypted file).
+	cryptRef  Ref
+	encrypted bool
 }
 
 // Raw is pre-serialised PDF syntax written verbatim. The writer uses it for

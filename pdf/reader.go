@@ -8,6 +8,8 @@ import (
 	"io"
 	"sort"
 	"strconv"
+
+	"esign/pdf/crypt"
 )
 
 // errOtherObject: the cross-reference entry points at another object.
@@ -63,6 +65,10 @@ type ReaderOptions struct {
 	// MaxObjectBytes caps the size of one object outside stream data.
 	// Default 16 MiB.
 	MaxObjectBytes int
+	// Password opens an encrypted document: the user or the owner
+	// password. Default: the empty user password most documents have.
+	// Never logged.
+	Password []byte
 }
 
 func (o *ReaderOptions) withDefaults() ReaderOptions {
@@ -145,7 +151,8 @@ type Reader struct {
 	busy       map[Ref]bool // objects being read, to stop reference loops
 	sh         *shared
 	header     string
-	scratch    []byte // see readInto
+	scratch    []byte    // see readInto
+	sec        *security // nil unless the document is encrypted
 }
 
 // shared is what a reader and the revision readers made from it spend and
@@ -158,6 +165,8 @@ type shared struct {
 	sections map[int64]*Section
 	links    map[linkKey]linkEntry // see Links
 	names    map[string]Name       // dictionary keys Links has seen
+	// handlers holds the opened security handlers by /Encrypt and /ID.
+	handlers map[string]*crypt.Handler
 }
 
 // charge counts n bytes read for parsing and stops the work when the
@@ -189,7 +198,7 @@ type objStm struct {
 func NewReader(ra io.ReaderAt, size int64, opts *ReaderOptions) (*Reader, error) {
 	o := opts.withDefaults()
 	return newReader(ra, size, o, &shared{ctx: o.Context, sections: map[int64]*Section{},
-		links: map[linkKey]linkEntry{}, names: map[string]Name{}})
+		links: map[linkKey]linkEntry{}, names: map[string]Name{}, handlers: map[string]*crypt.Handler{}})
 }
 
 // Revision returns a reader over the first end bytes of the file, which
@@ -223,6 +232,9 @@ func newReader(ra io.ReaderAt, size int64, opts ReaderOptions, sh *shared) (*Rea
 		return nil, err
 	}
 	if err := r.readSections(start); err != nil {
+		return nil, err
+	}
+	if err := r.openSecurity(); err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -937,6 +949,10 @@ func (r *Reader) Object(ref Ref) (Object, error) {
 		if got.Num != ref.Num {
 			return nil, fmt.Errorf("%w: xref points object %v at %d, which holds %v", ErrXref, ref, e.Offset, got)
 		}
+		// Objects of an object stream were decrypted with their stream.
+		if obj, err = r.decryptObject(ref, obj); err != nil {
+			return nil, fmt.Errorf("object %v: %w", ref, err)
+		}
 	case 2:
 		if ref.Gen != 0 {
 			return nil, nil
@@ -1082,7 +1098,8 @@ func (r *Reader) Array(o Object) (Array, error) {
 	return a, nil
 }
 
-// RawStream returns the stream's bytes as stored (still encoded).
+// RawStream returns the stream's bytes as stored, still encoded by its
+// filters, but decrypted when the document is encrypted.
 func (r *Reader) RawStream(st *Stream) ([]byte, error) {
 	if st.Data != nil {
 		return st.Data, nil
@@ -1096,7 +1113,11 @@ func (r *Reader) RawStream(st *Stream) ([]byte, error) {
 	if st.Length == 0 {
 		return []byte{}, nil
 	}
-	return r.readAt(st.Offset, int(st.Length))
+	raw, err := r.readAt(st.Offset, int(st.Length))
+	if err != nil {
+		return nil, err
+	}
+	return r.decryptStream(st, raw)
 }
 
 // StreamData returns the decoded bytes of st, charged against the

@@ -244,7 +244,15 @@ func (u *Update) Bytes() ([]byte, map[string]Hole, error) {
 		b = append(b, ' ')
 		b = strconv.AppendUint(b, uint64(ref.Gen), 10)
 		b = append(b, " obj\n"...)
-		b = AppendObject(b, u.objects[ref])
+		o := u.objects[ref]
+		if u.base.sec != nil {
+			// An update of an encrypted file is encrypted alike; the
+			// cross-reference stream and trailer below are not (§7.6.2).
+			if o, err = u.base.encryptObject(ref, o, 0); err != nil {
+				return nil, nil, fmt.Errorf("pdf: encrypt object %v: %w", ref, err)
+			}
+		}
+		b = AppendObject(b, o)
 		b = append(b, "\nendobj\n"...)
 	}
 	trailer := Dict{}

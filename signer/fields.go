@@ -54,9 +54,9 @@ func AddFields(ctx context.Context, in io.ReaderAt, size int64, specs []FieldSpe
 	if len(specs) == 0 || len(specs) > 100 {
 		return nil, fmt.Errorf("%w: %d fields (want 1 to 100)", ErrBadOptions, len(specs))
 	}
-	r, err := pdf.NewReader(in, size, nil)
+	r, err := openPDF(in, size, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidPDF, err)
+		return nil, err
 	}
 	if err := checkSignable(r, Options{}); err != nil {
 		return nil, err

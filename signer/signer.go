@@ -31,8 +31,20 @@ import (
 var (
 	// ErrInvalidPDF reports input that is not a PDF this package can read.
 	ErrInvalidPDF = errors.New("signer: invalid PDF")
-	// ErrEncrypted reports an encrypted input, which is refused.
-	ErrEncrypted = errors.New("signer: encrypted PDFs are not signed")
+	// ErrEncrypted reports an encrypted input whose security handler the
+	// signer cannot open (public-key or unknown handlers); the message
+	// names the handler.
+	ErrEncrypted = errors.New("signer: the PDF's encryption is not supported")
+	// ErrPasswordRequired reports an encrypted input that needs a password
+	// to open, when none was given.
+	ErrPasswordRequired = pdf.ErrPasswordRequired
+	// ErrWrongPassword reports a password that opens neither as the user
+	// nor as the owner.
+	ErrWrongPassword = pdf.ErrWrongPassword
+	// ErrPermissions reports an encrypted input whose permissions (/P)
+	// forbid filling in signature fields, opened without the owner
+	// password.
+	ErrPermissions = errors.New("signer: the document's permissions do not allow signing")
 	// ErrDocMDPForbids reports a document certified with P=1.
 	ErrDocMDPForbids = errors.New("signer: the document is certified with no changes allowed (DocMDP P=1)")
 	// ErrCertifyNotFirst reports a certification request on a signed document.
@@ -157,6 +169,35 @@ type Options struct {
 	// Overlays are drawn into pages in the signature's revision. Refused
 	// with ErrAlreadySigned on signed input.
 	Overlays []Overlay
+	// Password opens an encrypted input: the user password, or the owner
+	// password, which also lifts the document's restrictions. Default:
+	// the empty user password. It is never logged or printed.
+	Password Secret
+}
+
+// Secret is a password: printed as "[redacted]", so no log or error
+// message made with %v carries it.
+type Secret []byte
+
+func (Secret) String() string   { return "[redacted]" }
+func (Secret) GoString() string { return "[redacted]" }
+
+// MarshalJSON keeps the password out of JSON dumps.
+func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil }
+
+// openPDF opens the input with the password, telling a password problem
+// or an unsupported encryption apart from a broken file.
+func openPDF(in io.ReaderAt, size int64, password Secret) (*pdf.Reader, error) {
+	r, err := pdf.NewReader(in, size, &pdf.ReaderOptions{Password: password})
+	switch {
+	case err == nil:
+		return r, nil
+	case errors.Is(err, pdf.ErrPasswordRequired), errors.Is(err, pdf.ErrWrongPassword):
+		return nil, fmt.Errorf("signer: %w", err)
+	case errors.Is(err, pdf.ErrUnsupportedEncryption):
+		return nil, fmt.Errorf("%w: %w", ErrEncrypted, err)
+	}
+	return nil, fmt.Errorf("%w: %w", ErrInvalidPDF, err)
 }
 
 // Signer holds what signing needs beyond the key: the TSA and the source of
@@ -200,6 +241,9 @@ type Result struct {
 	SignedRevisionSHA256 []byte
 
 	signedLen int // the length of the signature's own update in Appended
+	// password reopens an encrypted input for the revisions after the
+	// signature's.
+	password Secret
 }
 
 // Size is the length of the signed file.
@@ -296,9 +340,9 @@ func (s *Signer) Sign(ctx context.Context, in io.ReaderAt, size int64, cred Cred
 	if opts.Level.rank() >= LevelLT.rank() && s.Revocation == nil {
 		return nil, fmt.Errorf("%w: level %s needs a revocation source", ErrBadOptions, opts.Level)
 	}
-	r, err := pdf.NewReader(in, size, nil)
+	r, err := openPDF(in, size, opts.Password)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidPDF, err)
+		return nil, err
 	}
 	if err := checkSignable(r, opts); err != nil {
 		return nil, err
@@ -342,7 +386,7 @@ func (s *Signer) Sign(ctx context.Context, in io.ReaderAt, size int64, cred Cred
 	}
 	res := &Result{
 		BaseSize: size, Appended: rev1.bytes, Field: rev1.field, Level: opts.Level,
-		SigningTime: opts.Time, Revisions: 1, signedLen: len(rev1.bytes),
+		SigningTime: opts.Time, Revisions: 1, signedLen: len(rev1.bytes), password: opts.Password,
 	}
 	if rev1.token != nil {
 		res.TimestampTime = rev1.token.Time
@@ -397,21 +441,15 @@ func (s *Signer) extend(ctx context.Context, in io.ReaderAt, res *Result, opts O
 	return nil
 }
 
-// checkSignable refuses what must not be signed: encrypted files, P=1
+// checkSignable refuses what must not be signed: encrypted files whose
+// permissions forbid it, P=1
 // certified files, certification of an already signed file, and
 // attachments or overlays the file cannot take (checkAdditions).
 func checkSignable(r *pdf.Reader, opts Options) error {
-	if r.Encrypted() {
-		desc := "unknown handler"
-		if d, err := r.Dict(r.Trailer()["Encrypt"]); err == nil && d != nil {
-			desc = fmt.Sprintf("%v, V %v, R %v", d["Filter"], d["V"], d["R"])
-			if cf, err := r.Dict(d["CF"]); err == nil && cf != nil {
-				if std, err := r.Dict(cf["StdCF"]); err == nil && std != nil {
-					desc += fmt.Sprintf(", %v", std["CFM"])
-				}
-			}
-		}
-		return fmt.Errorf("%w: the file is encrypted (%s); decrypt it (for example with qpdf --decrypt) and sign the decrypted file", ErrEncrypted, desc)
+	if sec := r.Security(); sec != nil && !sec.CanSign {
+		// ISO 32000-1 Table 22: bit 9 allows filling in signature fields,
+		// bit 6 form filling; with both clear only the owner may sign.
+		return fmt.Errorf("%w: the file is encrypted (%s) with permissions that forbid filling in form and signature fields (/P bits 6 and 9 clear); give the owner password to sign it", ErrPermissions, sec.Handler)
 	}
 	cat, _, err := r.Catalog()
 	if err != nil {
@@ -826,7 +864,7 @@ func (s *Signer) appendDSS(ctx context.Context, in io.ReaderAt, res *Result, h c
 	if err != nil {
 		return revocationError(err)
 	}
-	r, err := pdf.NewReader(pdf.Concat(in, res.BaseSize, res.Appended), res.Size(), nil)
+	r, err := pdf.NewReader(pdf.Concat(in, res.BaseSize, res.Appended), res.Size(), &pdf.ReaderOptions{Password: res.password})
 	if err != nil {
 		return fmt.Errorf("reread signed revision: %w", err)
 	}
@@ -865,7 +903,7 @@ func (s *Signer) appendDocTimestamp(ctx context.Context, in io.ReaderAt, res *Re
 	}
 	extra := 0
 	for attempt := 0; ; attempt++ {
-		r, err := pdf.NewReader(pdf.Concat(in, res.BaseSize, res.Appended), res.Size(), nil)
+		r, err := pdf.NewReader(pdf.Concat(in, res.BaseSize, res.Appended), res.Size(), &pdf.ReaderOptions{Password: res.password})
 		if err != nil {
 			return nil, fmt.Errorf("reread signed revision: %w", err)
 		}

@@ -76,8 +76,11 @@ func checkExternally(t *testing.T, env *testenv.Env, nss string, data []byte, wa
 		if strings.HasPrefix(s.Field, "DocumentTimestamp") {
 			// Poppler 22.12 cannot validate ETSI.RFC3161 document
 			// timestamps ("Unimplemented Feature"); openssl ts checks them
-			// below. pdfsig must still see the field and its TSA.
-			if s.CommonName != env.PKI.Credentials["dev-tsa"].Chain[0].Subject.CommonName {
+			// below. pdfsig must still see the field and its TSA, except in
+			// an encrypted file: there it decrypts a /DocTimeStamp's
+			// /Contents, which ISO 32000-2 §7.6.2 leaves in the clear as
+			// for every signature dictionary, and finds no token.
+			if s.CommonName != env.PKI.Credentials["dev-tsa"].Chain[0].Subject.CommonName && !bytes.Contains(data, []byte("/Encrypt")) {
 				t.Errorf("pdfsig: document timestamp %s signed by %q", s.Field, s.CommonName)
 			}
 			continue
@@ -122,9 +125,6 @@ func TestSignCorpusAllLevels(t *testing.T) {
 	env := testenv.New(t)
 	nss := extverify.NSSDB(t, env.PKI.Root)
 	for _, f := range corpusFiles(t) {
-		if strings.Contains(f, "encrypted") {
-			continue
-		}
 		in, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
@@ -235,7 +235,6 @@ func TestDocMDPNoChanges(t *testing.T) {
 func TestRefusals(t *testing.T) {
 	env := testenv.New(t)
 	good, _ := os.ReadFile("../testdata/corpus/memo-chromium.pdf")
-	encrypted, _ := os.ReadFile("../testdata/corpus/memo-encrypted-aes256.pdf")
 	cases := []struct {
 		name string
 		in   []byte
@@ -245,16 +244,12 @@ func TestRefusals(t *testing.T) {
 		{"garbage", bytes.Repeat([]byte("not a pdf "), 300), signer.ErrInvalidPDF},
 		{"truncated", good[:len(good)/2], signer.ErrInvalidPDF},
 		{"header only", []byte("%PDF-1.7\n"), signer.ErrInvalidPDF},
-		{"encrypted", encrypted, signer.ErrEncrypted},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := env.Signer.Sign(context.Background(), bytes.NewReader(c.in), int64(len(c.in)), env.Creds["dev-official"], signer.Options{})
 			if !errors.Is(err, c.want) {
 				t.Fatalf("error %v, want %v", err, c.want)
-			}
-			if err != nil && c.want == signer.ErrEncrypted && !strings.Contains(err.Error(), "AES") && !strings.Contains(err.Error(), "V 5") {
-				t.Errorf("refusal does not name the encryption: %v", err)
 			}
 		})
 	}

@@ -106,8 +106,11 @@ type DocumentResult struct {
 	TrailingBytes int64 `json:"trailing_bytes"`
 	// Certification is the DocMDP level of a certified document:
 	// "none", "1", "2" or "3".
-	Certification  string    `json:"certification"`
-	Encrypted      bool      `json:"encrypted"`
+	Certification string `json:"certification"`
+	Encrypted     bool   `json:"encrypted"`
+	// Encryption names the security handler and method of an encrypted
+	// document, such as "Standard R6 AES-256".
+	Encryption     string    `json:"encryption,omitempty"`
 	ValidationTime time.Time `json:"validation_time"`
 	Warnings       []string  `json:"warnings"`
 }

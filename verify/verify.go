@@ -19,6 +19,16 @@ import (
 // data). It is pdf.ErrNotPDF, so either name works with errors.Is.
 var ErrNotPDF = pdf.ErrNotPDF
 
+// ErrPasswordRequired, ErrWrongPassword and ErrUnsupportedEncryption are
+// wrapped by the error Verify returns for an encrypted document it cannot
+// open: no password given where one is needed, a wrong one, or a security
+// handler not implemented (named in the message).
+var (
+	ErrPasswordRequired      = pdf.ErrPasswordRequired
+	ErrWrongPassword         = pdf.ErrWrongPassword
+	ErrUnsupportedEncryption = pdf.ErrUnsupportedEncryption
+)
+
 // Default limits.
 const (
 	DefaultMaxSignatures = 200
@@ -61,6 +71,9 @@ type Config struct {
 	// revision, so a file claiming many revisions gets no more. Its Context
 	// is Verify's.
 	ReaderOptions *pdf.ReaderOptions
+	// Password opens an encrypted document: its user or owner password.
+	// Default: the empty user password. Never logged or reported.
+	Password []byte
 }
 
 func (c Config) withDefaults() Config {
@@ -83,6 +96,9 @@ func (c Config) withDefaults() Config {
 			ro.MaxReadBytes = DefaultMaxReadBytes
 		}
 	}
+	if c.Password != nil {
+		ro.Password = c.Password
+	}
 	c.ReaderOptions = &ro
 	return c
 }
@@ -99,7 +115,8 @@ func Verify(ctx context.Context, r io.ReaderAt, size int64, cfg Config) (*Report
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("verify: %w", ctx.Err())
 		}
-		if errors.Is(err, pdf.ErrNotPDF) {
+		if errors.Is(err, pdf.ErrNotPDF) || errors.Is(err, pdf.ErrPasswordRequired) ||
+			errors.Is(err, pdf.ErrWrongPassword) || errors.Is(err, pdf.ErrUnsupportedEncryption) {
 			return nil, fmt.Errorf("verify: %w", err)
 		}
 		return nil, fmt.Errorf("verify: %w: %w", ErrNotPDF, err)
@@ -169,6 +186,9 @@ func newVerifier(ctx context.Context, cfg Config, ra io.ReaderAt, size int64, r 
 		Signatures:  []SignatureResult{},
 		Attachments: []Attachment{},
 	}
+	if sec := r.Security(); sec != nil {
+		v.report.Document.Encryption = sec.Handler
+	}
 	v.certs = newCertCache()
 	v.ev = newEvidence(v)
 	return v
@@ -190,7 +210,7 @@ func (v *verifier) run() error {
 		v.warnDoc("%d bytes after the last %%%%EOF belong to no revision: data was appended, or the last revision is cut short", doc.TrailingBytes)
 	}
 	if doc.Encrypted {
-		v.warnDoc("the document is encrypted; names and dates in it may be unreadable")
+		v.warnDoc("the document is encrypted (%s); it was decrypted to be verified", doc.Encryption)
 	}
 	fields, more, err := findSignatures(v.r)
 	if err != nil {

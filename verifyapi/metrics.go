@@ -20,6 +20,11 @@ const (
 	codeTimeout     = "timeout"
 	codeNotPDF      = "not_pdf"
 	codeUnreadable  = "unreadable"
+	// An encrypted PDF: no password given where one is needed, a wrong
+	// one, or a security handler not implemented.
+	codePasswordRequired = "password_required"
+	codeWrongPassword    = "wrong_password"
+	codeEncryption       = "encryption_unsupported"
 	// A key sent to the verifier that names no enabled client, and a store
 	// that could not be asked.
 	codeUnauthenticated = "unauthenticated"
@@ -65,7 +70,7 @@ func newVerifierMetrics() *verifierMetrics {
 	for _, ind := range []verify.Indication{verify.TotalPassed, verify.TotalFailed, verify.Indeterminate} {
 		m.verifications.WithLabelValues(string(ind))
 	}
-	for _, code := range []string{codeBadRequest, codeTooLarge, codeRateLimited, codeTimeout, codeNotPDF, codeUnreadable, codeUnauthenticated, codeUnavailable, codeBusy} {
+	for _, code := range []string{codeBadRequest, codeTooLarge, codeRateLimited, codeTimeout, codeNotPDF, codeUnreadable, codePasswordRequired, codeWrongPassword, codeEncryption, codeUnauthenticated, codeUnavailable, codeBusy} {
 		m.rejected.WithLabelValues(code)
 	}
 	m.handler = metrics.Handler(m.reg)

@@ -104,7 +104,7 @@ func TestMetricsExposition(t *testing.T) {
 		series int
 	}{
 		{"esign_verifications_total", dto.MetricType_COUNTER, 3},
-		{"esign_verify_rejected_total", dto.MetricType_COUNTER, 9},
+		{"esign_verify_rejected_total", dto.MetricType_COUNTER, 12},
 		{"esign_verification_duration_seconds", dto.MetricType_HISTOGRAM, 1},
 		{"go_goroutines", dto.MetricType_GAUGE, 1},
 		{"process_resident_memory_bytes", dto.MetricType_GAUGE, 1},

@@ -369,9 +369,17 @@ func (s *Server) reportFor(ctx context.Context, c *gin.Context) (*verify.Report,
 	}
 	// Only "file" is understood; a field meant for something else must not
 	// be silently dropped.
+	cfg := s.cfg.Verify
 	if mf := c.Request.MultipartForm; mf != nil {
-		for name := range mf.Value {
-			return nil, http.StatusBadRequest, "unknown_field", fmt.Errorf("form field %q is not one this endpoint takes", name)
+		for name, vs := range mf.Value {
+			// "password" opens an encrypted PDF; never logged or reported.
+			if name == "password" && len(vs) == 1 {
+				if vs[0] != "" {
+					cfg.Password = []byte(vs[0])
+				}
+				continue
+			}
+			return nil, http.StatusBadRequest, "unknown_field", fmt.Errorf("form field %q is not one this endpoint takes, or comes twice", name)
 		}
 		for name, files := range mf.File {
 			if name != "file" || len(files) > 1 {
@@ -387,11 +395,17 @@ func (s *Server) reportFor(ctx context.Context, c *gin.Context) (*verify.Report,
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
-	rep, err := verify.Verify(ctx, f, fh.Size, s.cfg.Verify)
+	rep, err := verify.Verify(ctx, f, fh.Size, cfg)
 	s.metrics.verified(time.Since(start))
 	switch {
 	case err == nil:
 		return rep, http.StatusOK, "", nil
+	case errors.Is(err, verify.ErrPasswordRequired):
+		return nil, http.StatusUnprocessableEntity, codePasswordRequired, errors.New("the PDF is encrypted: send its password in the field \"password\"")
+	case errors.Is(err, verify.ErrWrongPassword):
+		return nil, http.StatusUnprocessableEntity, codeWrongPassword, errors.New("the password opens neither as the PDF's user nor as its owner password")
+	case errors.Is(err, verify.ErrUnsupportedEncryption):
+		return nil, http.StatusUnprocessableEntity, codeEncryption, err
 	case errors.Is(err, verify.ErrNotPDF):
 		return nil, http.StatusUnprocessableEntity, codeNotPDF, err
 	case errors.Is(err, context.DeadlineExceeded):

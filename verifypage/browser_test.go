@@ -260,12 +260,12 @@ func (f *fixture) testBrowser(t *testing.T) {
 		step(t, ctx, "open", chromedp.Navigate(f.srv.URL+"/"), chromedp.WaitReady(chromedp.CSS("#file")))
 		shot(t, ctx, "home-phone", 390, 844, true, false)
 		var order []string
-		for range 3 {
+		for range 4 {
 			step(t, ctx, "tab", chromedp.KeyEvent("\t"))
 			order = append(order, eval[string](t, ctx, `document.activeElement.id`))
 		}
-		if strings.Join(order, " ") != "lang-switch file submit" {
-			t.Errorf("tab order %q, want the language switch, the file chooser, the button", order)
+		if strings.Join(order, " ") != "lang-switch file password submit" {
+			t.Errorf("tab order %q, want the language switch, the file chooser, the password, the button", order)
 		}
 		if label := eval[string](t, ctx, `document.getElementById('file').labels[0].textContent`); label != "เลือกไฟล์ PDF ที่ต้องการตรวจสอบ" {
 			t.Errorf("file chooser label %q", label)

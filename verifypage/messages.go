@@ -32,6 +32,7 @@ type text struct {
 	Title, Intro                                  string
 	OtherLang, OtherLangName, LangNav             string
 	ChooseLabel, DropHint, Submit, MaxSize        string
+	PasswordLabel, PasswordHint                   string
 	Privacy, Busy, NetworkError, TooLarge         string
 	VerdictPrefix                                 string
 	ValidTitle, ValidDetail                       string
@@ -55,6 +56,7 @@ type text struct {
 	Warnings, DocumentWarnings, Download          string
 	DownloadHint, ErrorTitle, CheckAnother        string
 	RevisionsLabel, TrailingLabel                 string
+	EncryptionLabel                               string
 	ClaimedTime                                   string
 	AllowedSeen, ValidSeenTitle, ValidSeenDetail  string
 	SeenHeading, SeenDetail, SeenNoChanges        string
@@ -78,6 +80,8 @@ var thai = text{
 	OtherLangName: "English",
 	LangNav:       "ภาษา",
 	ChooseLabel:   "เลือกไฟล์ PDF ที่ต้องการตรวจสอบ",
+	PasswordLabel: "รหัสผ่านของไฟล์ (ถ้ามี)",
+	PasswordHint:  "ใช้เฉพาะไฟล์ที่เข้ารหัสไว้ ระบบไม่จัดเก็บรหัสผ่าน",
 	DropHint:      "หรือลากไฟล์มาวางในกรอบนี้",
 	Submit:        "ตรวจสอบเอกสาร",
 	MaxSize:       "ขนาดไฟล์ไม่เกิน %s",
@@ -154,19 +158,23 @@ var thai = text{
 	CheckAnother:      "ตรวจสอบเอกสารอื่น",
 	RevisionsLabel:    "จำนวนครั้งที่บันทึกไฟล์",
 	TrailingLabel:     "ข้อมูลต่อท้ายไฟล์ (ไบต์)",
+	EncryptionLabel:   "การเข้ารหัสไฟล์",
 	ClaimedTime:       "เวลาที่ผู้ลงนามระบุเอง (/M)",
 	Months: [12]string{"มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน",
 		"กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม"},
 	Errs: map[string]string{
-		"too_large":     "ไฟล์มีขนาดใหญ่เกินกำหนด",
-		"rate_limited":  "มีการตรวจสอบจากเครื่องของท่านถี่เกินไป โปรดรอสักครู่แล้วลองใหม่",
-		"busy":          "ขณะนี้มีการตรวจสอบเอกสารจำนวนมาก โปรดลองใหม่ในอีกสักครู่",
-		"not_pdf":       "ไฟล์นี้ไม่ใช่ไฟล์ PDF",
-		"unknown_field": "คำขอมีช่องข้อมูลที่ระบบไม่รู้จัก โปรดส่งเฉพาะไฟล์ PDF",
-		"unreadable":    "อ่านไฟล์ PDF นี้ไม่ได้ ไฟล์อาจเสียหายหรือไม่สมบูรณ์",
-		"timeout":       "การตรวจสอบใช้เวลานานเกินกำหนด โปรดลองใหม่ภายหลัง",
-		"bad_request":   "ไม่ได้รับไฟล์ โปรดเลือกไฟล์ PDF แล้วกดตรวจสอบ",
-		"":              "เกิดข้อผิดพลาดในการตรวจสอบ โปรดลองใหม่ภายหลัง",
+		"too_large":              "ไฟล์มีขนาดใหญ่เกินกำหนด",
+		"rate_limited":           "มีการตรวจสอบจากเครื่องของท่านถี่เกินไป โปรดรอสักครู่แล้วลองใหม่",
+		"busy":                   "ขณะนี้มีการตรวจสอบเอกสารจำนวนมาก โปรดลองใหม่ในอีกสักครู่",
+		"not_pdf":                "ไฟล์นี้ไม่ใช่ไฟล์ PDF",
+		"unknown_field":          "คำขอมีช่องข้อมูลที่ระบบไม่รู้จัก โปรดส่งเฉพาะไฟล์ PDF",
+		"unreadable":             "อ่านไฟล์ PDF นี้ไม่ได้ ไฟล์อาจเสียหายหรือไม่สมบูรณ์",
+		"password_required":      "ไฟล์นี้เข้ารหัสไว้ โปรดใส่รหัสผ่านของไฟล์แล้วตรวจสอบอีกครั้ง",
+		"wrong_password":         "รหัสผ่านไม่ถูกต้อง โปรดตรวจสอบแล้วลองใหม่",
+		"encryption_unsupported": "ไฟล์นี้เข้ารหัสด้วยวิธีที่ระบบยังไม่รองรับ",
+		"timeout":                "การตรวจสอบใช้เวลานานเกินกำหนด โปรดลองใหม่ภายหลัง",
+		"bad_request":            "ไม่ได้รับไฟล์ โปรดเลือกไฟล์ PDF แล้วกดตรวจสอบ",
+		"":                       "เกิดข้อผิดพลาดในการตรวจสอบ โปรดลองใหม่ภายหลัง",
 	},
 	Footer: "ผลการตรวจสอบเป็นไปตามมาตรฐาน ETSI EN 319 102-1 (PAdES)",
 }
@@ -179,6 +187,8 @@ var english = text{
 	OtherLangName: "ภาษาไทย",
 	LangNav:       "Language",
 	ChooseLabel:   "Choose the PDF file to check",
+	PasswordLabel: "The file's password (if any)",
+	PasswordHint:  "Only for encrypted files. The password is not kept.",
 	DropHint:      "or drop the file in this box",
 	Submit:        "Check the document",
 	MaxSize:       "Files up to %s",
@@ -255,19 +265,23 @@ var english = text{
 	CheckAnother:      "Check another document",
 	RevisionsLabel:    "Times the file was saved",
 	TrailingLabel:     "Data after the end of the file (bytes)",
+	EncryptionLabel:   "File encryption",
 	ClaimedTime:       "Time claimed by the signer (/M)",
 	Months: [12]string{"January", "February", "March", "April", "May", "June",
 		"July", "August", "September", "October", "November", "December"},
 	Errs: map[string]string{
-		"too_large":     "The file is larger than allowed.",
-		"rate_limited":  "Too many checks from your address. Wait a minute and try again.",
-		"busy":          "Many documents are being checked right now. Try again in a moment.",
-		"not_pdf":       "This file is not a PDF.",
-		"unknown_field": "The request holds a field this service does not take. Send only the PDF file.",
-		"unreadable":    "This PDF cannot be read; it may be damaged or incomplete.",
-		"timeout":       "The check took too long. Please try again later.",
-		"bad_request":   "No file arrived. Choose a PDF file and press Check.",
-		"":              "Something went wrong during the check. Please try again later.",
+		"too_large":              "The file is larger than allowed.",
+		"rate_limited":           "Too many checks from your address. Wait a minute and try again.",
+		"busy":                   "Many documents are being checked right now. Try again in a moment.",
+		"not_pdf":                "This file is not a PDF.",
+		"unknown_field":          "The request holds a field this service does not take. Send only the PDF file.",
+		"unreadable":             "This PDF cannot be read; it may be damaged or incomplete.",
+		"password_required":      "This PDF is encrypted. Enter its password and check again.",
+		"wrong_password":         "The password is not right. Check it and try again.",
+		"encryption_unsupported": "This PDF is encrypted in a way this service does not support.",
+		"timeout":                "The check took too long. Please try again later.",
+		"bad_request":            "No file arrived. Choose a PDF file and press Check.",
+		"":                       "Something went wrong during the check. Please try again later.",
 	},
 	Footer: "Results follow ETSI EN 319 102-1 (PAdES).",
 }

@@ -188,6 +188,9 @@ func newResultView(l Lang, rep *verify.Report) (*resultView, error) {
 	if rep.Document.TrailingBytes > 0 {
 		v.DocFacts = append(v.DocFacts, fact{tx.TrailingLabel, fmt.Sprint(rep.Document.TrailingBytes)})
 	}
+	if rep.Document.Encrypted {
+		v.DocFacts = append(v.DocFacts, fact{tx.EncryptionLabel, or(rep.Document.Encryption, "-")})
+	}
 	sigNo := 0
 	for i := range rep.Signatures {
 		s := &rep.Signatures[i]
@@ -435,4 +438,12 @@ func formatSize(n int64) string {
 		return fmt.Sprintf("%d KB", n>>10)
 	}
 	return fmt.Sprintf("%d bytes", n)
+}
+
+// or is s, or def when s is empty.
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

@@ -13,6 +13,7 @@ import (
 
 	"esign/config"
 	"esign/internal/extverify"
+	"esign/pdf/pdftest"
 )
 
 // The CLI tests run the command in-process through run(), with the
@@ -98,6 +99,38 @@ func TestCLI(t *testing.T) {
 		}
 	})
 
+	// An encrypted input: the password comes from a file, for sign and
+	// verify alike, and the output keeps the encryption.
+	plain, err := os.ReadFile(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	encIn := filepath.Join(t.TempDir(), "encrypted.pdf")
+	os.WriteFile(encIn, pdftest.QPDF(t, plain, pdftest.Encryption{User: "usr-ลับ", Owner: "own", Args: []string{"256"}}), 0o600)
+	pwFile := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pwFile, []byte("usr-ลับ\n"), 0o600)
+	encOut := filepath.Join(t.TempDir(), "encrypted-signed.pdf")
+	t.Run("encrypted", func(t *testing.T) {
+		stdout.Reset()
+		stderr.Reset()
+		if err := run(ctx, []string{"sign", "-dev", "-signer", "dev-registrar", "-level", "B-B", "-password-file", pwFile, encIn, encOut}, &stdout, &stderr, getenv); err != nil {
+			t.Fatalf("sign: %v\n%s", err, stderr.String())
+		}
+		if err := extverify.QPDFCheck(encOut, "--password=usr-ลับ"); err != nil {
+			t.Fatal(err)
+		}
+		stdout.Reset()
+		if err := run(ctx, []string{"verify", "-dev", "-password-file", pwFile, encOut}, &stdout, &stderr, getenv); err != nil && !errors.Is(err, errNotPassed) {
+			t.Fatalf("verify: %v\n%s", err, stdout.String())
+		}
+		if !strings.Contains(stdout.String(), "encrypted: Standard R6 AES-256") {
+			t.Errorf("verify summary:\n%s", stdout.String())
+		}
+		if err := run(ctx, []string{"verify", "-dev", encOut}, &stdout, &stderr, getenv); err == nil || !strings.Contains(err.Error(), "password") {
+			t.Errorf("verify without the password: %v", err)
+		}
+	})
+
 	bad := filepath.Join(t.TempDir(), "bad.pdf")
 	os.WriteFile(bad, []byte("%PDF-1.7\ngarbage"), 0o644)
 	cases := []struct {
@@ -112,6 +145,8 @@ func TestCLI(t *testing.T) {
 		{"sign garbage", []string{"sign", "-dev", "-signer", "dev-official", "-level", "B-B", bad, out + ".x"}, "invalid PDF"},
 		{"sign missing file", []string{"sign", "-dev", "-signer", "dev-official", "-level", "B-B", "/nonexistent.pdf", out + ".x"}, "no such file"},
 		{"sign in place", []string{"sign", "-dev", "-signer", "dev-official", in, in}, "must differ"},
+		{"sign encrypted without its password", []string{"sign", "-dev", "-signer", "dev-official", "-level", "B-B", encIn, out + ".x"}, "needs a password"},
+		{"sign encrypted with a missing password file", []string{"sign", "-dev", "-signer", "dev-official", "-level", "B-B", "-password-file", "/nonexistent", encIn, out + ".x"}, "password file"},
 		{"sign unknown credential", []string{"sign", "-dev", "-signer", "nobody", "-level", "B-B", in, out + ".x"}, "not found"},
 	}
 	for _, c := range cases {

@@ -38,6 +38,7 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	pss := fs.Bool("pss", false, "RSASSA-PSS instead of PKCS#1 v1.5 for RSA keys")
 	dev := fs.Bool("dev", false, "use the development stack in $ESIGN_DATA_DIR")
 	activationFile := fs.String("activation-file", "", "file holding the signer's PIN or TOTP code, for credentials that need one")
+	passwordFile := fs.String("password-file", "", "file holding the password of an encrypted PDF (user or owner); default the empty user password")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -51,6 +52,9 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	opts := signer.Options{Reason: *reason, Location: *location, ContactInfo: *contact, Field: *field, PSS: *pss}
 	var err error
+	if opts.Password, err = readPassword(*passwordFile); err != nil {
+		return err
+	}
 	if opts.Level, err = signer.ParseLevel(*level); err != nil {
 		return err
 	}
@@ -130,6 +134,19 @@ func cmdSign(ctx context.Context, args []string, stdout, stderr io.Writer, geten
 	}
 	fmt.Fprintf(stdout, "signed %s -> %s (%s, field %s, %d bytes)\n", in, out, res.Level, res.Field, res.Size())
 	return nil
+}
+
+// readPassword reads an encrypted PDF's password from a file, never from
+// the command line, where other users see it: the first line, as typed.
+func readPassword(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("password file: %w", err)
+	}
+	return []byte(strings.TrimRight(string(b), "\r\n")), nil
 }
 
 func absPath(p string) string {

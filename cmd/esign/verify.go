@@ -24,11 +24,12 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs := flag.NewFlagSet("esign verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: esign verify [-json] [-dev] FILE.pdf")
+		fmt.Fprintln(stderr, "usage: esign verify [-json] [-dev] [-password-file FILE] FILE.pdf")
 		fs.PrintDefaults()
 	}
 	asJSON := fs.Bool("json", false, "print the JSON report, as POST /api/v1/verify returns it")
 	dev := fs.Bool("dev", false, "trust the development root in $ESIGN_DATA_DIR/pki")
+	passwordFile := fs.String("password-file", "", "file holding the password of an encrypted PDF (user or owner); default the empty user password")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -43,6 +44,9 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	cfg.Dev = cfg.Dev || *dev
 	vc, err := verifyapi.VerifyConfig(cfg)
 	if err != nil {
+		return err
+	}
+	if vc.Password, err = readPassword(*passwordFile); err != nil {
 		return err
 	}
 	f, err := os.Open(fs.Arg(0))
@@ -82,6 +86,9 @@ func printReport(w io.Writer, name string, rep *verify.Report) {
 	fmt.Fprintf(w, "\n  %s\n", d.Summary)
 	fmt.Fprintf(w, "  %d signature(s), %d document timestamp(s), %d revision(s), certification %s\n",
 		d.SignatureCount-d.DocumentTimestampCount, d.DocumentTimestampCount, d.Revisions, d.Certification)
+	if d.Encrypted {
+		fmt.Fprintf(w, "  encrypted: %s\n", d.Encryption)
+	}
 	for _, warn := range d.Warnings {
 		fmt.Fprintf(w, "  warning: %s\n", warn)
 	}

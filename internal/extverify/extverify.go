@@ -78,9 +78,12 @@ var sigHeader = regexp.MustCompile(`(?m)^Signature #\d+:`)
 //
 // (Poppler 22.12's -no-ocsp does not help offline: with it, every
 // certificate comes out as "Unknown issue with Certificate".)
-func PDFSig(t testing.TB, nssdir, path string) []PDFSigSignature {
+//
+// args go before the path: "-upw", "secret" for an encrypted file.
+func PDFSig(t testing.TB, nssdir, path string, args ...string) []PDFSigSignature {
 	t.Helper()
-	out, err := exec.Command("pdfsig", "-nssdir", nssdir, path).CombinedOutput()
+	argv := append(append([]string{"-nssdir", nssdir}, args...), path)
+	out, err := exec.Command("pdfsig", argv...).CombinedOutput()
 	text := string(out)
 	if err != nil && !strings.Contains(text, "Signature #") {
 		// pdfsig exits non-zero for invalid signatures but still reports.
@@ -121,9 +124,11 @@ func field(block, name string) string {
 	return ""
 }
 
-// QPDFCheck runs qpdf --check and returns its error with the output.
-func QPDFCheck(path string) error {
-	out, err := exec.Command("qpdf", "--check", path).CombinedOutput()
+// QPDFCheck runs qpdf --check and returns its error with the output;
+// args such as "--password=secret" go before the path.
+func QPDFCheck(path string, args ...string) error {
+	argv := append(append([]string{"--check"}, args...), path)
+	out, err := exec.Command("qpdf", argv...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("qpdf --check: %v\n%s", err, out)
 	}
