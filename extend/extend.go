@@ -69,16 +69,33 @@ func New(cfg Config) *Extender { return &Extender{cfg: cfg} }
 // ErrInvalidPDF, ErrEncrypted, ErrDocMDPForbids (P=1), ErrBadOptions and
 // ErrUnavailable (a TSA or revocation service did not answer).
 func (x *Extender) Extend(ctx context.Context, in io.ReaderAt, size int64, level signer.Level) (*signer.Result, error) {
+	return x.ExtendWith(ctx, in, size, Options{Level: level})
+}
+
+// Options are what one extension may ask for beyond the file.
+type Options struct {
+	// Level is B-LT or B-LTA (default).
+	Level signer.Level
+	// Password opens an encrypted file (its user or owner password); the
+	// empty user password is tried without it. The extended file keeps
+	// the encryption.
+	Password signer.Secret
+}
+
+// ExtendWith is Extend with options: the level, and the password of an
+// encrypted file.
+func (x *Extender) ExtendWith(ctx context.Context, in io.ReaderAt, size int64, opts Options) (*signer.Result, error) {
+	level := opts.Level
 	if level == "" {
 		level = signer.LevelLTA
 	}
 	if level != signer.LevelLT && level != signer.LevelLTA {
 		return nil, fmt.Errorf("%w: level %q (want B-LT or B-LTA)", signer.ErrBadOptions, level)
 	}
-	if err := x.Check(ctx, in, size); err != nil {
+	if err := x.check(ctx, in, size, opts.Password); err != nil {
 		return nil, err
 	}
-	res, err := x.cfg.Signer.Extend(ctx, in, size, signer.ExtendOptions{Level: level})
+	res, err := x.cfg.Signer.Extend(ctx, in, size, signer.ExtendOptions{Level: level, Password: opts.Password})
 	switch {
 	case errors.Is(err, signer.ErrNotSigned):
 		return nil, &NotExtendableError{Reasons: []string{err.Error()}}
@@ -96,15 +113,25 @@ func (x *Extender) Extend(ctx context.Context, in io.ReaderAt, size int64, level
 
 // Check validates the file and says why it must not be extended, if so.
 func (x *Extender) Check(ctx context.Context, in io.ReaderAt, size int64) error {
-	rep, err := verify.Verify(ctx, in, size, x.cfg.Verify)
-	if err != nil {
-		if errors.Is(err, verify.ErrNotPDF) {
-			return fmt.Errorf("%w: %w", signer.ErrInvalidPDF, err)
-		}
-		return fmt.Errorf("validate: %w", err)
+	return x.check(ctx, in, size, nil)
+}
+
+func (x *Extender) check(ctx context.Context, in io.ReaderAt, size int64, password signer.Secret) error {
+	cfg := x.cfg.Verify
+	if password != nil {
+		cfg.Password = []byte(password)
 	}
-	if rep.Document.Encrypted {
-		return fmt.Errorf("%w: the file is encrypted; decrypt it and extend the decrypted file", signer.ErrEncrypted)
+	rep, err := verify.Verify(ctx, in, size, cfg)
+	switch {
+	case err == nil:
+	case errors.Is(err, verify.ErrNotPDF):
+		return fmt.Errorf("%w: %w", signer.ErrInvalidPDF, err)
+	case errors.Is(err, verify.ErrPasswordRequired), errors.Is(err, verify.ErrWrongPassword):
+		return fmt.Errorf("signer: %w", err)
+	case errors.Is(err, verify.ErrUnsupportedEncryption):
+		return fmt.Errorf("%w: %w", signer.ErrEncrypted, err)
+	default:
+		return fmt.Errorf("validate: %w", err)
 	}
 	if rep.Document.SignatureCount == 0 {
 		return &NotExtendableError{Reasons: []string{"the document has no signature or document timestamp"}}

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -240,7 +241,7 @@ func TestRefusals(t *testing.T) {
 		{"tampered", tampered, extend.ErrNotExtendable, "HASH_FAILURE"},
 		{"no signature", memo, extend.ErrNotExtendable, "no signature"},
 		{"docmdp p1", p1, signer.ErrDocMDPForbids, ""},
-		{"encrypted", corpus(t, "memo-encrypted-aes256.pdf"), signer.ErrEncrypted, ""},
+		{"encrypted, unsigned", corpus(t, "memo-encrypted-aes256.pdf"), extend.ErrNotExtendable, "no signature"},
 		{"not a pdf", []byte("hello"), signer.ErrInvalidPDF, ""},
 	}
 	for _, c := range cases {
@@ -348,5 +349,81 @@ func TestHostileDSS(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExtendEncrypted: an encrypted signed file is extended keeping its
+// encryption, as signing keeps it: qpdf (with the password) checks it,
+// pdfsig finds the signature valid, our verifier passes it at LTA, and
+// the new revisions carry nothing in the clear. Without the password, or
+// with a wrong one, it is refused before any TSA request.
+func TestExtendEncrypted(t *testing.T) {
+	f := newFixture(t)
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain.pdf")
+	if err := os.WriteFile(plain, corpus(t, "memo-chromium.pdf"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	enc := filepath.Join(dir, "enc.pdf")
+	// qpdf exits 3 for warnings; the file is written either way.
+	if out, err := exec.Command("qpdf", "--encrypt", "user-pw", "owner-pw", "256", "--", plain, enc).CombinedOutput(); err != nil {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 {
+			t.Fatalf("qpdf --encrypt: %v %s", err, out)
+		}
+	}
+	in, err := os.ReadFile(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := f.sign(t, in, "dev-official", signer.Options{Level: signer.LevelT, Reason: "ลงนามเอกสารเข้ารหัส", Password: signer.Secret("user-pw")})
+
+	ctx := context.Background()
+	for _, c := range []struct {
+		name     string
+		password string
+		want     error
+	}{
+		{"no password", "", signer.ErrPasswordRequired},
+		{"wrong password", "nope", signer.ErrWrongPassword},
+	} {
+		_, err := f.ext.ExtendWith(ctx, bytes.NewReader(signed), int64(len(signed)), extend.Options{Password: signer.Secret(c.password)})
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	res, err := f.ext.ExtendWith(ctx, bytes.NewReader(signed), int64(len(signed)), extend.Options{Level: signer.LevelLTA, Password: signer.Secret("user-pw")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := write(t, res, signed)
+	if bytes.Contains(out[len(signed):], []byte("esign Development")) {
+		t.Error("the extension's revisions hold a certificate name in the clear: the DSS streams are not encrypted")
+	}
+	rep, err := verify.Verify(ctx, bytes.NewReader(out), int64(len(out)), verify.Config{Roots: f.roots, Password: []byte("user-pw")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Document.Indication != verify.TotalPassed || !rep.Document.Encrypted || rep.Document.DocumentTimestampCount != 1 ||
+		rep.Signatures[0].Level != "PAdES-BASELINE-LTA" {
+		t.Fatalf("our verifier: %s (%s), encrypted %v, %d document timestamps, level %s", rep.Document.Indication, rep.Document.Summary,
+			rep.Document.Encrypted, rep.Document.DocumentTimestampCount, rep.Signatures[0].Level)
+	}
+	path := filepath.Join(dir, "extended.pdf")
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command("qpdf", "--check", "--password=user-pw", path).CombinedOutput(); err != nil {
+		t.Errorf("qpdf --check: %v\n%s", err, b)
+	}
+	nss := extverify.NSSDBFromPEM(t, f.env.RootFile)
+	b, _ := exec.Command("pdfsig", "-nssdir", nss, "-upw", "user-pw", path).CombinedOutput()
+	if !strings.Contains(string(b), "Signature is Valid") {
+		t.Errorf("pdfsig -upw: %s", b)
+	}
+	// One byte of the first signature's signed range changed: refused.
+	tampered := bytes.Clone(out)
+	tampered[len(in)/2] ^= 0x01
+	if _, err := f.ext.ExtendWith(ctx, bytes.NewReader(tampered), int64(len(tampered)), extend.Options{Password: signer.Secret("user-pw")}); !errors.Is(err, extend.ErrNotExtendable) {
+		t.Errorf("tampered encrypted file: %v, want ErrNotExtendable", err)
 	}
 }

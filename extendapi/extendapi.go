@@ -49,7 +49,7 @@ const auditHeader = "X-Esign-Audit"
 func (h *Handler) extend(c *gin.Context) {
 	ctx := c.Request.Context()
 	entry := audit.Entry{RequestID: api.RequestID(c), Client: api.ClientOf(c).Name}
-	up, err := api.ReadUpload(c, "level")
+	up, err := api.ReadUpload(c, "level", "password")
 	if err != nil {
 		h.fail(c, &entry, nil, err)
 		return
@@ -64,7 +64,13 @@ func (h *Handler) extend(c *gin.Context) {
 		h.fail(c, &entry, up, fmt.Errorf("%w: level %q (want B-LT or B-LTA)", signer.ErrBadOptions, level))
 		return
 	}
-	res, err := h.cfg.Extender.Extend(ctx, up.File(), up.Size(), level)
+	// An encrypted file's password: never logged, never in the audit
+	// entry; the extended file keeps the encryption.
+	var password signer.Secret
+	if v := up.Value("password"); v != "" {
+		password = signer.Secret(v)
+	}
+	res, err := h.cfg.Extender.ExtendWith(ctx, up.File(), up.Size(), extend.Options{Level: level, Password: password})
 	if err != nil {
 		h.fail(c, &entry, up, err)
 		return

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -136,6 +138,21 @@ func TestExtendEndpoint(t *testing.T) {
 	tampered := append([]byte(nil), bt...)
 	tampered[len(memo)/2] ^= 0x01
 	p1 := s.sign(t, memo, signer.Options{Certify: 1})
+	// An encrypted file with a user password, made by qpdf, signed by us
+	// keeping the encryption.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "plain.pdf"), memo, 0o644)
+	if out, err := exec.Command("qpdf", "--encrypt", "user-pw", "owner-pw", "256", "--",
+		filepath.Join(dir, "plain.pdf"), filepath.Join(dir, "enc.pdf")).CombinedOutput(); err != nil {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 { // 3: warnings only
+			t.Fatalf("qpdf --encrypt: %v %s", err, out)
+		}
+	}
+	encIn, err := os.ReadFile(filepath.Join(dir, "enc.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := s.sign(t, encIn, signer.Options{Level: signer.LevelT, Password: signer.Secret("user-pw")})
 	cases := []struct {
 		name   string
 		key    string
@@ -155,6 +172,10 @@ func TestExtendEndpoint(t *testing.T) {
 		{"bad level", s.key, bt, []string{"level", "B-T"}, 400, "bad_request", 0},
 		{"unknown field", s.key, bt, []string{"signer", "dev-official"}, 400, "unknown_field", 0},
 		{"no file", s.key, nil, []string{"level", "B-LT"}, 400, "bad_request", 0},
+		{"encrypted, password", s.key, enc, []string{"password", "user-pw"}, 200, "", 1},
+		{"encrypted, owner password", s.key, enc, []string{"password", "owner-pw", "level", "B-LT"}, 200, "", 0},
+		{"encrypted, no password", s.key, enc, nil, 422, "password_required", 0},
+		{"encrypted, wrong password", s.key, enc, []string{"password", "nope"}, 422, "wrong_password", 0},
 		{"no key", "", bt, nil, 401, "unauthenticated", 0},
 		{"wrong key", "nope", bt, nil, 401, "unauthenticated", 0},
 	}
@@ -165,7 +186,7 @@ func TestExtendEndpoint(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", resp.StatusCode, c.status, body)
 			}
 			if c.status == 200 {
-				if resp.Header.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(body, bt) {
+				if resp.Header.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(body, c.file) {
 					t.Fatalf("answer is not the input with an update appended")
 				}
 				if got := bytes.Count(body[len(bt):], []byte("/ETSI.RFC3161")); got != c.docTS {

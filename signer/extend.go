@@ -40,6 +40,9 @@ type ExtendOptions struct {
 	// NoVRI leaves out the per-signature /VRI dictionaries, which
 	// EN 319 142-1 §5.4.2.2 makes optional.
 	NoVRI bool
+	// Password opens an encrypted input, whose updates are then encrypted
+	// as signing encrypts them.
+	Password Secret
 }
 
 // SignatureInfo describes one signature or document timestamp of a file,
@@ -261,9 +264,11 @@ func (o ExtendOptions) normalize() (ExtendOptions, error) {
 // chain gets validation data and a new document timestamp covers it.
 //
 // Extend does not validate: run the verifier first, a broken signature
-// must not be lent credibility. Encrypted files (ErrEncrypted), files
-// certified with P=1 (ErrDocMDPForbids) and files with no signature
-// (ErrNotSigned) are refused.
+// must not be lent credibility. Files certified with P=1
+// (ErrDocMDPForbids), files with no signature (ErrNotSigned) and
+// encrypted files that signing refuses (a password missing or wrong,
+// permissions, an unknown handler) are refused. An encrypted file keeps
+// its encryption: the updates are encrypted with its key.
 func (s *Signer) Extend(ctx context.Context, in io.ReaderAt, size int64, opts ExtendOptions) (*Result, error) {
 	opts, err := opts.normalize()
 	if err != nil {
@@ -275,11 +280,11 @@ func (s *Signer) Extend(ctx context.Context, in io.ReaderAt, size int64, opts Ex
 	if opts.Level == LevelLTA && s.TSA == nil {
 		return nil, fmt.Errorf("%w: level %s needs a TSA", ErrBadOptions, opts.Level)
 	}
-	r, err := pdf.NewReader(in, size, &pdf.ReaderOptions{Context: ctx})
+	r, err := openPDF(in, size, opts.Password)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidPDF, err)
+		return nil, err
 	}
-	// Encryption and DocMDP P=1 are refused as signing refuses them: the
+	// Permissions and DocMDP P=1 are refused as signing refuses them: the
 	// DSS and a document timestamp are changes too (ISO 32000-2 §12.8.2.2).
 	if err := checkSignable(r, Options{}); err != nil {
 		return nil, err
@@ -298,7 +303,7 @@ func (s *Signer) Extend(ctx context.Context, in io.ReaderAt, size int64, opts Ex
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{BaseSize: size, Level: opts.Level}
+	res := &Result{BaseSize: size, Level: opts.Level, password: opts.Password}
 	haveData := hasRevocationData(r)
 	if needsTimestamp(sigs) {
 		// B-LT and B-LTA build on B-T: a signature with no timestamp of
@@ -310,7 +315,7 @@ func (s *Signer) Extend(ctx context.Context, in io.ReaderAt, size int64, opts Ex
 			return nil, err
 		}
 		res.TimestampTime = tok.Time
-		r, err := pdf.NewReader(pdf.Concat(in, res.BaseSize, res.Appended), res.Size(), &pdf.ReaderOptions{Context: ctx})
+		r, err := pdf.NewReader(pdf.Concat(in, res.BaseSize, res.Appended), res.Size(), &pdf.ReaderOptions{Context: ctx, Password: res.password})
 		if err != nil {
 			return nil, fmt.Errorf("reread timestamped revision: %w", err)
 		}
@@ -430,7 +435,7 @@ func chainKey(chain []*x509.Certificate) string {
 // DSS and, when vri is set, a /VRI entry per signature that points at
 // the same streams.
 func appendValidationData(in io.ReaderAt, res *Result, vd *validationData, vri bool, now time.Time) error {
-	r, err := pdf.NewReader(pdf.Concat(in, res.BaseSize, res.Appended), res.Size(), nil)
+	r, err := pdf.NewReader(pdf.Concat(in, res.BaseSize, res.Appended), res.Size(), &pdf.ReaderOptions{Password: res.password})
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidPDF, err)
 	}

@@ -25,11 +25,12 @@ func cmdExtend(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	fs := flag.NewFlagSet("esign extend", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: esign extend [-level B-LTA] [-dev] IN.pdf OUT.pdf")
+		fmt.Fprintln(stderr, "usage: esign extend [-level B-LTA] [-password-file FILE] [-dev] IN.pdf OUT.pdf")
 		fs.PrintDefaults()
 	}
 	level := fs.String("level", "B-LTA", "PAdES level to reach: B-LT or B-LTA")
 	dev := fs.Bool("dev", false, "use the development stack in $ESIGN_DATA_DIR (its TSA, PKI and root)")
+	passwordFile := fs.String("password-file", "", "file holding the password of an encrypted PDF (user or owner); default the empty user password")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -38,6 +39,10 @@ func cmdExtend(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return errUsage
 	}
 	lvl, err := extendLevel(*level)
+	if err != nil {
+		return err
+	}
+	password, err := readPassword(*passwordFile)
 	if err != nil {
 		return err
 	}
@@ -59,7 +64,7 @@ func cmdExtend(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	if err != nil {
 		return err
 	}
-	res, err := svc.Extender.Extend(ctx, f, st.Size(), lvl)
+	res, err := svc.Extender.ExtendWith(ctx, f, st.Size(), extend.Options{Level: lvl, Password: password})
 	if err != nil {
 		return fmt.Errorf("extend %s: %s", in, describe(err))
 	}
