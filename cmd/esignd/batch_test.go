@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -1164,7 +1165,18 @@ func TestBatchBrokenAndTSAOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	encrypted, err := os.ReadFile("../../testdata/corpus/memo-encrypted-aes256.pdf")
+	// An encrypted file that needs a password: batches take none (they
+	// would have to store it), so it fails alone, as /sign fails it
+	// without its password. (One with the empty user password is signed.)
+	encDir := t.TempDir()
+	os.WriteFile(filepath.Join(encDir, "plain.pdf"), transcript, 0o644)
+	if out, err := exec.Command("qpdf", "--encrypt", "user-pw", "owner-pw", "256", "--",
+		filepath.Join(encDir, "plain.pdf"), filepath.Join(encDir, "enc.pdf")).CombinedOutput(); err != nil {
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 { // 3: warnings only
+			t.Fatalf("qpdf --encrypt: %v %s", err, out)
+		}
+	}
+	encrypted, err := os.ReadFile(filepath.Join(encDir, "enc.pdf"))
 	if err != nil {
 		t.Fatal(err)
 	}
