@@ -26,6 +26,8 @@ import (
 	"esign/batchapi"
 	"esign/blob"
 	"esign/config"
+	"esign/csc"
+	"esign/cscclient"
 	"esign/devstack"
 	"esign/documentapi"
 	"esign/hsm"
@@ -45,7 +47,9 @@ type Service struct {
 	Store     *store.Store
 	Audit     *audit.Log
 	Activator *activation.Activator
-	Keys      *Keys
+	// Keys resolves credentials: remote CSC keys (cscclient), the
+	// others in the HSM.
+	Keys *cscclient.Keys
 	API       *api.Server
 	// Batches signs batches of documents on the job queue; esignd starts
 	// its workers (Batches.Start).
@@ -105,7 +109,6 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 			return s, fmt.Errorf("open HSM: %w", err)
 		}
 	}
-	s.Keys = NewKeys(s.hsm)
 	if s.Audit, err = audit.Open(ctx, s.Store, audit.Options{}); err != nil {
 		return s, fmt.Errorf("open audit log: %w", err)
 	}
@@ -137,6 +140,14 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 		TSA:        tsaClient,
 		Revocation: &revocation.Fetcher{Client: revClient},
 	}
+	// A remote CSC service's URL is the operator's configuration,
+	// trusted as it stands (cscclient adds it to Trusted).
+	s.Keys, err = cscclient.New(ctx, s.Store, NewKeys(s.hsm), cscclient.Options{
+		Outbound: outbound.Options{Timeout: cfg.OutboundTimeout, MaxResponseBytes: cfg.OutboundMaxBytes},
+	})
+	if err != nil {
+		return s, fmt.Errorf("remote keys: %w", err)
+	}
 	appearances, err := thaiAppearances()
 	if err != nil {
 		return s, err
@@ -159,12 +170,20 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 	}
 	batches := batchapi.New(batchapi.Config{Engine: s.Batches, MaxUpload: cfg.MaxUpload})
 	documents := documentapi.New(documentapi.Config{Registry: s.Registry, Audit: s.Audit})
+	cscAPI, err := csc.Open(ctx, csc.Config{
+		Store: s.Store, Keys: s.Keys, Activator: s.Activator, Audit: s.Audit, Signer: s.Signer, TSA: tsaClient,
+		Logger: logger, Concurrency: conc, MaxBody: cfg.MaxUpload*4/3 + 1<<20,
+	})
+	if err != nil {
+		return s, fmt.Errorf("CSC API: %w", err)
+	}
 	s.API = api.New(api.Config{
 		Signer: s.Signer, Store: s.Store, Keys: s.Keys, Activator: s.Activator, Audit: s.Audit,
 		Registry: s.Registry, PublicVerifyURL: publicVerify,
 		Appearance: appearances, Logger: logger,
 		MaxUpload: cfg.MaxUpload, MaxUploads: cfg.MaxUploads, HSMConcurrency: conc, Mount: mounts, TrustedProxies: cfg.TrustedProxies,
 		Routes: []func(*gin.RouterGroup){batches.Routes, documents.Routes}, Collectors: s.Batches.Collectors(),
+		RootRoutes: []func(*gin.RouterGroup){cscAPI.Routes},
 	})
 	return s, nil
 }
