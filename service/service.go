@@ -50,7 +50,7 @@ type Service struct {
 	// Keys resolves credentials: remote CSC keys (cscclient), the
 	// others in the HSM.
 	Keys *cscclient.Keys
-	API       *api.Server
+	API  *api.Server
 	// Batches signs batches of documents on the job queue; esignd starts
 	// its workers (Batches.Start).
 	Batches *batch.Engine
