@@ -230,3 +230,5 @@ func errorCode(out map[string]any) string {
 }
 
 func contains(haystack, needle string) bool { return needle != "" && strings.Contains(haystack, needle) }
+
+func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
