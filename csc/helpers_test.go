@@ -229,6 +229,8 @@ func errorCode(out map[string]any) string {
 	return s
 }
 
-func contains(haystack, needle string) bool { return needle != "" && strings.Contains(haystack, needle) }
+func contains(haystack, needle string) bool {
+	return needle != "" && strings.Contains(haystack, needle)
+}
 
 func jsonDecode(resp *http.Response, v any) error { return json.NewDecoder(resp.Body).Decode(v) }
