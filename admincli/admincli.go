@@ -51,10 +51,11 @@ const adminUsage = `usage: esign admin <client|credential|document> <command> [a
   client unassign NAME CREDENTIAL...
 
   credential create NAME --key-label LABEL [--chain FILE.pem] [--activation none|pin|totp]
-  credential create NAME --csc-url URL --csc-credential ID --csc-key-file FILE [--chain FILE.pem]
-      (the key lives in a remote CSC service; the PIN or OTP a signing request brings is
-      passed on to that service, which checks it: the credential's own activation is none)
                          [--display-name TEXT] [--position TEXT]
+  credential create NAME --csc-url URL --csc-credential ID --csc-key-file FILE [--chain FILE.pem]
+                         [--display-name TEXT] [--position TEXT]
+      the key lives in a remote CSC service; the PIN or OTP a signing request brings is passed
+      on to that service's authorisation (the credential's own activation stays none)
   credential list
   credential disable NAME | credential enable NAME
   credential set-pin NAME                                   PIN from $ESIGN_ADMIN_PIN_FILE, else stdin's first line
