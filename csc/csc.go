@@ -150,18 +150,6 @@ func (s *Server) Routes(root *gin.RouterGroup) {
 	}
 }
 
-// Paths lists the routes Routes adds, for the OpenAPI document's test.
-func Paths() []string {
-	var out []string
-	for _, v := range []string{"v1", "v2"} {
-		for _, m := range []string{"info", "auth/login", "auth/revoke", "credentials/list", "credentials/info",
-			"credentials/authorize", "signatures/signHash", "signatures/timestamp"} {
-			out = append(out, "/csc/"+v+"/"+m)
-		}
-	}
-	return append(out, "/csc/v2/signatures/signDoc")
-}
-
 // keyClient holds the authenticated *store.Client in the gin context.
 const keyClient = "csc_client"
 

@@ -90,6 +90,7 @@ type fixture struct {
 	logs       *syncBuffer
 	keys       keys
 	maxFailure int
+	server     *csc.Server
 }
 
 // newFixture serves the CSC API over the development credentials, as
@@ -135,6 +136,7 @@ func newFixture(t testing.TB, b store.Backend) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.server = srv
 	h := api.New(api.Config{Store: f.st, Audit: f.log, Activator: act, Logger: logger,
 		RootRoutes: []func(*gin.RouterGroup){srv.Routes}}).Handler()
 	hs := httptest.NewServer(h)
