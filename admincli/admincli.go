@@ -369,6 +369,9 @@ func (c Command) credentialCreateRemote(ctx context.Context, st *store.Store, na
 		fmt.Fprintln(c.Stderr, "esign admin credential create: a remote key's activation is checked by its service; leave --activation none")
 		return c.usage(adminUsage)
 	}
+	if err := r.Validate(); err != nil {
+		return err
+	}
 	abs, err := filepath.Abs(r.KeyFile)
 	if err != nil {
 		return err

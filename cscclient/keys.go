@@ -51,19 +51,28 @@ type Remote struct {
 	KeyFile    string // the file holding our API key there
 }
 
-// Register records that credential's key is remote. The credential
-// itself is made with store.CreateCredential, its KeyLabel
-// LabelPrefix+r.Credential.
-func Register(ctx context.Context, st *store.Store, credential string, r Remote) error {
-	if err := st.Migrate(ctx, "cscclient", migrations()); err != nil {
-		return err
-	}
+// Validate checks r's form: an http(s) URL without user information, a
+// credential ID, a key file.
+func (r Remote) Validate() error {
 	u, err := url.Parse(r.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 		return fmt.Errorf("%w: CSC URL must be an http(s) address without credentials", store.ErrInvalid)
 	}
-	if r.Credential == "" || r.KeyFile == "" {
-		return fmt.Errorf("%w: the remote credential and the key file are required", store.ErrInvalid)
+	if r.Credential == "" || r.KeyFile == "" || len(r.Credential) > 250 {
+		return fmt.Errorf("%w: the remote credential (at most 250 bytes) and the key file are required", store.ErrInvalid)
+	}
+	return nil
+}
+
+// Register records that credential's key is remote. The credential
+// itself is made with store.CreateCredential, its KeyLabel
+// LabelPrefix+r.Credential.
+func Register(ctx context.Context, st *store.Store, credential string, r Remote) error {
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	if err := st.Migrate(ctx, "cscclient", migrations()); err != nil {
+		return err
 	}
 	return st.WithTx(ctx, func(tx *store.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO csc_remote_keys (credential, url, remote_credential, key_file) VALUES (?, ?, ?, ?)`,
@@ -149,6 +158,9 @@ func (k *Keys) Resolve(ctx context.Context, c *store.Credential) (signer.Credent
 	if len(c.ChainPEM) > 0 {
 		if chain, err = c.Chain(); err != nil {
 			return signer.Credential{}, fmt.Errorf("chain of credential %q: %w", c.Name, err)
+		}
+		if k, ok := chain[0].PublicKey.(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(r.pub) {
+			return signer.Credential{}, fmt.Errorf("%w: the stored certificate of credential %q does not belong to its remote key", signer.ErrCertificate, c.Name)
 		}
 	}
 	return signer.Credential{Signer: &remoteSigner{r: r, ctx: ctx, data: activation.FromContext(ctx), now: k.opts.Now}, Chain: chain}, nil
