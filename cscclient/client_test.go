@@ -39,7 +39,7 @@ func TestRemoteErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if r.Header.Get("Authorization") != "Bearer "+key || r.URL.Path != "/csc/v2/credentials/authorize" {
-					http.Error(w, "wrong request", 418)
+					http.Error(w, "wrong request", http.StatusTeapot)
 					return
 				}
 				w.WriteHeader(tc.status)
