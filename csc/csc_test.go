@@ -276,3 +276,46 @@ func toStrings(v any) []string {
 	}
 	return out
 }
+
+// TestSADAcrossReplicas: two servers sharing only a PostgreSQL database
+// honour each other's SADs, and a SAD sent to both at once signs no more
+// than it allows.
+func TestSADAcrossReplicas(t *testing.T) {
+	url := storetest.Schema(t)
+	open := func() *store.Store {
+		st, err := store.Open(t.Context(), store.Options{DatabaseURL: url, DataDir: t.TempDir()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	f := newFixtureOn(t, open())
+	second, _, _ := f.serve(t, open())
+	urls := []string{f.url, second}
+	const allowed, tries = 5, 12
+	sad := f.authorize(t, f.key, "dev-official", allowed, nil, "", "")
+	results := make(chan int, tries)
+	for i := range tries {
+		go func() {
+			g := *f
+			g.url = urls[i%2]
+			status, _ := g.call(t, f.key, "v2/signatures/signHash", map[string]any{"credentialID": "dev-official", "SAD": sad,
+				"hashes": []string{b64(digest(crypto.SHA256))}, "hashAlgorithmOID": csc.OIDSHA256, "signAlgo": csc.OIDRSA})
+			results <- status
+		}()
+	}
+	ok := 0
+	for range tries {
+		switch s := <-results; s {
+		case 200:
+			ok++
+		case 400:
+		default:
+			t.Errorf("status %d", s)
+		}
+	}
+	if ok != allowed {
+		t.Errorf("%d signatures with a SAD for %d", ok, allowed)
+	}
+}

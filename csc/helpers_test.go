@@ -99,8 +99,13 @@ type fixture struct {
 // dev-client-2 only dev-registrar.
 func newFixture(t testing.TB, b store.Backend) *fixture {
 	t.Helper()
+	return newFixtureOn(t, storetest.Open(t, b, store.Options{}))
+}
+
+func newFixtureOn(t testing.TB, st *store.Store) *fixture {
+	t.Helper()
 	ctx := context.Background()
-	f := &fixture{env: testenv.New(t), st: storetest.Open(t, b, store.Options{}), clock: &clock{t: time.Now()},
+	f := &fixture{env: testenv.New(t), st: st, clock: &clock{t: time.Now()},
 		logs: &syncBuffer{}, keys: keys{}, maxFailure: 3}
 	for _, dc := range store.DefaultDevCredentials() {
 		cred := f.env.Creds[dc.Name]
@@ -126,23 +131,31 @@ func newFixture(t testing.TB, b store.Backend) *fixture {
 	if f.key2, err = f.st.CreateClient(ctx, "dev-client-2", []string{"dev-registrar"}); err != nil {
 		t.Fatal(err)
 	}
-	if f.log, err = audit.Open(ctx, f.st, audit.Options{}); err != nil {
+	f.url, f.server, f.log = f.serve(t, f.st)
+	return f
+}
+
+// serve starts a CSC API over st, as one replica: its own audit log,
+// activator and server, sharing only the database.
+func (f *fixture) serve(t testing.TB, st *store.Store) (string, *csc.Server, *audit.Log) {
+	t.Helper()
+	ctx := context.Background()
+	log, err := audit.Open(ctx, st, audit.Options{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	act := activation.New(f.st, activation.Options{MaxFailures: f.maxFailure, Now: f.clock.now})
-	srv, err := csc.Open(ctx, csc.Config{Store: f.st, Keys: f.keys, Activator: act, Audit: f.log, Signer: f.env.Signer,
+	act := activation.New(st, activation.Options{MaxFailures: f.maxFailure, Now: f.clock.now})
+	srv, err := csc.Open(ctx, csc.Config{Store: st, Keys: f.keys, Activator: act, Audit: log, Signer: f.env.Signer,
 		TSA: f.env.TSAClient(), Logger: logger, Now: f.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.server = srv
-	h := api.New(api.Config{Store: f.st, Audit: f.log, Activator: act, Logger: logger,
+	h := api.New(api.Config{Store: st, Audit: log, Activator: act, Logger: logger,
 		RootRoutes: []func(*gin.RouterGroup){srv.Routes}}).Handler()
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
-	f.url = hs.URL
-	return f
+	return hs.URL, srv, log
 }
 
 // call POSTs body (a value to marshal, or raw JSON bytes) to
