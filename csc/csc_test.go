@@ -1,10 +1,13 @@
 package csc_test
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/pem"
+	"io"
+	"mime/multipart"
 	"net/http"
 	"os"
 	"os/exec"
@@ -236,6 +239,28 @@ func testSADRules(t *testing.T, b store.Backend) {
 		if err != nil || !cred.LockedUntil.After(f.clock.now()) {
 			t.Fatalf("credential not locked: %+v %v", cred, err)
 		}
+		// /api/v1/sign sees the same lock.
+		status, body := signForm(t, f, "dev-director", pin)
+		if status != 403 || !strings.Contains(body, "credential_locked") {
+			t.Errorf("/api/v1/sign while locked: %d %s", status, body)
+		}
+		f.clock.add(time.Hour)
+		// And its failures count toward the lock of credentials/authorize.
+		for range f.maxFailure - 1 {
+			if status, body := signForm(t, f, "dev-director", "000000"); status != 403 {
+				t.Fatalf("/api/v1/sign with a wrong PIN: %d %s", status, body)
+			}
+		}
+		if s, out := wrong("000000"); s != 400 || errorCode(out) != "invalid_pin" {
+			t.Fatalf("wrong PIN after /sign's failures: %d %v", s, out)
+		}
+		if s, out := wrong(pin); s != 403 || errorCode(out) != "access_denied" {
+			t.Fatalf("right PIN after the shared lock: %d %v", s, out)
+		}
+		cred, err = f.st.Credential(t.Context(), "dev-director")
+		if err != nil || !cred.LockedUntil.After(f.clock.now()) {
+			t.Fatalf("credential not locked: %+v %v", cred, err)
+		}
 		var failures int
 		for _, e := range f.entries(t, audit.ActionAuthorize) {
 			if e.Result == audit.Failure && e.Credential == "dev-director" {
@@ -318,4 +343,31 @@ func TestSADAcrossReplicas(t *testing.T) {
 	if ok != allowed {
 		t.Errorf("%d signatures with a SAD for %d", ok, allowed)
 	}
+}
+
+// signForm posts /api/v1/sign with a small PDF at B-B.
+func signForm(t *testing.T, f *fixture, cred, activation string) (int, string) {
+	t.Helper()
+	pdf, err := os.ReadFile("../testdata/corpus/memo-libreoffice.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	fw, _ := mw.CreateFormFile("file", "in.pdf")
+	fw.Write(pdf)
+	mw.WriteField("signer", cred)
+	mw.WriteField("level", "B-B")
+	mw.WriteField("activation", activation)
+	mw.Close()
+	req, _ := http.NewRequest(http.MethodPost, f.url+"/api/v1/sign", &b)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Authorization", "Bearer "+f.key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
 }

@@ -151,7 +151,7 @@ func (f *fixture) serve(t testing.TB, st *store.Store) (string, *csc.Server, *au
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := api.New(api.Config{Store: st, Audit: log, Activator: act, Logger: logger,
+	h := api.New(api.Config{Store: st, Audit: log, Activator: act, Logger: logger, Signer: f.env.Signer, Keys: f.keys,
 		RootRoutes: []func(*gin.RouterGroup){srv.Routes}}).Handler()
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
