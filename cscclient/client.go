@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"esign/activation"
 	"esign/outbound"
@@ -128,8 +129,9 @@ func (c *Client) CredentialInfo(ctx context.Context, credential string) (*Info, 
 
 // Authorize asks for a SAD for n signatures, pinned to hashes when
 // given, with the signer's activation data under id (PIN or OTP; none
-// when data is empty).
-func (c *Client) Authorize(ctx context.Context, credential string, n int, hashes [][]byte, hashOID, id, data string) (string, error) {
+// when data is empty). It returns the SAD and how long it lasts (0 when
+// the remote does not say).
+func (c *Client) Authorize(ctx context.Context, credential string, n int, hashes [][]byte, hashOID, id, data string) (string, time.Duration, error) {
 	in := map[string]any{"credentialID": credential, "numSignatures": n}
 	if len(hashes) > 0 {
 		in["hashes"], in["hashAlgorithmOID"] = b64s(hashes), hashOID
@@ -138,15 +140,16 @@ func (c *Client) Authorize(ctx context.Context, credential string, n int, hashes
 		in["authData"] = []map[string]string{{"id": id, "value": data}}
 	}
 	var out struct {
-		SAD string `json:"SAD"`
+		SAD       string `json:"SAD"`
+		ExpiresIn int64  `json:"expiresIn"`
 	}
 	if err := c.call(ctx, "credentials/authorize", in, &out); err != nil {
-		return "", err
+		return "", 0, err
 	}
 	if out.SAD == "" {
-		return "", errors.New("remote CSC credentials/authorize: no SAD in the answer")
+		return "", 0, errors.New("remote CSC credentials/authorize: no SAD in the answer")
 	}
-	return out.SAD, nil
+	return out.SAD, time.Duration(max(out.ExpiresIn, 0)) * time.Second, nil
 }
 
 // SignHash signs hashes with a SAD.

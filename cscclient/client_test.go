@@ -51,7 +51,7 @@ func TestRemoteErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := &Client{BaseURL: srv.URL, APIKey: key, HTTP: hc}
-			_, err = c.Authorize(context.Background(), "x", 1, nil, "", "PIN", "123456")
+			_, _, err = c.Authorize(context.Background(), "x", 1, nil, "", "PIN", "123456")
 			if err == nil || strings.Contains(err.Error(), key) || strings.Contains(err.Error(), "123456") {
 				t.Fatalf("error %v", err)
 			}

@@ -275,7 +275,7 @@ func (s *remoteSigner) Sign(_ io.Reader, digest []byte, opts crypto.SignerOpts) 
 	}
 	hashes := [][]byte{digest}
 	if s.data != "" || s.r.scal == "2" {
-		sad, err := s.r.client.Authorize(s.ctx, s.r.credential, 1, hashes, hashOID, s.r.authID, s.data)
+		sad, _, err := s.r.client.Authorize(s.ctx, s.r.credential, 1, hashes, hashOID, s.r.authID, s.data)
 		if err != nil {
 			return nil, err
 		}
@@ -310,12 +310,17 @@ func (s *remoteSigner) pooledSAD() (string, error) {
 	r.sadMu.Lock()
 	defer r.sadMu.Unlock()
 	if r.sad == "" || r.sadLeft <= 0 || s.now().Add(10*time.Second).After(r.sadEnd) {
-		sad, err := r.client.Authorize(s.ctx, r.credential, r.multisign, nil, "", "", "")
+		sad, life, err := r.client.Authorize(s.ctx, r.credential, r.multisign, nil, "", "", "")
 		if err != nil {
 			return "", err
 		}
-		// The remote's expiresIn is not trusted beyond the CSC default.
-		r.sad, r.sadLeft, r.sadEnd = sad, r.multisign, s.now().Add(5*time.Minute)
+		// The remote's expiresIn, at most the CSC default of 5 minutes;
+		// a SAD that turns out spent or expired early is replaced once
+		// (Sign).
+		if life <= 0 || life > 5*time.Minute {
+			life = 5 * time.Minute
+		}
+		r.sad, r.sadLeft, r.sadEnd = sad, r.multisign, s.now().Add(life)
 	}
 	r.sadLeft--
 	return r.sad, nil
