@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -78,7 +77,6 @@ type Config struct {
 	// QueueWait, then get 503. Default 8 and 10 s.
 	Concurrency int
 	QueueWait   time.Duration
-	Logger      *slog.Logger     // default: discard
 	Now         func() time.Time // default time.Now
 }
 
@@ -118,9 +116,6 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if cfg.QueueWait <= 0 {
 		cfg.QueueWait = 10 * time.Second
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -569,10 +569,13 @@ func (s *Server) signDoc(c *gin.Context) {
 					return
 				}
 			}
-			h, opts, err := signOpts(key.Signer.Public(), d.SignAlgo, "", params)
-			if err != nil && strings.Contains(err.Error(), "names no hash") {
-				h, opts, err = signOpts(key.Signer.Public(), d.SignAlgo, OIDSHA256, params)
+			// The document's digest is ours to choose when signAlgo
+			// names no hash: SHA-256, as /api/v1/sign's default.
+			hashOID := ""
+			if d.SignAlgo == OIDRSA || d.SignAlgo == OIDECPublicKey {
+				hashOID = OIDSHA256
 			}
+			h, opts, err := signOpts(key.Signer.Public(), d.SignAlgo, hashOID, params)
 			if err != nil {
 				s.recordFailure(c, entry, err)
 				fail(c, err)

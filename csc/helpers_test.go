@@ -147,7 +147,7 @@ func (f *fixture) serve(t testing.TB, st *store.Store) (string, *csc.Server, *au
 	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	act := activation.New(st, activation.Options{MaxFailures: f.maxFailure, Now: f.clock.now})
 	srv, err := csc.Open(ctx, csc.Config{Store: st, Keys: f.keys, Activator: act, Audit: log, Signer: f.env.Signer,
-		TSA: f.env.TSAClient(), Logger: logger, Now: f.clock.now})
+		TSA: f.env.TSAClient(), Now: f.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}

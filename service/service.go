@@ -172,7 +172,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 	documents := documentapi.New(documentapi.Config{Registry: s.Registry, Audit: s.Audit})
 	cscAPI, err := csc.Open(ctx, csc.Config{
 		Store: s.Store, Keys: s.Keys, Activator: s.Activator, Audit: s.Audit, Signer: s.Signer, TSA: tsaClient,
-		Logger: logger, Concurrency: conc, MaxBody: cfg.MaxUpload*4/3 + 1<<20,
+		Concurrency: conc, MaxBody: cfg.MaxUpload*4/3 + 1<<20,
 	})
 	if err != nil {
 		return s, fmt.Errorf("CSC API: %w", err)
