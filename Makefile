@@ -28,7 +28,7 @@ test: deps-test
 # (make bench BATCH_BENCH_N=10000, about five minutes for them).
 BATCH_BENCH_N ?= 2000
 bench: deps-test
-	$(GO) test -run '^$$' -bench . -benchtime 3s ./signer/ ./hsm/ ./verify/
+	$(GO) test -run '^$$' -bench . -benchtime 3s ./signer/ ./hsm/ ./verify/ ./csc/
 	$(GO) test -run '^$$' -bench SignEndpoint -benchtime 8000x ./cmd/esignd/
 	BATCH_BENCH_N=$(BATCH_BENCH_N) $(GO) test -run '^$$' -bench Batch -benchtime 1x -timeout 60m ./cmd/esignd/
 
@@ -45,7 +45,7 @@ FUZZ_TARGETS := pdf:FuzzReader pdf:FuzzLinkScanner \
 	store:FuzzParseChain store:FuzzParsePINHash hsm:FuzzParseURI activation:FuzzTOTPVerify \
 	audit:FuzzMetadataValidate appearance:FuzzSubset verifypage:FuzzRenderReport \
 	signopts:FuzzParse batchapi:FuzzParseSpec \
-	blob:FuzzValidKey
+	blob:FuzzValidKey csc:FuzzParseAuthorize csc:FuzzParseSignHash csc:FuzzParseOthers
 # Extension and renewal read the signatures of any uploaded file.
 FUZZ_TARGETS += signer:FuzzSignatures
 FUZZTIME_SHORT ?= 20s

@@ -242,3 +242,24 @@ func EnrolTOTP(ctx context.Context, st *store.Store, credential, issuer string, 
 	}
 	return p.URI(issuer, credential, secret), nil
 }
+
+// dataKey is the context key of activation data passed on.
+type dataKey struct{}
+
+// NewContext returns ctx carrying the activation data a signing request
+// brought, for a key whose own service checks it (a remote CSC key,
+// which passes it to its credentials/authorize). It never leaves the
+// request: nothing stores or logs it.
+func NewContext(ctx context.Context, data string) context.Context {
+	if data == "" {
+		return ctx
+	}
+	return context.WithValue(ctx, dataKey{}, data)
+}
+
+// FromContext returns the activation data NewContext put in ctx; "" if
+// none.
+func FromContext(ctx context.Context) string {
+	s, _ := ctx.Value(dataKey{}).(string)
+	return s
+}

@@ -22,12 +22,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"esign/activation"
 	"esign/audit"
+	"esign/cscclient"
 	"esign/documentapi"
 	"esign/internal/atomicfile"
 	"esign/internal/readlimit"
@@ -50,6 +52,10 @@ const adminUsage = `usage: esign admin <client|credential|document> <command> [a
 
   credential create NAME --key-label LABEL [--chain FILE.pem] [--activation none|pin|totp]
                          [--display-name TEXT] [--position TEXT]
+  credential create NAME --csc-url URL --csc-credential ID --csc-key-file FILE [--chain FILE.pem]
+                         [--display-name TEXT] [--position TEXT]
+      the key lives in a remote CSC service; the PIN or OTP a signing request brings is passed
+      on to that service's authorisation (the credential's own activation stays none)
   credential list
   credential disable NAME | credential enable NAME
   credential set-pin NAME                                   PIN from $ESIGN_ADMIN_PIN_FILE, else stdin's first line
@@ -313,9 +319,16 @@ func (c Command) credentialCreate(ctx context.Context, st *store.Store, args []s
 	mode := fs.String("activation", "none", "activation: none, pin or totp")
 	display := fs.String("display-name", "", "signer's name as shown in visible signatures")
 	position := fs.String("position", "", "signer's position as shown in visible signatures")
+	cscURL := fs.String("csc-url", "", "a remote CSC service's address (without /csc/v2) that holds the key")
+	cscCred := fs.String("csc-credential", "", "the credentialID of the key in the remote CSC service")
+	cscKeyFile := fs.String("csc-key-file", "", "file holding the API key for the remote CSC service (read when signing; never stored or printed)")
 	pos, err := c.parse(fs, args, 1, 1)
 	if err != nil {
 		return err
+	}
+	if *cscURL != "" || *cscCred != "" || *cscKeyFile != "" {
+		return c.credentialCreateRemote(ctx, st, pos[0], *label, *mode, *chain, *display, *position,
+			cscclient.Remote{URL: *cscURL, Credential: *cscCred, KeyFile: *cscKeyFile})
 	}
 	if *label == "" {
 		fmt.Fprintln(c.Stderr, "esign admin credential create: --key-label is required")
@@ -339,6 +352,52 @@ func (c Command) credentialCreate(ctx context.Context, st *store.Store, args []s
 		cmd := map[store.ActivationMode]string{store.ActivationPIN: "set-pin", store.ActivationTOTP: "enrol-totp"}[m]
 		fmt.Fprintf(c.Stderr, "it cannot sign until you run: esign admin credential %s %s\n", cmd, cred.Name)
 	}
+	return nil
+}
+
+// credentialCreateRemote makes a credential whose key is in a remote CSC
+// service.
+func (c Command) credentialCreateRemote(ctx context.Context, st *store.Store, name, label, mode, chain, display, position string, r cscclient.Remote) error {
+	switch {
+	case r.URL == "" || r.Credential == "" || r.KeyFile == "":
+		fmt.Fprintln(c.Stderr, "esign admin credential create: --csc-url, --csc-credential and --csc-key-file go together")
+		return c.usage(adminUsage)
+	case label != "":
+		fmt.Fprintln(c.Stderr, "esign admin credential create: --key-label is for HSM keys, not with --csc-url")
+		return c.usage(adminUsage)
+	case mode != string(store.ActivationNone):
+		fmt.Fprintln(c.Stderr, "esign admin credential create: a remote key's activation is checked by its service; leave --activation none")
+		return c.usage(adminUsage)
+	}
+	if err := r.Validate(); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(r.KeyFile)
+	if err != nil {
+		return err
+	}
+	key, err := readlimit.File(abs, 4096)
+	if err != nil {
+		return fmt.Errorf("CSC API key file: %w", err)
+	}
+	if strings.TrimSpace(string(key)) == "" {
+		return fmt.Errorf("CSC API key file %s is empty", abs)
+	}
+	r.KeyFile = abs
+	cred := store.Credential{Name: name, KeyLabel: cscclient.LabelPrefix + r.Credential, Activation: store.ActivationNone,
+		DisplayName: display, Position: position}
+	if chain != "" {
+		if cred.ChainPEM, err = readlimit.File(chain, maxChainFile); err != nil {
+			return fmt.Errorf("certificate chain: %w", err)
+		}
+	}
+	if err := st.CreateCredential(ctx, cred); err != nil {
+		return err
+	}
+	if err := cscclient.Register(ctx, st, name, r); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stderr, "credential %s created: key %s at %s (API key read from %s when signing)\n", name, r.Credential, r.URL, abs)
 	return nil
 }
 

@@ -84,6 +84,11 @@ type Config struct {
 	// Routes adds endpoints of other packages (batches) under /api/v1,
 	// behind the same authentication: ClientOf gives the caller.
 	Routes []func(*gin.RouterGroup)
+	// RootRoutes adds endpoints of other packages at the root (the CSC
+	// API's /csc/…), behind the request log and the drain but not the
+	// authentication: they authenticate in their own protocol's terms,
+	// and tell the log who the caller is through SetClient.
+	RootRoutes []func(*gin.RouterGroup)
 	// Collectors are further metrics for /metrics (the batch queue's).
 	Collectors []prometheus.Collector
 }
@@ -152,6 +157,9 @@ func (s *Server) Handler() http.Handler {
 	v1.POST("/fields", s.addFields)
 	for _, add := range s.cfg.Routes {
 		add(v1)
+	}
+	for _, add := range s.cfg.RootRoutes {
+		add(&r.RouterGroup)
 	}
 	r.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": apiError{Code: "not_found", Message: "no such endpoint"}})
@@ -236,6 +244,14 @@ func (s *Server) logRequests(c *gin.Context) {
 // ClientOf is the API client that the request authenticated as, on a
 // route added through Config.Routes.
 func ClientOf(c *gin.Context) *store.Client { return c.MustGet(keyClient).(*store.Client) }
+
+// SetClient names the authenticated API client of a request on a route
+// added through Config.RootRoutes, for the request log.
+func SetClient(c *gin.Context, cl *store.Client) { c.Set(keyClient, cl) }
+
+// SetCredential names the credential a request on such a route used, for
+// the request log.
+func SetCredential(c *gin.Context, name string) { c.Set(keyCredential, name) }
 
 // RequestID is the request's ID, as its X-Request-Id answer header and
 // audit entries give it.
@@ -347,7 +363,9 @@ func (s *Server) sign(c *gin.Context) {
 			return
 		}
 	}
-	key, err := s.cfg.Keys.Resolve(ctx, cred)
+	// A remote key (package cscclient) passes the signer's activation
+	// data on to its own service's authorisation.
+	key, err := s.cfg.Keys.Resolve(activation.NewContext(ctx, req.form.get("activation")), cred)
 	if err != nil {
 		s.fail(c, &entry, req, err)
 		return

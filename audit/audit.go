@@ -65,6 +65,16 @@ type Action string
 // it.
 const ActionRevoke Action = "revoke"
 
+// The remote-signing (CSC API) actions. Reason carries what the entry is
+// about, as "ALGO HEX": the hash signed (sign_hash), the hash
+// timestamped (timestamp), or the hashes an authorisation pins
+// (authorize; empty when it pins none).
+const (
+	ActionAuthorize Action = "authorize"
+	ActionSignHash  Action = "sign_hash"
+	ActionTimestamp Action = "timestamp"
+)
+
 // Metadata is the e-Saraban metadata sent with a signing request.
 type Metadata struct {
 	Number  string // ที่: the document number, e.g. "ศธ 0201/1234"
@@ -191,8 +201,10 @@ func (e *Entry) validate() error {
 		if e.Document == "" {
 			return fmt.Errorf("%w: a revocation names no document", ErrInvalid)
 		}
+	case ActionAuthorize, ActionSignHash, ActionTimestamp:
 	default:
-		return fmt.Errorf("%w: action %q (want none or %s)", ErrInvalid, e.Action, ActionRevoke)
+		return fmt.Errorf("%w: action %q (want none, %s, %s, %s or %s)", ErrInvalid, e.Action,
+			ActionRevoke, ActionAuthorize, ActionSignHash, ActionTimestamp)
 	}
 	return e.Metadata.Validate()
 }
@@ -445,6 +457,55 @@ func (l *Log) AppendIf(ctx context.Context, e Entry, cond func(ctx context.Conte
 		}
 		return p.e, true, nil
 	}
+}
+
+// AppendAll records es as Append does, queued together so that they
+// commit in as few group commits as their number allows (maxBatch
+// each): a remote signature of 100 hashes costs one commit, not 100. It
+// returns once every entry is committed; on an error, entries before
+// the failed one may be committed.
+func (l *Log) AppendAll(ctx context.Context, es []Entry) ([]Entry, error) {
+	ps := make([]*pending, len(es))
+	for i, e := range es {
+		if err := e.validate(); err != nil {
+			return nil, err
+		}
+		ps[i] = &pending{e: e, done: make(chan signal, 1)}
+	}
+	if len(ps) == 0 {
+		return nil, nil
+	}
+	l.mu.Lock()
+	l.queue = append(l.queue, ps...)
+	lead := !l.writing
+	l.writing = true
+	l.mu.Unlock()
+	if lead {
+		l.writeBatch(ctx)
+	}
+	// The entries are queued together, so the writer's role, when it
+	// comes to one of them, comes to the first not yet written: waiting
+	// in order sees it.
+	out := make([]Entry, len(ps))
+	var first error
+	for i, p := range ps {
+		for {
+			sig := <-p.done
+			if sig.lead {
+				l.writeBatch(ctx)
+				continue
+			}
+			if sig.err != nil && first == nil {
+				first = fmt.Errorf("append audit entry: %w", sig.err)
+			}
+			break
+		}
+		out[i] = p.e
+	}
+	if first != nil {
+		return nil, first
+	}
+	return out, nil
 }
 
 // pending is a queued append.

@@ -484,3 +484,52 @@ func BenchmarkAppend(b *testing.B) {
 		})
 	}
 }
+
+// TestAppendAll: a remote signature's entries, one per hash, are
+// appended together, in order, beside concurrent appends, and the chain
+// with the new actions verifies.
+func TestAppendAll(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b store.Backend) {
+		l := openLog(t, storetest.Open(t, b, store.Options{}))
+		ctx := context.Background()
+		done := make(chan error, 1)
+		go func() {
+			for i := range 50 {
+				if _, err := l.Append(ctx, audit.Entry{Client: "other", Result: audit.Success, Level: fmt.Sprint(i)}); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		var es []audit.Entry
+		for i := range 300 { // more than one group commit holds
+			es = append(es, audit.Entry{Client: "c", Credential: "k", Action: audit.ActionSignHash, Result: audit.Success,
+				Reason: fmt.Sprintf("SHA-256 %064x", i)})
+		}
+		got, err := l.AppendAll(ctx, es)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].Seq <= got[i-1].Seq || got[i].Reason != es[i].Reason {
+				t.Fatalf("entry %d: %+v after %+v", i, got[i], got[i-1])
+			}
+		}
+		if _, err := l.AppendAll(ctx, []audit.Entry{{Result: audit.Success, Action: "sign_everything"}}); !errors.Is(err, audit.ErrInvalid) {
+			t.Errorf("unknown action: %v", err)
+		}
+		for _, a := range []audit.Action{audit.ActionAuthorize, audit.ActionTimestamp} {
+			if _, err := l.Append(ctx, audit.Entry{Client: "c", Action: a, Result: audit.Failure, ErrorCode: "invalid_pin", Reason: "numSignatures=1"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep, err := l.Verify(ctx)
+		if err != nil || rep.Entries != 352 {
+			t.Fatalf("verify: %+v %v", rep, err)
+		}
+	})
+}

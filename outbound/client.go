@@ -177,6 +177,10 @@ type Request struct {
 	// Username and Password, when either is set, are sent as HTTP basic
 	// authentication.
 	Username, Password string
+	// BearerToken, when set, is sent as "Authorization: Bearer …" (a
+	// remote signing service's API key). Like Password, it never appears
+	// in an error.
+	BearerToken string
 	// MaxBytes, when positive and below the client's limit, bounds this
 	// response instead.
 	MaxBytes int64
@@ -224,6 +228,9 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	}
 	if r.Username != "" || r.Password != "" {
 		req.SetBasicAuth(r.Username, r.Password)
+	}
+	if r.BearerToken != "" {
+		req.Header.Set("Authorization", "Bearer "+r.BearerToken)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

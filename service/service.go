@@ -26,6 +26,8 @@ import (
 	"esign/batchapi"
 	"esign/blob"
 	"esign/config"
+	"esign/csc"
+	"esign/cscclient"
 	"esign/devstack"
 	"esign/documentapi"
 	"esign/extend"
@@ -48,8 +50,10 @@ type Service struct {
 	Store     *store.Store
 	Audit     *audit.Log
 	Activator *activation.Activator
-	Keys      *Keys
-	API       *api.Server
+	// Keys resolves credentials: remote CSC keys (cscclient), the
+	// others in the HSM.
+	Keys *cscclient.Keys
+	API  *api.Server
 	// Batches signs batches of documents on the job queue; esignd starts
 	// its workers (Batches.Start).
 	Batches *batch.Engine
@@ -112,7 +116,6 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 			return s, fmt.Errorf("open HSM: %w", err)
 		}
 	}
-	s.Keys = NewKeys(s.hsm)
 	if s.Audit, err = audit.Open(ctx, s.Store, audit.Options{}); err != nil {
 		return s, fmt.Errorf("open audit log: %w", err)
 	}
@@ -147,6 +150,14 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 	if s.Extender, err = newExtender(cfg, baseURL, tsaClient, roots); err != nil {
 		return s, err
 	}
+	// A remote CSC service's URL is the operator's configuration,
+	// trusted as it stands (cscclient adds it to Trusted).
+	s.Keys, err = cscclient.New(ctx, s.Store, NewKeys(s.hsm), cscclient.Options{
+		Outbound: outbound.Options{Timeout: cfg.OutboundTimeout, MaxResponseBytes: cfg.OutboundMaxBytes},
+	})
+	if err != nil {
+		return s, fmt.Errorf("remote keys: %w", err)
+	}
 	appearances, err := thaiAppearances()
 	if err != nil {
 		return s, err
@@ -169,6 +180,13 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 	}
 	batches := batchapi.New(batchapi.Config{Engine: s.Batches, MaxUpload: cfg.MaxUpload})
 	documents := documentapi.New(documentapi.Config{Registry: s.Registry, Audit: s.Audit})
+	cscAPI, err := csc.Open(ctx, csc.Config{
+		Store: s.Store, Keys: s.Keys, Activator: s.Activator, Audit: s.Audit, Signer: s.Signer, TSA: tsaClient,
+		Concurrency: conc, MaxBody: cfg.MaxUpload*4/3 + 1<<20,
+	})
+	if err != nil {
+		return s, fmt.Errorf("CSC API: %w", err)
+	}
 	s.API = api.New(api.Config{
 		Signer: s.Signer, Store: s.Store, Keys: s.Keys, Activator: s.Activator, Audit: s.Audit,
 		Registry: s.Registry, PublicVerifyURL: publicVerify,
@@ -176,6 +194,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 		MaxUpload: cfg.MaxUpload, MaxUploads: cfg.MaxUploads, HSMConcurrency: conc, Mount: mounts, TrustedProxies: cfg.TrustedProxies,
 		Routes:     []func(*gin.RouterGroup){batches.Routes, documents.Routes, extendapi.New(extendapi.Config{Extender: s.Extender, Audit: s.Audit}).Routes},
 		Collectors: s.Batches.Collectors(),
+		RootRoutes: []func(*gin.RouterGroup){cscAPI.Routes},
 	})
 	return s, nil
 }
