@@ -56,6 +56,7 @@ type text struct {
 	DownloadHint, ErrorTitle, CheckAnother        string
 	RevisionsLabel, TrailingLabel                 string
 	ClaimedTime                                   string
+	ProvenAt, ProvenByDocTS                       string
 	AllowedSeen, ValidSeenTitle, ValidSeenDetail  string
 	SeenHeading, SeenDetail, SeenNoChanges        string
 	Months                                        [12]string
@@ -155,6 +156,8 @@ var thai = text{
 	RevisionsLabel:    "จำนวนครั้งที่บันทึกไฟล์",
 	TrailingLabel:     "ข้อมูลต่อท้ายไฟล์ (ไบต์)",
 	ClaimedTime:       "เวลาที่ผู้ลงนามระบุเอง (/M)",
+	ProvenAt:          "พิสูจน์ได้ว่ามีอยู่แล้วเมื่อ",
+	ProvenByDocTS:     "พิสูจน์โดยการประทับเวลาของเอกสาร %s ซึ่งยังคงใช้ยืนยันได้แม้ใบรับรองจะหมดอายุไปแล้ว",
 	Months: [12]string{"มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน",
 		"กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม"},
 	Errs: map[string]string{
@@ -256,6 +259,8 @@ var english = text{
 	RevisionsLabel:    "Times the file was saved",
 	TrailingLabel:     "Data after the end of the file (bytes)",
 	ClaimedTime:       "Time claimed by the signer (/M)",
+	ProvenAt:          "Proven to exist by",
+	ProvenByDocTS:     "Proven by the document timestamp %s, which still holds after certificates expire",
 	Months: [12]string{"January", "February", "March", "April", "May", "June",
 		"July", "August", "September", "October", "November", "December"},
 	Errs: map[string]string{
