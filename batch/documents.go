@@ -435,6 +435,13 @@ func (e *Engine) open(ctx context.Context, ref, key string, size int64, sum stri
 	return &Output{Ref: ref, SHA256: sum, in: in, base: size, update: update}, nil
 }
 
+// renewalState is a renewed document as the results archive holds it.
+type renewalState struct {
+	sum       string
+	renewals  int
+	renewedAt string
+}
+
 // zipPage is how many signed documents WriteResults reads at a time:
 // their updates are held in memory together.
 const zipPage = 32
@@ -449,9 +456,12 @@ func (e *Engine) WriteResults(ctx context.Context, client *store.Client, id stri
 		return err
 	}
 	zw := zip.NewWriter(w)
+	// A renewal may commit while the archive is written: the manifest
+	// gives what the archive holds, not what came after.
+	written := map[string]renewalState{}
 	after := ""
 	for {
-		rows, err := e.query(ctx, `SELECT ref, input_key, input_size, output_sha256, signed_update, renewed_update, ended_at FROM batch_documents
+		rows, err := e.query(ctx, `SELECT ref, input_key, input_size, output_sha256, signed_update, renewed_update, ended_at, renewals, renewed_at FROM batch_documents
 			WHERE batch_id = ? AND state = 'signed' AND ref > ? ORDER BY ref LIMIT ?`, id, after, zipPage)
 		if err != nil {
 			return fmt.Errorf("list signed documents: %w", err)
@@ -465,11 +475,16 @@ func (e *Engine) WriteResults(ctx context.Context, client *store.Client, id stri
 		for rows.Next() {
 			var it item
 			var renewed []byte
-			if err := rows.Scan(&it.ref, &it.key, &it.size, &it.sum, &it.update, &renewed, &it.ended); err != nil {
+			var rs renewalState
+			if err := rows.Scan(&it.ref, &it.key, &it.size, &it.sum, &it.update, &renewed, &it.ended, &rs.renewals, &rs.renewedAt); err != nil {
 				rows.Close()
 				return fmt.Errorf("list signed documents: %w", err)
 			}
 			it.update = append(it.update, renewed...)
+			if rs.renewals > 0 {
+				rs.sum = it.sum
+				written[it.ref] = rs
+			}
 			page = append(page, it)
 		}
 		rows.Close()
@@ -498,7 +513,7 @@ func (e *Engine) WriteResults(ctx context.Context, client *store.Client, id stri
 		}
 		after = page[len(page)-1].ref
 	}
-	if err := e.writeManifest(ctx, zw, st); err != nil {
+	if err := e.writeManifest(ctx, zw, st, written); err != nil {
 		return err
 	}
 	return zw.Close()
@@ -506,7 +521,7 @@ func (e *Engine) WriteResults(ctx context.Context, client *store.Client, id stri
 
 // writeManifest adds manifest.json: the batch's status and every
 // document, written a page at a time.
-func (e *Engine) writeManifest(ctx context.Context, zw *zip.Writer, st *Status) error {
+func (e *Engine) writeManifest(ctx context.Context, zw *zip.Writer, st *Status, written map[string]renewalState) error {
 	fw, err := zw.CreateHeader(&zip.FileHeader{Name: "manifest.json", Method: zip.Deflate, Modified: e.cfg.Now()})
 	if err != nil {
 		return err
@@ -533,6 +548,12 @@ func (e *Engine) writeManifest(ctx context.Context, zw *zip.Writer, st *Status) 
 			if err != nil {
 				rows.Close()
 				return err
+			}
+			if w, ok := written[d.Ref]; ok && w.sum != d.OutputSHA256 {
+				d.OutputSHA256, d.Renewals, d.RenewedAt = w.sum, w.renewals, nil
+				if t, err := store.ParseTime(w.renewedAt); err == nil {
+					d.RenewedAt = &t
+				}
 			}
 			if !first {
 				buf.WriteByte(',')
