@@ -81,10 +81,14 @@
 //	                         or, without one, before the claimed time (TOTAL-FAILED)
 //	EXPIRED, NOT_YET_VALID   the certificate was not valid when the signature was proven
 //	                         (or claimed, without proof) to exist (TOTAL-FAILED)
-//	REVOKED_NO_POE           revoked, and nothing proves the signature is older (INDETERMINATE)
+//	REVOKED_NO_POE           revoked, and nothing proves the signature is older; for a document
+//	                         timestamp, its TSA revoked before anything proves the token existed
+//	                         (INDETERMINATE)
 //	REVOKED_CA_NO_POE        a CA of the path revoked before the signature time (INDETERMINATE)
 //	OUT_OF_BOUNDS_NO_POE     a certificate not valid at the best signature time, and the
-//	                         signature may be older (INDETERMINATE)
+//	                         signature may be older; for a document timestamp, a certificate of
+//	                         its TSA's path expired before the next valid document timestamp
+//	                         (or, for the newest, before the validation time) (INDETERMINATE)
 //	NO_CERTIFICATE_CHAIN_FOUND  no path to a trust anchor (INDETERMINATE)
 //	NO_SIGNING_CERTIFICATE_FOUND  the signer's certificate is missing, or the
 //	                         signing-certificate attribute does not name it (INDETERMINATE)
