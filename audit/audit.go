@@ -75,6 +75,14 @@ const (
 	ActionTimestamp Action = "timestamp"
 )
 
+// ActionRenew records the renewal of a stored document (package
+// renewjob): validation data and a document timestamp appended to a
+// batch's signed output. Batch and Ref name it, InputSHA256 and
+// OutputSHA256 are the output's digests before and after, Document its
+// registry ID when it has one (the registry entry itself is unchanged:
+// it names the signed revision, which renewal keeps).
+const ActionRenew Action = "renew"
+
 // Metadata is the e-Saraban metadata sent with a signing request.
 type Metadata struct {
 	Number  string // ที่: the document number, e.g. "ศธ 0201/1234"
@@ -201,10 +209,14 @@ func (e *Entry) validate() error {
 		if e.Document == "" {
 			return fmt.Errorf("%w: a revocation names no document", ErrInvalid)
 		}
+	case ActionRenew:
+		if e.Batch == "" || e.Reason != "" {
+			return fmt.Errorf("%w: a renewal names a batch document and gives no reason", ErrInvalid)
+		}
 	case ActionAuthorize, ActionSignHash, ActionTimestamp:
 	default:
-		return fmt.Errorf("%w: action %q (want none, %s, %s, %s or %s)", ErrInvalid, e.Action,
-			ActionRevoke, ActionAuthorize, ActionSignHash, ActionTimestamp)
+		return fmt.Errorf("%w: action %q (want none, %s, %s, %s, %s or %s)", ErrInvalid, e.Action,
+			ActionRevoke, ActionRenew, ActionAuthorize, ActionSignHash, ActionTimestamp)
 	}
 	return e.Metadata.Validate()
 }
@@ -781,8 +793,9 @@ func (l *Log) List(ctx context.Context, f Filter, limit int) ([]Entry, error) {
 
 // Count returns how many entries f selects. With Batch set (and After
 // not) it reads the batch index alone: Count(Filter{Batch: b, Result:
-// Success}) is how many of a batch's documents were signed, and with Ref
-// too, how many times one of them was. Without Batch it reads the whole
+// Success}) is how many of a batch's documents were signed (plus their
+// renewals, ActionRenew, when the service renews what it keeps), and
+// with Ref too, how many times one of them was. Without Batch it reads the whole
 // log. Entries are counted as stored; Verify is what checks them.
 func (l *Log) Count(ctx context.Context, f Filter) (int64, error) {
 	where, args, err := f.where()

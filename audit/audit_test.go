@@ -159,6 +159,8 @@ func TestAppendRejectsBadEntries(t *testing.T) {
 		{"unknown action", func(e *audit.Entry) { e.Action, e.Document = "delete", "DOC" }},
 		{"revocation without document", func(e *audit.Entry) { e.Action, e.Reason = audit.ActionRevoke, "wrong grade" }},
 		{"reason without revocation", func(e *audit.Entry) { e.Document, e.Reason = "DOC", "why" }},
+		{"renewal without batch", func(e *audit.Entry) { e.Action = audit.ActionRenew }},
+		{"renewal with a reason", func(e *audit.Entry) { e.Action, e.Batch, e.Ref, e.Reason = audit.ActionRenew, "b", "r", "why" }},
 		{"oversized reason", func(e *audit.Entry) {
 			e.Action, e.Document, e.Reason = audit.ActionRevoke, "DOC", strings.Repeat("r", audit.MaxReasonLen+1)
 		}},

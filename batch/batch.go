@@ -115,8 +115,11 @@ type Config struct {
 	// ReplicaDeadAfter is how long a replica may go without a heartbeat
 	// before its running documents are handed to others. Default 15s.
 	ReplicaDeadAfter time.Duration
-	Logger           *slog.Logger // default: discard
-	Now              func() time.Time
+	// Periodic is work the queue runs on a schedule (renewal of the kept
+	// documents, package renewjob). Only replicas with Workers run it.
+	Periodic []Periodic
+	Logger   *slog.Logger // default: discard
+	Now      func() time.Time
 }
 
 func (c *Config) defaults() error {

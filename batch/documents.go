@@ -36,6 +36,11 @@ type Document struct {
 	// when it is accepted, and VerifyURL its page on the public verifier.
 	DocumentID string `json:"document_id,omitempty"`
 	VerifyURL  string `json:"verify_url,omitempty"`
+	// Renewals counts the renewals appended to a kept signed document
+	// (package renewjob), the last at RenewedAt; OutputSHA256 is then the
+	// digest of the renewed file, which is what is served.
+	Renewals  int        `json:"renewals,omitempty"`
+	RenewedAt *time.Time `json:"renewed_at,omitempty"`
 }
 
 // DocError is why a document failed: the status and code /sign would
@@ -46,14 +51,14 @@ type DocError struct {
 	Message string `json:"message"`
 }
 
-const docColumns = "ref, state, input_sha256, output_sha256, input_size, field, attempts, error_status, error_code, error_message, created_at, ended_at, document_id"
+const docColumns = "ref, state, input_sha256, output_sha256, input_size, field, attempts, error_status, error_code, error_message, created_at, ended_at, document_id, renewals, renewed_at"
 
 func (e *Engine) scanDocument(sc interface{ Scan(...any) error }) (*Document, error) {
 	var d Document
 	var status int
-	var code, msg, created, ended string
+	var code, msg, created, ended, renewed string
 	if err := sc.Scan(&d.Ref, &d.State, &d.InputSHA256, &d.OutputSHA256, &d.InputSize, &d.Field, &d.Attempts,
-		&status, &code, &msg, &created, &ended, &d.DocumentID); err != nil {
+		&status, &code, &msg, &created, &ended, &d.DocumentID, &d.Renewals, &renewed); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, ErrNotFound
 		}
@@ -73,6 +78,13 @@ func (e *Engine) scanDocument(sc interface{ Scan(...any) error }) (*Document, er
 			return nil, err
 		}
 		d.EndedAt = &t
+	}
+	if renewed != "" {
+		t, err := store.ParseTime(renewed)
+		if err != nil {
+			return nil, err
+		}
+		d.RenewedAt = &t
 	}
 	return &d, nil
 }
@@ -339,6 +351,36 @@ type Output struct {
 // Size is the signed file's length.
 func (o *Output) Size() int64 { return o.base + int64(len(o.update)) }
 
+// ReadAt reads the signed file, for renewal to validate and extend.
+func (o *Output) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("batch: negative offset")
+	}
+	n := 0
+	if off < o.base {
+		k := int(min(int64(len(p)), o.base-off))
+		m, err := o.in.ReadAt(p[:k], off)
+		n += m
+		if err != nil && !(errors.Is(err, io.EOF) && m == k) {
+			return n, err
+		}
+		p, off = p[k:], off+int64(k)
+	}
+	if len(p) == 0 {
+		return n, nil
+	}
+	i := off - o.base
+	if i >= int64(len(o.update)) {
+		return n, io.EOF
+	}
+	m := copy(p, o.update[i:])
+	n += m
+	if m < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
 // WriteTo streams the signed file.
 func (o *Output) WriteTo(w io.Writer) (int64, error) {
 	n, err := io.Copy(w, io.NewSectionReader(o.in, 0, o.base))
@@ -361,9 +403,9 @@ func (e *Engine) Output(ctx context.Context, client *store.Client, id, ref strin
 	var state, key, sum, code, msg, docID string
 	var size int64
 	var status int
-	var update []byte
-	err := e.queryRow(ctx, `SELECT state, input_key, input_size, output_sha256, signed_update, error_status, error_code, error_message, document_id
-		FROM batch_documents WHERE batch_id = ? AND ref = ?`, id, ref).Scan(&state, &key, &size, &sum, &update, &status, &code, &msg, &docID)
+	var update, renewed []byte
+	err := e.queryRow(ctx, `SELECT state, input_key, input_size, output_sha256, signed_update, renewed_update, error_status, error_code, error_message, document_id
+		FROM batch_documents WHERE batch_id = ? AND ref = ?`, id, ref).Scan(&state, &key, &size, &sum, &update, &renewed, &status, &code, &msg, &docID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -373,7 +415,7 @@ func (e *Engine) Output(ctx context.Context, client *store.Client, id, ref strin
 	if state != "signed" {
 		return nil, &NotSignedError{State: state, Status: status, Code: code, Message: msg}
 	}
-	out, err := e.open(ctx, ref, key, size, sum, update)
+	out, err := e.open(ctx, ref, key, size, sum, append(update, renewed...))
 	if err != nil {
 		return nil, err
 	}
@@ -393,6 +435,13 @@ func (e *Engine) open(ctx context.Context, ref, key string, size int64, sum stri
 	return &Output{Ref: ref, SHA256: sum, in: in, base: size, update: update}, nil
 }
 
+// renewalState is a renewed document as the results archive holds it.
+type renewalState struct {
+	sum       string
+	renewals  int
+	renewedAt string
+}
+
 // zipPage is how many signed documents WriteResults reads at a time:
 // their updates are held in memory together.
 const zipPage = 32
@@ -407,9 +456,12 @@ func (e *Engine) WriteResults(ctx context.Context, client *store.Client, id stri
 		return err
 	}
 	zw := zip.NewWriter(w)
+	// A renewal may commit while the archive is written: the manifest
+	// gives what the archive holds, not what came after.
+	written := map[string]renewalState{}
 	after := ""
 	for {
-		rows, err := e.query(ctx, `SELECT ref, input_key, input_size, output_sha256, signed_update, ended_at FROM batch_documents
+		rows, err := e.query(ctx, `SELECT ref, input_key, input_size, output_sha256, signed_update, renewed_update, ended_at, renewals, renewed_at FROM batch_documents
 			WHERE batch_id = ? AND state = 'signed' AND ref > ? ORDER BY ref LIMIT ?`, id, after, zipPage)
 		if err != nil {
 			return fmt.Errorf("list signed documents: %w", err)
@@ -422,9 +474,16 @@ func (e *Engine) WriteResults(ctx context.Context, client *store.Client, id stri
 		var page []item
 		for rows.Next() {
 			var it item
-			if err := rows.Scan(&it.ref, &it.key, &it.size, &it.sum, &it.update, &it.ended); err != nil {
+			var renewed []byte
+			var rs renewalState
+			if err := rows.Scan(&it.ref, &it.key, &it.size, &it.sum, &it.update, &renewed, &it.ended, &rs.renewals, &rs.renewedAt); err != nil {
 				rows.Close()
 				return fmt.Errorf("list signed documents: %w", err)
+			}
+			it.update = append(it.update, renewed...)
+			if rs.renewals > 0 {
+				rs.sum = it.sum
+				written[it.ref] = rs
 			}
 			page = append(page, it)
 		}
@@ -454,7 +513,7 @@ func (e *Engine) WriteResults(ctx context.Context, client *store.Client, id stri
 		}
 		after = page[len(page)-1].ref
 	}
-	if err := e.writeManifest(ctx, zw, st); err != nil {
+	if err := e.writeManifest(ctx, zw, st, written); err != nil {
 		return err
 	}
 	return zw.Close()
@@ -462,7 +521,7 @@ func (e *Engine) WriteResults(ctx context.Context, client *store.Client, id stri
 
 // writeManifest adds manifest.json: the batch's status and every
 // document, written a page at a time.
-func (e *Engine) writeManifest(ctx context.Context, zw *zip.Writer, st *Status) error {
+func (e *Engine) writeManifest(ctx context.Context, zw *zip.Writer, st *Status, written map[string]renewalState) error {
 	fw, err := zw.CreateHeader(&zip.FileHeader{Name: "manifest.json", Method: zip.Deflate, Modified: e.cfg.Now()})
 	if err != nil {
 		return err
@@ -489,6 +548,12 @@ func (e *Engine) writeManifest(ctx context.Context, zw *zip.Writer, st *Status) 
 			if err != nil {
 				rows.Close()
 				return err
+			}
+			if w, ok := written[d.Ref]; ok && w.sum != d.OutputSHA256 {
+				d.OutputSHA256, d.Renewals, d.RenewedAt = w.sum, w.renewals, nil
+				if t, err := store.ParseTime(w.renewedAt); err == nil {
+					d.RenewedAt = &t
+				}
 			}
 			if !first {
 				buf.WriteByte(',')

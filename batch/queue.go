@@ -70,6 +70,11 @@ func openQueue(ctx context.Context, e *Engine) (*queue, error) {
 	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &signWorker{e: e})
+	periodic, err := addPeriodic(e, workers, e.cfg.Periodic)
+	if err != nil {
+		q.pool.Close()
+		return nil, err
+	}
 	cfg := &river.Config{
 		ID:      q.id,
 		Logger:  e.cfg.Logger.With("component", "batch-queue"),
@@ -97,6 +102,10 @@ func openQueue(ctx context.Context, e *Engine) (*queue, error) {
 		// A job in hand waiting for a slot costs a goroutine; a replica
 		// killed mid-batch holds them until its heartbeat is found stale.
 		cfg.Queues = map[string]river.QueueConfig{queueName: {MaxWorkers: max(32*e.cfg.Workers, 32)}}
+		if len(periodic) > 0 {
+			cfg.Queues[periodicQueue] = river.QueueConfig{MaxWorkers: 1}
+			cfg.PeriodicJobs = periodic
+		}
 	}
 	if q.client, err = river.NewClient(q.driver, cfg); err != nil {
 		q.pool.Close()

@@ -153,6 +153,13 @@ type Config struct {
 	// BatchActivationTTL is how long a batch's PIN or TOTP activation
 	// lasts (ESIGN_BATCH_ACTIVATION_TTL, default 8h).
 	BatchActivationTTL time.Duration
+	// RenewInterval and RenewWithin turn on the renewal of the signed
+	// documents the service keeps (package renewjob): every RenewInterval
+	// (ESIGN_RENEW_INTERVAL), each one whose proof rests on a certificate
+	// expiring within RenewWithin (ESIGN_RENEW_WITHIN) gets validation data
+	// and a document timestamp. Off (both 0) unless one is set; then the
+	// other defaults to 24h and 8760h.
+	RenewInterval, RenewWithin time.Duration
 	// BlobStore is where batch documents are kept (ESIGN_BLOB_STORE):
 	// "dir" (default), a folder every replica can reach, BlobDir
 	// (ESIGN_BLOB_DIR, default $ESIGN_DATA_DIR/blobs); or "database", the
@@ -311,6 +318,14 @@ func FromEnv(getenv func(string) string) (Config, error) {
 	}
 	if c.BatchActivationTTL, err = durationVar(getenv, "ESIGN_BATCH_ACTIVATION_TTL", 8*time.Hour); err != nil {
 		return c, err
+	}
+	if getenv("ESIGN_RENEW_INTERVAL") != "" || getenv("ESIGN_RENEW_WITHIN") != "" {
+		if c.RenewInterval, err = durationVar(getenv, "ESIGN_RENEW_INTERVAL", 24*time.Hour); err != nil {
+			return c, err
+		}
+		if c.RenewWithin, err = durationVar(getenv, "ESIGN_RENEW_WITHIN", 365*24*time.Hour); err != nil {
+			return c, err
+		}
 	}
 	if c.BlobStore != "dir" && c.BlobStore != "database" {
 		return c, fmt.Errorf("ESIGN_BLOB_STORE %q: want dir or database", c.BlobStore)

@@ -220,3 +220,25 @@ func TestPublicVerifyURL(t *testing.T) {
 		})
 	}
 }
+
+func TestRenewSettings(t *testing.T) {
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	for _, tc := range []struct {
+		name             string
+		env              map[string]string
+		interval, within time.Duration
+		wantErr          bool
+	}{
+		{"off", nil, 0, 0, false},
+		{"interval only", map[string]string{"ESIGN_RENEW_INTERVAL": "1h"}, time.Hour, 365 * 24 * time.Hour, false},
+		{"within only", map[string]string{"ESIGN_RENEW_WITHIN": "720h"}, 24 * time.Hour, 720 * time.Hour, false},
+		{"both", map[string]string{"ESIGN_RENEW_INTERVAL": "6h", "ESIGN_RENEW_WITHIN": "2160h"}, 6 * time.Hour, 2160 * time.Hour, false},
+		{"zero", map[string]string{"ESIGN_RENEW_INTERVAL": "0s"}, 0, 0, true},
+		{"garbage", map[string]string{"ESIGN_RENEW_WITHIN": "a year"}, 0, 0, true},
+	} {
+		c, err := FromEnv(env(tc.env))
+		if (err != nil) != tc.wantErr || err == nil && (c.RenewInterval != tc.interval || c.RenewWithin != tc.within) {
+			t.Errorf("%s: interval %v within %v, error %v", tc.name, c.RenewInterval, c.RenewWithin, err)
+		}
+	}
+}

@@ -36,6 +36,7 @@ import (
 	"esign/internal/trustpool"
 	"esign/outbound"
 	"esign/registry"
+	"esign/renewjob"
 	"esign/revocation"
 	"esign/signer"
 	"esign/store"
@@ -170,10 +171,22 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 	if err != nil {
 		return s, err
 	}
+	var periodic []batch.Periodic
+	if cfg.RenewInterval > 0 {
+		r, err := renewjob.New(renewjob.Config{
+			Extender: s.Extender, Within: cfg.RenewWithin, Interval: cfg.RenewInterval,
+			Logger: logger.With("component", "renewal"),
+		})
+		if err != nil {
+			return s, err
+		}
+		periodic = append(periodic, r.Periodic())
+	}
 	s.Batches, err = batch.Open(ctx, batch.Config{
 		Store: s.Store, Blobs: blobs, Audit: s.Audit, Signer: s.Signer, Keys: s.Keys, Activator: s.Activator,
 		Appearance: appearances, Classify: api.StatusOf, Workers: cfg.BatchWorkers, ActivationTTL: cfg.BatchActivationTTL,
 		MaxUpload: cfg.MaxUpload, Logger: logger, Registry: s.Registry, PublicVerifyURL: publicVerify,
+		Periodic: periodic,
 	})
 	if err != nil {
 		return s, fmt.Errorf("batch queue: %w", err)

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"errors"
+	"fmt"
 	"sort"
 	"time"
 
@@ -308,18 +309,19 @@ func (v *verifier) checkSigner(s *sigCtx) {
 		return
 	}
 	s.trusted = true
-	when := "the validation time"
-	if s.tsTime != nil {
-		when = "the time of the signature timestamp"
-	}
+	when := s.provenWhen()
 	switch {
 	case cr.leafExpired:
-		// With a proof of existence after expiry, or a claim to have signed
+		// With its own timestamp after expiry, or a claim to have signed
 		// after it, the signature was made with an expired certificate;
-		// otherwise it may have been made in time but nothing proves it.
-		if s.claimed == nil && s.tsTime != nil || s.claimed != nil && s.claimed.After(leaf.NotAfter) {
+		// otherwise it may have been made in time but nothing proves it
+		// (a document timestamp proves only that it existed by then).
+		switch {
+		case s.claimed == nil && s.tsTime != nil || s.claimed != nil && s.claimed.After(leaf.NotAfter):
 			s.fail(Expired, "the signer's certificate expired at %s, before %s (%s)", fmtTime(leaf.NotAfter), when, fmtTime(s.best))
-		} else {
+		case s.poe != nil:
+			s.indeterminate(OutOfBoundsNoPOE, "the signer's certificate expired at %s, before %s (%s), the earliest proof that the signature existed", fmtTime(leaf.NotAfter), when, fmtTime(s.best))
+		default:
 			s.indeterminate(OutOfBoundsNoPOE, "the signer's certificate expired at %s and nothing proves the signature existed before", fmtTime(leaf.NotAfter))
 		}
 		return
@@ -352,6 +354,10 @@ func (v *verifier) checkRevocation(s *sigCtx) {
 			s.fail(Revoked, "the signer's certificate was revoked at %s, before the signature's %s (%s)", fmtTime(at), map[bool]string{true: "timestamp", false: "claimed signing time"}[s.tsTime != nil], fmtTime(s.best))
 			return
 		}
+		if s.poe != nil {
+			s.indeterminate(RevokedNoPOE, "the signer's certificate was revoked at %s, before %s (%s), the earliest proof that the signature existed", fmtTime(at), s.provenWhen(), fmtTime(s.best))
+			return
+		}
 		s.indeterminate(RevokedNoPOE, "the signer's certificate was revoked at %s and no timestamp proves the signature existed before", fmtTime(at))
 	case st.unknown != nil:
 		s.indeterminate(TryLater, "no revocation information establishes the status of %q at %s%s", st.unknown.Subject.CommonName, fmtTime(s.best), st.why)
@@ -360,9 +366,20 @@ func (v *verifier) checkRevocation(s *sigCtx) {
 		if st.revokedLater != nil {
 			at := st.revokedLater.UTC()
 			res.Revocation.RevokedAt = &at
-			s.warn("the signer's certificate was revoked at %s, after the signature's timestamp; the signature stays valid", fmtTime(at))
+			s.warn("the signer's certificate was revoked at %s, after %s (%s); the signature stays valid", fmtTime(at), s.provenWhen(), fmtTime(s.best))
 		}
 	}
 }
 
 func sortStrings(ss []string) { sort.Strings(ss) }
+
+// provenWhen names the time the signature is judged at.
+func (s *sigCtx) provenWhen() string {
+	switch {
+	case s.poe == nil:
+		return "the validation time"
+	case s.res.ProvenBy == ProvenByDocumentTimestamp:
+		return fmt.Sprintf("the time of document timestamp %q", s.res.ProvenByField)
+	}
+	return "the time of the signature timestamp"
+}

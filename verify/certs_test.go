@@ -168,7 +168,7 @@ func TestCertificates(t *testing.T) {
 			doc:  verify.TotalPassed,
 			detail: func(t *testing.T, rep *verify.Report) {
 				s := rep.Signatures[0]
-				if s.Revocation.Status != "good" || s.Revocation.RevokedAt == nil || !hasWarning(s.Warnings, "after the signature's timestamp") {
+				if s.Revocation.Status != "good" || s.Revocation.RevokedAt == nil || !hasWarning(s.Warnings, "after the time of the signature timestamp") {
 					t.Errorf("revocation %+v, warnings %q", s.Revocation, s.Warnings)
 				}
 			}},

@@ -20,19 +20,36 @@
 //     adbe.pkcs7.sha1 signs the SHA-1 digest of the ranges as encapsulated
 //     content; adbe.pkcs7.detached and adbe.pkcs7.sha1 are validated like
 //     the others and reported at level PDF-NOT-ETSI.
-//   - Time. The best signature time is the genTime of the earliest valid
-//     signature timestamp (a proof of existence); without one it is the
-//     validation time. The claimed time /M is reported and used only to
-//     tell EXPIRED from OUT_OF_BOUNDS_NO_POE and REVOKED from
-//     REVOKED_NO_POE when there is no timestamp.
+//   - Time. Validation is at the validation time (Config.Now), with proof
+//     of existence (POE) for what is older, as EN 319 102-1 §5.6.2.4 past
+//     signature validation has it. A valid document timestamp proves that
+//     everything it covers existed at its genTime: the signatures and
+//     timestamps before it and the DSS as it stood. The document
+//     timestamps are judged newest first: each one's TSA path must be
+//     valid at genTime and still valid, and not revoked, at the time a
+//     later valid document timestamp proves the token existed, or else at
+//     the validation time (OUT_OF_BOUNDS_NO_POE, REVOKED_NO_POE otherwise:
+//     the token proves nothing). The best signature time of a signature is
+//     the earliest proof: its own valid signature timestamp, or the
+//     earliest valid document timestamp covering it; without one it is the
+//     validation time. A certificate expired or revoked since is thus
+//     judged at a proven time, with the validation data the document
+//     holds. The claimed time /M is reported and used only to tell EXPIRED
+//     from OUT_OF_BOUNDS_NO_POE and REVOKED from REVOKED_NO_POE when the
+//     signature has no timestamp of its own (a document timestamp proves
+//     only that it existed by then, not when it was made). The report
+//     gives each signature's proven_time and each valid document
+//     timestamp's proof_of_existence.
 //   - Timestamps. The RFC 3161 token verifies, its imprint matches the
 //     signature value (or, for a document timestamp, the covered bytes),
 //     and the TSA, whose certificate must carry the critical timeStamping
 //     usage, chains to a trust anchor at genTime. A token that does not
 //     verify or matches the wrong data fails the signature (HASH_FAILURE,
 //     SIG_CRYPTO_FAILURE): it is evidence of tampering. A token from an
-//     untrusted TSA is ignored with a warning: it proves nothing, but it
-//     does not make the signature worse than one without it. The TSA's own
+//     untrusted TSA, or one whose TSA certificate expired before anything
+//     proves the token existed, is ignored with a warning: it proves
+//     nothing, but it does not make the signature worse than one without
+//     it. The TSA's own
 //     revocation status is checked with the data at hand: revoked before
 //     genTime fails the token; unknown is only a warning.
 //   - Certificate path. crypto/x509 builds the path from the signer to
@@ -64,10 +81,14 @@
 //	                         or, without one, before the claimed time (TOTAL-FAILED)
 //	EXPIRED, NOT_YET_VALID   the certificate was not valid when the signature was proven
 //	                         (or claimed, without proof) to exist (TOTAL-FAILED)
-//	REVOKED_NO_POE           revoked, and nothing proves the signature is older (INDETERMINATE)
+//	REVOKED_NO_POE           revoked, and nothing proves the signature is older; for a document
+//	                         timestamp, its TSA revoked before anything proves the token existed
+//	                         (INDETERMINATE)
 //	REVOKED_CA_NO_POE        a CA of the path revoked before the signature time (INDETERMINATE)
 //	OUT_OF_BOUNDS_NO_POE     a certificate not valid at the best signature time, and the
-//	                         signature may be older (INDETERMINATE)
+//	                         signature may be older; for a document timestamp, a certificate of
+//	                         its TSA's path expired before the next valid document timestamp
+//	                         (or, for the newest, before the validation time) (INDETERMINATE)
 //	NO_CERTIFICATE_CHAIN_FOUND  no path to a trust anchor (INDETERMINATE)
 //	NO_SIGNING_CERTIFICATE_FOUND  the signer's certificate is missing, or the
 //	                         signing-certificate attribute does not name it (INDETERMINATE)

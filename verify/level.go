@@ -1,8 +1,21 @@
 package verify
 
+// coveredByDocTimestamp reports whether a document timestamp that decodes
+// comes after s, valid or not, as levels are told whatever validation
+// says.
+func (v *verifier) coveredByDocTimestamp(s *sigCtx) bool {
+	for _, o := range v.sigs {
+		if o.parsed && o.res.Kind == KindDocumentTimestamp && o.end > s.end && o.token != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // detectLevel sets the PAdES baseline level (EN 319 142-1 §6) from what
 // the signature and the document hold, whether or not it validated:
-// B-B a CAdES signature; B-T with a signature timestamp; B-LT with, in
+// B-B a CAdES signature; B-T with a signature timestamp or a document
+// timestamp after it; B-LT with, in
 // the DSS, revocation data for every certificate of the signer's path but
 // the trust anchor; B-LTA with a document timestamp after it.
 func (v *verifier) detectLevel(s *sigCtx) {
@@ -18,7 +31,9 @@ func (v *verifier) detectLevel(s *sigCtx) {
 		return
 	}
 	s.res.Level = LevelB
-	if !s.hasTimestamp {
+	// A document timestamp over the signature does what a signature
+	// timestamp does (EN 319 142-1 §5.3): a B-B file extended is B-T.
+	if !s.hasTimestamp && !v.coveredByDocTimestamp(s) {
 		return
 	}
 	s.res.Level = LevelT

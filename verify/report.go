@@ -145,6 +145,20 @@ type SignatureResult struct {
 	BestSignatureTime time.Time `json:"best_signature_time"`
 	// TSA names the time-stamping authority of TimestampTime.
 	TSA string `json:"tsa"`
+	// ProvenTime is the earliest time a valid timestamp proves this
+	// signature (or, for a document timestamp, this token) existed
+	// (EN 319 102-1 proof of existence): its own signature timestamp or a
+	// later document timestamp covering it. Null when nothing proves it
+	// existed before the validation time. ProvenBy says which: "signature-
+	// timestamp" or "document-timestamp", the latter named by
+	// ProvenByField.
+	ProvenTime    *time.Time `json:"proven_time"`
+	ProvenBy      string     `json:"proven_by,omitempty"`
+	ProvenByField string     `json:"proven_by_field,omitempty"`
+	// ProofOfExistence is, for a document timestamp that validated, what
+	// it proves existed at its time; null for signatures and for a
+	// timestamp that proves nothing.
+	ProofOfExistence *ProofOfExistence `json:"proof_of_existence,omitempty"`
 
 	// Revision is the 1-based revision whose end the signed range reaches.
 	Revision int `json:"revision"`
@@ -183,6 +197,25 @@ type SignatureResult struct {
 	Location    string `json:"location,omitempty"`
 	ContactInfo string `json:"contact_info,omitempty"`
 }
+
+// ProofOfExistence is what a valid document timestamp proves: that the
+// file's first Revisions revisions existed at Time, and with them the
+// signatures and timestamps in Fields and the validation data the DSS
+// held then (EN 319 142-1 §5.4, EN 319 102-1 §5.6.2.4).
+type ProofOfExistence struct {
+	Time      time.Time `json:"time"`
+	Revisions int       `json:"revisions"`
+	// Fields names the signatures and document timestamps covered, oldest
+	// first.
+	Fields []string `json:"fields"`
+}
+
+// Where a signature's proof of existence comes from, in
+// SignatureResult.ProvenBy.
+const (
+	ProvenBySignatureTimestamp = "signature-timestamp"
+	ProvenByDocumentTimestamp  = "document-timestamp"
+)
 
 // SignerInfo describes a certificate holder. Strings are as the
 // certificate encodes them, Thai included, without normalisation.

@@ -69,6 +69,21 @@ type sigCtx struct {
 	// revKey names the signed revision's bytes (see noteRevision); zero
 	// when its digest is not known or not collision resistant.
 	revKey [32]byte
+
+	// judge: the integrity checks are done and the signer's certificate
+	// is known, so the time-dependent checks remain (see judgeSignature).
+	judge bool
+	// docTR is a document timestamp's token as checkParsedToken left it.
+	docTR *tokenResult
+	// givesPOE: a document timestamp that validated, including its TSA's
+	// certificates at the time something proves the token existed: it
+	// proves what it covers existed at tsTime.
+	givesPOE bool
+	// poe is the earliest proof of existence: an own signature timestamp
+	// or a document timestamp covering this one; nil when none.
+	poe *time.Time
+	// cover is the earliest valid document timestamp covering this one.
+	cover *sigCtx
 }
 
 func newSigCtx(f sigField) *sigCtx {
@@ -647,6 +662,18 @@ func (v *verifier) validateSignature(s *sigCtx) {
 		s.warn("the signature uses SHA-1, which no longer resists collisions")
 	}
 
+	s.judge = true
+}
+
+// judgeSignature makes the checks that depend on time, once the document
+// timestamps have been judged (proveTimestamps): the signature
+// timestamps, then the signer's path at the earliest time something
+// proves the signature existed, or at the validation time.
+func (v *verifier) judgeSignature(s *sigCtx) {
+	if !s.judge {
+		return
+	}
+	s.cover = v.coveringTimestamp(s.end)
 	v.checkSignatureTimestamps(s)
 	s.best = v.now
 	if s.tsTime != nil {
@@ -654,8 +681,13 @@ func (v *verifier) validateSignature(s *sigCtx) {
 		if s.claimed != nil && s.claimed.After(s.tsTime.Add(clockSkew)) {
 			s.warn("the claimed signing time %s is after the timestamp %s", fmtTime(*s.claimed), fmtTime(*s.tsTime))
 		}
+		s.setProven(*s.tsTime, ProvenBySignatureTimestamp, "")
 	}
-	res.BestSignatureTime = s.best.UTC()
+	if c := s.cover; c != nil && c.tsTime.Before(s.best) {
+		s.best = *c.tsTime
+		s.setProven(*c.tsTime, ProvenByDocumentTimestamp, c.res.Field)
+	}
+	s.res.BestSignatureTime = s.best.UTC()
 	v.checkSigner(s)
 }
 
@@ -743,6 +775,14 @@ func (v *verifier) checkSignatureTimestamps(s *sigCtx) {
 		for _, w := range tr.warnings {
 			s.warn("signature timestamp: %s", w)
 		}
+		if !tr.failed && tr.trusted {
+			// The token must have existed while its TSA's certificates
+			// were valid and unrevoked: proven by a document timestamp
+			// covering the signature, or true at the validation time.
+			if sub, msg := v.tokenInTime(&tr, s.cover); sub != "" {
+				tr.trusted, tr.msg = false, msg
+			}
+		}
 		switch {
 		case tr.failed:
 			s.fail(tr.sub, "signature timestamp: %s", tr.msg)
@@ -767,6 +807,7 @@ func (v *verifier) validateDocTimestamp(s *sigCtx) {
 	tr := v.checkParsedToken(s.token, s.tokenErr, trimDER(s.contents), func(h crypto.Hash) ([]byte, error) {
 		return v.digestRanges(s, h)
 	})
+	s.docTR = &tr
 	for _, w := range tr.warnings {
 		s.warn("%s", w)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"esign/cades"
 	"esign/tsa"
@@ -33,6 +34,9 @@ type tokenResult struct {
 	revocationKnown  bool
 	revoked          bool
 	revocationSource string
+	// revokedLater is when the TSA's certificate was revoked, after
+	// genTime; nil when it was not.
+	revokedLater *time.Time
 }
 
 // checkParsedToken validates a token tsa.ParseToken returned (or the
@@ -97,6 +101,7 @@ func (v *verifier) checkParsedToken(tok *tsa.Token, parseErr error, der []byte, 
 		tr.revocationKnown = true
 		tr.revocationSource = st.source
 	}
+	tr.revokedLater = st.revokedLater
 	tr.trusted = true
 	return tr
 }

@@ -253,6 +253,16 @@ func (v *verifier) run() error {
 			v.validateSignature(s)
 		}
 	}
+	// What depends on time comes once every signed range is hashed
+	// (oldest first, which shares the hashing): the document timestamps
+	// newest first, each proving the existence of what it covers, then
+	// the signatures at the times so proven.
+	v.proveTimestamps()
+	for _, s := range v.sigs {
+		if !s.skipped && s.parsed && s.res.Kind == KindSignature {
+			v.judgeSignature(s)
+		}
+	}
 	v.applyCertification()
 	for _, s := range v.sigs {
 		if err := v.ctx.Err(); err != nil {

@@ -58,6 +58,7 @@ type text struct {
 	RevisionsLabel, TrailingLabel                 string
 	EncryptionLabel                               string
 	ClaimedTime                                   string
+	ProvenAt, ProvenByDocTS                       string
 	AllowedSeen, ValidSeenTitle, ValidSeenDetail  string
 	SeenHeading, SeenDetail, SeenNoChanges        string
 	Months                                        [12]string
@@ -160,6 +161,8 @@ var thai = text{
 	TrailingLabel:     "ข้อมูลต่อท้ายไฟล์ (ไบต์)",
 	EncryptionLabel:   "การเข้ารหัสไฟล์",
 	ClaimedTime:       "เวลาที่ผู้ลงนามระบุเอง (/M)",
+	ProvenAt:          "พิสูจน์ได้ว่ามีอยู่แล้วเมื่อ",
+	ProvenByDocTS:     "พิสูจน์โดยการประทับเวลาของเอกสาร %s ซึ่งยังคงใช้ยืนยันได้แม้ใบรับรองจะหมดอายุไปแล้ว",
 	Months: [12]string{"มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน",
 		"กรกฎาคม", "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม"},
 	Errs: map[string]string{
@@ -267,6 +270,8 @@ var english = text{
 	TrailingLabel:     "Data after the end of the file (bytes)",
 	EncryptionLabel:   "File encryption",
 	ClaimedTime:       "Time claimed by the signer (/M)",
+	ProvenAt:          "Proven to exist by",
+	ProvenByDocTS:     "Proven by the document timestamp %s, which still holds after certificates expire",
 	Months: [12]string{"January", "February", "March", "April", "May", "June",
 		"July", "August", "September", "October", "November", "December"},
 	Errs: map[string]string{

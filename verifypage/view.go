@@ -90,14 +90,18 @@ func drawsOnPage(m verify.Modification) bool {
 }
 
 type sigView struct {
-	Title, Field                 string
-	Timestamp                    bool // a document timestamp, not a signature
-	Tone, Status                 string
-	Reasons                      []string
-	Name, Org                    string
-	Time                         *timeView
-	TimeNote                     string
-	TimeTrusted                  bool
+	Title, Field string
+	Timestamp    bool // a document timestamp, not a signature
+	Tone, Status string
+	Reasons      []string
+	Name, Org    string
+	Time         *timeView
+	TimeNote     string
+	TimeTrusted  bool
+	// Proven is when a later document timestamp proves the signature (or
+	// timestamp) existed, when that is not the time shown above.
+	Proven                       *timeView
+	ProvenNote                   string
 	Level, LevelWhat             string
 	LongTerm                     bool
 	LongTermWhy                  string
@@ -337,6 +341,11 @@ func signatureView(l Lang, s *verify.SignatureResult, n int) sigView {
 	case s.SigningTime != nil:
 		v.Time = formatTime(l, *s.SigningTime)
 		v.TimeNote = tx.TimeClaimed
+	}
+
+	if s.ProvenTime != nil && s.ProvenBy == verify.ProvenByDocumentTimestamp {
+		v.Proven = formatTime(l, *s.ProvenTime)
+		v.ProvenNote = fmt.Sprintf(tx.ProvenByDocTS, s.ProvenByField)
 	}
 
 	if !v.Timestamp {

@@ -348,3 +348,36 @@ func FuzzRenderReport(f *testing.F) {
 		}
 	})
 }
+
+// A signature whose proof of existence is a later document timestamp
+// shows that time, Thai first, with the timestamp that proves it.
+func TestProvenTimeShown(t *testing.T) {
+	signed := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
+	proven := time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC)
+	rep := &verify.Report{
+		Document: verify.DocumentResult{Indication: verify.TotalPassed, SignatureCount: 2},
+		Signatures: []verify.SignatureResult{
+			{Field: "Signature1", Kind: verify.KindSignature, Indication: verify.TotalPassed, Level: verify.LevelLTA,
+				SigningTime: &signed, ProvenTime: &proven, ProvenBy: verify.ProvenByDocumentTimestamp, ProvenByField: "DocTS1"},
+			{Field: "DocTS1", Kind: verify.KindDocumentTimestamp, Indication: verify.TotalPassed, TimestampTime: &proven,
+				ProofOfExistence: &verify.ProofOfExistence{Time: proven, Revisions: 2, Fields: []string{"Signature1"}}},
+		},
+	}
+	p := New(Options{MaxUpload: 50 << 20})
+	for _, c := range []struct{ target, label, when, note string }{
+		{"/?lang=th", "พิสูจน์ได้ว่ามีอยู่แล้วเมื่อ", "23 พฤศจิกายน 2569 เวลา 10:00 น.", "พิสูจน์โดยการประทับเวลาของเอกสาร DocTS1"},
+		{"/?lang=en", "Proven to exist by", "23 November 2026, 10:00", "Proven by the document timestamp DocTS1"},
+	} {
+		rec := httptest.NewRecorder()
+		p.ServeResult(rec, httptest.NewRequest(http.MethodPost, c.target, nil), Outcome{Report: rep})
+		body := rec.Body.String()
+		for _, want := range []string{c.label, c.when, c.note} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s: page lacks %q", c.target, want)
+			}
+		}
+		if n := strings.Count(body, c.label); n != 1 {
+			t.Errorf("%s: %q shown %d times, want once (not for the timestamp nobody proves)", c.target, c.label, n)
+		}
+	}
+}

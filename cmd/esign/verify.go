@@ -114,6 +114,9 @@ func printReport(w io.Writer, name string, rep *verify.Report) {
 		if s.TimestampTime != nil {
 			fmt.Fprintf(w, "  timestamp:   %s (%s)\n", s.TimestampTime.Format(time.RFC3339), s.TSA)
 		}
+		if s.ProvenTime != nil && s.ProvenBy == verify.ProvenByDocumentTimestamp {
+			fmt.Fprintf(w, "  proven:      %s (document timestamp %s)\n", s.ProvenTime.Format(time.RFC3339), s.ProvenByField)
+		}
 		if len(s.Chain) > 0 {
 			fmt.Fprintf(w, "  chain:       %s\n", strings.Join(s.Chain, " → "))
 		}

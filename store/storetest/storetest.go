@@ -47,9 +47,15 @@ func Backends() []store.Backend { return []store.Backend{store.SQLite, store.Pos
 // server available. Use it from TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(storetest.Main(m)) }
-func Main(m *testing.M) int {
+func Main(m *testing.M) int { return Run(m.Run) }
+
+// Run is Main for a TestMain that wraps the tests in another harness
+// too, such as hsmtest.Main:
+//
+//	os.Exit(storetest.Run(func() int { return hsmtest.Main(m) }))
+func Run(run func() int) int {
 	if os.Getenv(EnvURL) != "" {
-		return m.Run()
+		return run()
 	}
 	srv, err := startPostgres()
 	if err != nil {
@@ -57,7 +63,7 @@ func Main(m *testing.M) int {
 		return 1
 	}
 	os.Setenv(EnvURL, srv.url)
-	code := m.Run()
+	code := run()
 	if err := srv.stop(); err != nil {
 		fmt.Fprintf(os.Stderr, "storetest: stop PostgreSQL: %v\n", err)
 	}
