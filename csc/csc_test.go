@@ -35,7 +35,7 @@ func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
 // a tampered hash.
 func TestSignHashAlgorithms(t *testing.T) {
 	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
+		t.Fatal("openssl not installed (scripts/deps.sh test installs it)")
 	}
 	f := newFixture(t, store.SQLite)
 	pss256, _ := csc.MarshalPSSParams(crypto.SHA256)

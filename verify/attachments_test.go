@@ -22,7 +22,7 @@ var transcriptXML = []byte("<?xml version=\"1.0\"?><transcript><student>x</stude
 func withAttachment(t testing.TB, in []byte, name string, data []byte) []byte {
 	t.Helper()
 	if _, err := exec.LookPath("qpdf"); err != nil {
-		t.Skip("qpdf not installed")
+		t.Fatal("qpdf not installed (scripts/deps.sh test installs it)")
 	}
 	dir := t.TempDir()
 	src, att, out := filepath.Join(dir, "in.pdf"), filepath.Join(dir, name), filepath.Join(dir, "out.pdf")
