@@ -48,6 +48,11 @@ FUZZ_TARGETS := pdf:FuzzReader pdf:FuzzLinkScanner \
 	blob:FuzzValidKey csc:FuzzParseAuthorize csc:FuzzParseSignHash csc:FuzzParseOthers
 # Extension and renewal read the signatures of any uploaded file.
 FUZZ_TARGETS += signer:FuzzSignatures
+# Transcripts: the verifier's embedded-file walk, the signer's reading of
+# an input's name tree and XMP. Encrypted files: the security handler and
+# the reader over encrypted objects.
+FUZZ_TARGETS += verify:FuzzEmbeddedFiles signer:FuzzNameTree signer:FuzzPDFAID \
+	pdf:FuzzEncrypted pdf/crypt:FuzzOpen
 FUZZTIME_SHORT ?= 20s
 FUZZTIME ?= 30m
 FUZZPARALLEL ?= 1
