@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"net/url"
 	"path/filepath"
@@ -354,7 +355,7 @@ func (c Config) SigningPublicVerifyURL() (string, error) {
 		return c.PublicVerifyURL, nil
 	}
 	if c.Dev {
-		return parsePublicURL("http://" + c.VerifyAddr)
+		return parsePublicURL("http://" + Dialable(c.VerifyAddr))
 	}
 	return "", fmt.Errorf("ESIGN_PUBLIC_VERIFY_URL is required outside development mode: the public verifier's address as recipients reach it, such as https://verify.example.ac.th")
 }
@@ -407,4 +408,18 @@ func intVar(getenv func(string) string, key string, def int) (int, error) {
 		return 0, fmt.Errorf("%s %q: want a non-negative whole number", key, v)
 	}
 	return n, nil
+}
+
+// Dialable turns a listening address into one a client can reach on this
+// machine: an empty or unspecified host (":8081", "0.0.0.0:8081",
+// "[::]:8081") becomes 127.0.0.1.
+func Dialable(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }

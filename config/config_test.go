@@ -242,3 +242,33 @@ func TestRenewSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestDialable(t *testing.T) {
+	for in, want := range map[string]string{
+		":8080":          "127.0.0.1:8080",
+		"0.0.0.0:8080":   "127.0.0.1:8080",
+		"[::]:8080":      "127.0.0.1:8080",
+		"127.0.0.1:8080": "127.0.0.1:8080",
+		"esign.go.th:80": "esign.go.th:80",
+		"[::1]:9":        "[::1]:9",
+	} {
+		if got := Dialable(in); got != want {
+			t.Errorf("Dialable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestDevVerifyURLDialable: in development mode a verifier listening on
+// all addresses still gets a QR code URL a browser can open.
+func TestDevVerifyURLDialable(t *testing.T) {
+	for addr, want := range map[string]string{
+		":8081":          "http://127.0.0.1:8081",
+		"0.0.0.0:8081":   "http://127.0.0.1:8081",
+		"127.0.0.1:9000": "http://127.0.0.1:9000",
+	} {
+		c := Config{Dev: true, VerifyAddr: addr}
+		if got, err := c.SigningPublicVerifyURL(); err != nil || got != want {
+			t.Errorf("VerifyAddr %q: %q, %v; want %q", addr, got, err, want)
+		}
+	}
+}

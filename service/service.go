@@ -11,9 +11,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"os"
 	"strings"
 
@@ -86,7 +84,7 @@ func Open(ctx context.Context, cfg config.Config, logger *slog.Logger) (s *Servi
 			s = nil
 		}
 	}()
-	baseURL := "http://" + dialable(cfg.Addr)
+	baseURL := "http://" + config.Dialable(cfg.Addr)
 	// Without it (local signing outside development mode), documents
 	// cannot be registered and such requests are refused; esignd requires
 	// it at start (RequirePublicVerifyURL).
@@ -327,18 +325,4 @@ func newTSAClient(cfg config.Config, baseURL string, roots *x509.CertPool) (*tsa
 		return nil, fmt.Errorf("TSA client: %w", err)
 	}
 	return c, nil
-}
-
-// dialable is addr with an empty or unspecified host ("":8080, 0.0.0.0)
-// replaced by the loopback address: the address the development
-// services are reached at, and that the outbound allow-lists name.
-func dialable(addr string) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return addr
-	}
-	if ip, err := netip.ParseAddr(host); host == "" || err == nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	return net.JoinHostPort(host, port)
 }
