@@ -24,6 +24,10 @@ var (
 	// certificate that needs it (network failure, refused host, stale or
 	// broken responses, no OCSP or CRL location).
 	ErrUnavailable = errors.New("revocation: revocation data unavailable")
+	// ErrNoSource comes with ErrUnavailable when a certificate names no
+	// place to ask (no OCSP responder, no CRL, no caIssuers for a missing
+	// issuer): a property of the certificate, which no retry changes.
+	ErrNoSource = errors.New("revocation: the certificate names no source of revocation data")
 	// ErrRevoked is wrapped by *RevokedError.
 	ErrRevoked = errors.New("revocation: certificate revoked")
 )
@@ -145,7 +149,7 @@ func (c *collection) collect(ctx context.Context, cert, issuer *x509.Certificate
 		failures = append(failures, fmt.Errorf("CRL %s: %w", u, err))
 	}
 	if len(failures) == 0 {
-		return fmt.Errorf("%w: certificate %q names no OCSP responder or CRL", ErrUnavailable, cert.Subject.String())
+		return fmt.Errorf("%w: %w: certificate %q names no OCSP responder or CRL", ErrUnavailable, ErrNoSource, cert.Subject.String())
 	}
 	return fmt.Errorf("%w for certificate %q: %w", ErrUnavailable, cert.Subject.String(), errors.Join(failures...))
 }
@@ -346,7 +350,7 @@ func (f *Fetcher) fetchIssuer(ctx context.Context, cert *x509.Certificate) (*x50
 		failures = append(failures, fmt.Errorf("%s: no certificate there issued %q", u, cert.Subject.String()))
 	}
 	if len(failures) == 0 {
-		return nil, fmt.Errorf("%w: issuer of %q is not in the chain and the certificate names no caIssuers", ErrUnavailable, cert.Subject.String())
+		return nil, fmt.Errorf("%w: %w: issuer of %q is not in the chain and the certificate names no caIssuers", ErrUnavailable, ErrNoSource, cert.Subject.String())
 	}
 	return nil, fmt.Errorf("%w: issuer of %q: %w", ErrUnavailable, cert.Subject.String(), errors.Join(failures...))
 }

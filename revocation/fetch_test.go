@@ -3,6 +3,7 @@ package revocation
 import (
 	"context"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"net/http"
@@ -278,5 +279,38 @@ func TestParseCertificatesFormats(t *testing.T) {
 	}
 	if _, err := parseCertificates([]byte("nothing")); err == nil {
 		t.Error("garbage accepted")
+	}
+}
+
+// TestCollectNoSource: a certificate that names no OCSP responder or CRL,
+// or whose issuer is missing and named nowhere, is ErrUnavailable and
+// ErrNoSource, so that extension can tell it from a service that did not
+// answer (which a retry may fix); a responder that is down is not
+// ErrNoSource.
+func TestCollectNoSource(t *testing.T) {
+	p := newTestPKI(t)
+	f := p.fetcher(t)
+	ctx := context.Background()
+	bare := issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "no URLs"}, KeyUsage: x509.KeyUsageDigitalSignature},
+		newKey(t).Public(), p.issuing, p.issKey)
+	orphan := issue(t, &x509.Certificate{Subject: pkix.Name{CommonName: "no issuer"}, KeyUsage: x509.KeyUsageDigitalSignature},
+		newKey(t).Public(), p.issuing, p.issKey)
+	for _, c := range []struct {
+		name  string
+		chain []*x509.Certificate
+	}{
+		{"no OCSP, no CRL", []*x509.Certificate{bare, p.issuing, p.root}},
+		{"issuer missing, no caIssuers", []*x509.Certificate{orphan}},
+	} {
+		_, err := f.Collect(ctx, c.chain)
+		if !errors.Is(err, ErrUnavailable) || !errors.Is(err, ErrNoSource) {
+			t.Errorf("%s: %v, want ErrUnavailable and ErrNoSource", c.name, err)
+		}
+	}
+	p.ocspDown.Store(true)
+	p.crlDown.Store(true)
+	_, err := f.Collect(ctx, []*x509.Certificate{p.leaf, p.issuing, p.root})
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, ErrNoSource) {
+		t.Errorf("services down: %v, want ErrUnavailable without ErrNoSource", err)
 	}
 }

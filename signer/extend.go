@@ -398,7 +398,9 @@ func (s *Signer) validationData(ctx context.Context, sigs []SignatureInfo, haveD
 						return nil, ctx.Err()
 					}
 					if errors.Is(err, revocation.ErrRevoked) || !haveData || i == newestTS || newestTS < 0 {
-						if !errors.Is(err, revocation.ErrRevoked) && !errors.Is(err, revocation.ErrUnavailable) {
+						// A service that did not answer may answer later (503);
+						// a certificate that names nowhere to ask never will.
+						if !errors.Is(err, revocation.ErrRevoked) && (!errors.Is(err, revocation.ErrUnavailable) || errors.Is(err, revocation.ErrNoSource)) {
 							err = fmt.Errorf("%w: %w", ErrNoValidationData, err)
 						}
 						return nil, fmt.Errorf("%s %q: %w", kindName(sg), sg.Field, revocationError(err))
