@@ -147,6 +147,9 @@ func (e *Engine) Add(ctx context.Context, client *store.Client, id, ref string, 
 		if err != nil {
 			return nil, false, fmt.Errorf("read document: %w", err)
 		}
+		if err := e.sameOptions(ctx, id, ref, spec); err != nil {
+			return nil, false, err
+		}
 		return e.repeat(existing, hex.EncodeToString(h.Sum(nil)), n)
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, false, err
@@ -221,6 +224,9 @@ func (e *Engine) Add(ctx context.Context, client *store.Client, id, ref string, 
 			if derr != nil {
 				return nil, false, derr
 			}
+			if err := e.sameOptions(ctx, id, ref, spec); err != nil {
+				return nil, false, err
+			}
 			return e.repeat(existing, sum, info.Size)
 		}
 		if errors.Is(err, ErrClosed) {
@@ -232,6 +238,40 @@ func (e *Engine) Add(ctx context.Context, client *store.Client, id, ref string, 
 	e.metrics.accepted.Inc()
 	doc, err = e.document(ctx, id, ref)
 	return doc, true, err
+}
+
+// sameOptions refuses a repeat whose own options or attached file differ
+// from those the ref was accepted with: a retry that brings a corrected
+// transcript XML or another label must not be answered with the old
+// document as if it were the same.
+func (e *Engine) sameOptions(ctx context.Context, id, ref string, spec DocumentSpec) error {
+	var raw string
+	if err := e.queryRow(ctx, "SELECT options FROM batch_documents WHERE batch_id = ? AND ref = ?", id, ref).Scan(&raw); err != nil {
+		return fmt.Errorf("read batch document: %w", err)
+	}
+	var have storedOptions
+	if raw != "" {
+		if err := json.Unmarshal([]byte(raw), &have); err != nil {
+			return fmt.Errorf("document options: %w", err)
+		}
+	}
+	same := len(have.Options) == len(spec.Options)
+	for k, v := range spec.Options {
+		if w, ok := have.Options[k]; !ok || w != v {
+			same = false
+		}
+	}
+	switch a, h := spec.Attachment, have.Attachment; {
+	case a == nil || h == nil:
+		same = same && a == nil && h == nil
+	default:
+		sum := sha256.Sum256(a.Data)
+		same = same && a.Name == h.Name && int64(len(a.Data)) == h.Size && hex.EncodeToString(sum[:]) == h.SHA256
+	}
+	if !same {
+		return fmt.Errorf("%w: %q was accepted with other options or another attachment", ErrConflict, ref)
+	}
+	return nil
 }
 
 // repeat answers a document put again under a ref already taken.

@@ -194,6 +194,26 @@ func TestDocumentRegistryRefusals(t *testing.T) {
 		t.Fatalf("unregistered document: %+v, %v", d, err)
 	}
 
+	// The same ref and bytes with another attachment, other attachment
+	// bytes or other options are not the same document: 409, and the
+	// first stays as it was.
+	for _, tc := range []struct {
+		name string
+		spec DocumentSpec
+	}{
+		{"no attachment", DocumentSpec{}},
+		{"corrected XML", DocumentSpec{Attachment: &signopts.File{Name: "a.xml", Data: []byte("<a>fixed</a>")}}},
+		{"renamed", DocumentSpec{Attachment: &signopts.File{Name: "b.xml", Data: xml.Data}}},
+		{"another option", DocumentSpec{Attachment: xml, Options: map[string]string{"attachment_relationship": "Source"}}},
+	} {
+		if _, _, err := e.Add(ctx, h.client, plain.ID, "plain", bytes.NewReader(h.pdf), tc.spec); !errors.Is(err, ErrConflict) {
+			t.Errorf("repeat with %s: %v, want ErrConflict", tc.name, err)
+		}
+	}
+	if again, created, err := e.Add(ctx, h.client, plain.ID, "plain", bytes.NewReader(h.pdf), DocumentSpec{Attachment: xml}); err != nil || created || again.InputSHA256 != d.InputSHA256 {
+		t.Fatalf("the same repeat: %+v, created %v, %v", again, created, err)
+	}
+
 	// Without a registry, registration is refused, for a batch and a
 	// document.
 	noReg := h.engine(t, 0)
