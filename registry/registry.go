@@ -123,13 +123,19 @@ func newRegistry(st *store.Store, opts Options) *Registry {
 const idBytes = 18
 
 // NewID returns a fresh random document ID, URL-safe base64 without
-// padding.
+// padding. It never starts with "-", which a command line would take for
+// a flag (esign admin document revoke ID); drawing again costs 1/32 of
+// the first character's choices, not the ID's strength.
 func NewID() (string, error) {
 	var b [idBytes]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("registry: document ID: %w", err)
+	for {
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", fmt.Errorf("registry: document ID: %w", err)
+		}
+		if id := base64.RawURLEncoding.EncodeToString(b[:]); id[0] != '-' {
+			return id, nil
+		}
 	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
 // ValidID reports whether s has the shape of an ID NewID makes, so that

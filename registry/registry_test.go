@@ -137,7 +137,7 @@ func TestNewID(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !registry.ValidID(id) || len(id) < 22 || seen[id] {
+		if !registry.ValidID(id) || len(id) < 22 || seen[id] || id[0] == '-' {
 			t.Fatalf("ID %q: valid %v, seen %v", id, registry.ValidID(id), seen[id])
 		}
 		seen[id] = true
