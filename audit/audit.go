@@ -83,6 +83,12 @@ const (
 // it names the signed revision, which renewal keeps).
 const ActionRenew Action = "renew"
 
+// ActionExtend records an extension (POST /api/v1/extend): validation
+// data and document timestamps added to a client's file, which signs
+// nothing with a credential. InputSHA256 and OutputSHA256 are the file's
+// digests before and after.
+const ActionExtend Action = "extend"
+
 // Metadata is the e-Saraban metadata sent with a signing request.
 type Metadata struct {
 	Number  string // ที่: the document number, e.g. "ศธ 0201/1234"
@@ -213,10 +219,10 @@ func (e *Entry) validate() error {
 		if e.Batch == "" || e.Reason != "" {
 			return fmt.Errorf("%w: a renewal names a batch document and gives no reason", ErrInvalid)
 		}
-	case ActionAuthorize, ActionSignHash, ActionTimestamp:
+	case ActionExtend, ActionAuthorize, ActionSignHash, ActionTimestamp:
 	default:
-		return fmt.Errorf("%w: action %q (want none, %s, %s, %s, %s or %s)", ErrInvalid, e.Action,
-			ActionRevoke, ActionRenew, ActionAuthorize, ActionSignHash, ActionTimestamp)
+		return fmt.Errorf("%w: action %q (want none, %s, %s, %s, %s, %s or %s)", ErrInvalid, e.Action,
+			ActionRevoke, ActionRenew, ActionExtend, ActionAuthorize, ActionSignHash, ActionTimestamp)
 	}
 	return e.Metadata.Validate()
 }

@@ -48,7 +48,8 @@ const auditHeader = "X-Esign-Audit"
 
 func (h *Handler) extend(c *gin.Context) {
 	ctx := c.Request.Context()
-	entry := audit.Entry{RequestID: api.RequestID(c), Client: api.ClientOf(c).Name}
+	// An extension is its own kind of entry: no credential signed.
+	entry := audit.Entry{RequestID: api.RequestID(c), Client: api.ClientOf(c).Name, Action: audit.ActionExtend}
 	up, err := api.ReadUpload(c, "level", "password")
 	if err != nil {
 		h.fail(c, &entry, nil, err)

@@ -60,6 +60,7 @@ type server struct {
 	url, key string
 	env      *testenv.Env
 	ext      *extend.Extender
+	log      *audit.Log
 }
 
 func newServer(t testing.TB) *server {
@@ -85,7 +86,7 @@ func newServer(t testing.TB) *server {
 	h := extendapi.New(extendapi.Config{Extender: ext, Audit: log})
 	srv := httptest.NewServer(api.New(api.Config{Store: st, Audit: log, MaxUpload: 8 << 20, Routes: []func(*gin.RouterGroup){h.Routes}}).Handler())
 	t.Cleanup(srv.Close)
-	return &server{url: srv.URL, key: key, env: env, ext: ext}
+	return &server{url: srv.URL, key: key, env: env, ext: ext, log: log}
 }
 
 func (s *server) post(t testing.TB, key string, file []byte, fields ...string) (*http.Response, []byte) {
@@ -179,6 +180,19 @@ func TestExtendEndpoint(t *testing.T) {
 		{"no key", "", bt, nil, 401, "unauthenticated", 0},
 		{"wrong key", "nope", bt, nil, 401, "unauthenticated", 0},
 	}
+	defer func() {
+		// Every entry the endpoint wrote is an extension, never one that
+		// reads as a signature by a credential.
+		entries, err := s.log.List(context.Background(), audit.Filter{}, 1000)
+		if err != nil || len(entries) == 0 {
+			t.Fatalf("audit entries: %d, %v", len(entries), err)
+		}
+		for _, e := range entries {
+			if e.Action != audit.ActionExtend || e.Credential != "" {
+				t.Errorf("audit entry %d: action %q, credential %q", e.Seq, e.Action, e.Credential)
+			}
+		}
+	}()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			resp, body := s.post(t, c.key, c.file, c.fields...)
