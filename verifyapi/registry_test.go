@@ -59,6 +59,95 @@ func testDocs() (valid, revoked *registry.Document) {
 	return valid, revoked
 }
 
+// failAfter answers from docs until it has been asked n times, then fails
+// like a database gone away.
+type failAfter struct {
+	fakeRegistry
+	n     int
+	asked *int
+}
+
+func (f failAfter) ByRevision(ctx context.Context, sum []byte) (*registry.Document, error) {
+	if *f.asked++; *f.asked > f.n {
+		return nil, errors.New("down")
+	}
+	return f.fakeRegistry.ByRevision(ctx, sum)
+}
+
+// TestLookUpEveryMatch: every signature's revision is looked up; a later
+// registered signature that is revoked is not hidden behind an earlier
+// valid one, the report's registry is the first valid one otherwise, all
+// of them are in RegistryMatches, and the lookups stay bounded.
+func TestLookUpEveryMatch(t *testing.T) {
+	valid, revoked := testDocs()
+	valid2 := *valid
+	valid2.ID, valid2.RevisionSHA256 = "second"+valid.ID[6:], bytes.Repeat([]byte{3}, 32)
+	reg := fakeRegistry{docs: []*registry.Document{valid, &valid2, revoked}}
+	report := func(sums ...[]byte) *verify.Report {
+		rep := &verify.Report{}
+		for i, s := range sums {
+			rep.Signatures = append(rep.Signatures, verify.SignatureResult{Field: string(rune('A' + i)), RevisionSHA256: hex.EncodeToString(s)})
+		}
+		return rep
+	}
+	other := bytes.Repeat([]byte{9}, 32)
+	ids := func(ms []verify.RegistryMatch) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.ID+"/"+m.Field)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name       string
+		reg        Registry
+		rep        *verify.Report
+		status, id string
+		field      string
+		matches    []string
+	}{
+		{"valid, then revoked", reg, report(valid.RevisionSHA256, other, revoked.RevisionSHA256), "revoked", revoked.ID, "C",
+			[]string{valid.ID + "/A", revoked.ID + "/C"}},
+		{"revoked, then valid", reg, report(revoked.RevisionSHA256, valid.RevisionSHA256), "revoked", revoked.ID, "A",
+			[]string{revoked.ID + "/A", valid.ID + "/B"}},
+		{"two valid", reg, report(other, valid.RevisionSHA256, valid2.RevisionSHA256), "valid", valid.ID, "B",
+			[]string{valid.ID + "/B", valid2.ID + "/C"}},
+		{"revoked found, then the database fails", failAfter{reg, 1, new(int)}, report(revoked.RevisionSHA256, valid.RevisionSHA256),
+			"revoked", revoked.ID, "A", []string{revoked.ID + "/A"}},
+		{"valid found, then the database fails", failAfter{reg, 1, new(int)}, report(valid.RevisionSHA256, revoked.RevisionSHA256),
+			"unavailable", "", "", []string{valid.ID + "/A"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			New(Config{Registry: tc.reg}).lookUp(context.Background(), tc.rep)
+			got := tc.rep.Registry
+			if got == nil || got.Status != tc.status || got.ID != tc.id || got.Field != tc.field {
+				t.Errorf("registry %+v, want %s %s of %s", got, tc.status, tc.id, tc.field)
+			}
+			if m := ids(tc.rep.RegistryMatches); strings.Join(m, " ") != strings.Join(tc.matches, " ") {
+				t.Errorf("matches %v, want %v", m, tc.matches)
+			}
+		})
+	}
+
+	// Bounded: a file with many signatures asks at most maxRegistryLookups
+	// times, and the revoked one among them is still found if it is there.
+	asked := new(int)
+	counting := failAfter{reg, 1 << 30, asked}
+	var sums [][]byte
+	for i := range 3 * maxRegistryLookups {
+		sums = append(sums, bytes.Repeat([]byte{byte(100 + i)}, 32))
+	}
+	sums[maxRegistryLookups-1] = revoked.RevisionSHA256
+	rep := report(sums...)
+	New(Config{Registry: counting}).lookUp(context.Background(), rep)
+	if *asked != maxRegistryLookups {
+		t.Errorf("%d lookups for %d signatures, want %d", *asked, len(sums), maxRegistryLookups)
+	}
+	if rep.Registry == nil || rep.Registry.ID != revoked.ID {
+		t.Errorf("registry %+v, want the revoked document", rep.Registry)
+	}
+}
+
 // TestLookUp: the first signature whose covered revision is registered
 // names the document; none leaves the report without "registry"; a
 // database error makes it "unavailable".

@@ -172,8 +172,21 @@ func newMatch(l Lang, rep *verify.Report, doc *verify.RegistryMatch) *matchView 
 		return nil
 	}
 	rt := regTexts(l)
+	// Any of the file's registered revisions may be this document: a file
+	// signed again after it was registered, or one whose first signature
+	// belongs to another registered document.
 	if rep.Registry != nil && rep.Registry.ID == doc.ID {
 		return &matchView{Yes: true, Title: rt.MatchYes}
+	}
+	for _, m := range rep.RegistryMatches {
+		if m.ID == doc.ID {
+			return &matchView{Yes: true, Title: rt.MatchYes}
+		}
+	}
+	if rep.Registry != nil && rep.Registry.Status == verify.RegistryUnavailable {
+		// The registry could not be asked about the file: no answer
+		// rather than a wrong "no".
+		return nil
 	}
 	return &matchView{Title: rt.MatchNo, Detail: rt.MatchNoDetail}
 }
