@@ -172,13 +172,22 @@ func (s *Server) docPage(c *gin.Context) {
 }
 
 // docPageVerify is POST /d/{id}: the upload box of that page, which
-// verifies the file and says whether it is the registered document.
+// verifies the file and says whether it is the registered document. The
+// rate limit comes first, before the database is asked, as on GET; a
+// registry that cannot be asked still gets the file verified, with the
+// page saying the registry could not be asked.
 func (s *Server) docPageVerify(c *gin.Context) {
-	m, status, code := s.getDocument(c.Request.Context(), c.Param("id"))
-	if code != "" {
-		c.Set(keyErrorCode, code)
-		s.page.ServeDocument(c.Writer, c.Request, verifypage.DocOutcome{Status: status, Code: code})
+	if !s.pageAllowed(c, verifypage.Outcome{DocCode: codeRateLimited}) {
 		return
 	}
-	s.serveVerified(c, m)
+	m, status, code := s.getDocument(c.Request.Context(), c.Param("id"))
+	switch code {
+	case "":
+		s.serveVerified(c, verifypage.Outcome{Document: m})
+	case codeNotFound:
+		c.Set(keyErrorCode, code)
+		s.page.ServeDocument(c.Writer, c.Request, verifypage.DocOutcome{Status: status, Code: code})
+	default:
+		s.serveVerified(c, verifypage.Outcome{DocCode: code})
+	}
 }

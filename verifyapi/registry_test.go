@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -238,5 +240,63 @@ func TestDocumentsEndpoint(t *testing.T) {
 	get(limited, valid.ID)
 	if status, _, _ = get(limited, valid.ID); status != http.StatusTooManyRequests {
 		t.Errorf("second request of a burst of 1: %d", status)
+	}
+}
+
+// countGets counts the documents looked up by ID.
+type countGets struct {
+	Registry
+	gets *int
+}
+
+func (c countGets) Get(ctx context.Context, id string) (*registry.Document, error) {
+	*c.gets++
+	return c.Registry.Get(ctx, id)
+}
+
+// TestDocPagePost: POST /d/{id} spends the rate limit before it asks the
+// database, and with the database down still verifies the upload and says
+// the registry could not be asked, rather than answering 503.
+func TestDocPagePost(t *testing.T) {
+	pdf, err := os.ReadFile("../testdata/corpus/memo-chromium.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid, _ := testDocs()
+	post := func(h http.Handler, query string) (int, string) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile("file", "doc.pdf")
+		fw.Write(pdf)
+		mw.Close()
+		req := httptest.NewRequest(http.MethodPost, "/d/"+valid.ID+"?lang=en"+query, &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+
+	down := New(Config{Registry: fakeRegistry{err: errors.New("down")}}).Handler()
+	status, body := post(down, "")
+	if status != http.StatusOK || !strings.Contains(body, `id="verdict"`) || !strings.Contains(body, "The registry cannot be read just now") {
+		t.Errorf("database down: %d\n%s", status, body)
+	}
+	if status, body = post(down, "&partial=1"); status != http.StatusOK || !strings.Contains(body, `id="verdict"`) || strings.Contains(body, "<html") {
+		t.Errorf("database down, partial: %d\n%s", status, body)
+	}
+
+	gets := new(int)
+	limited := New(Config{Registry: countGets{fakeRegistry{docs: []*registry.Document{valid}}, gets}, RatePerMinute: 1, Burst: 1}).Handler()
+	if status, body = post(limited, ""); status != http.StatusOK || !strings.Contains(body, `data-match="no"`) {
+		t.Errorf("first post: %d\n%s", status, body)
+	}
+	if status, body = post(limited, "&partial=1"); status != http.StatusTooManyRequests || !strings.Contains(body, "Too many checks") || strings.Contains(body, "<html") {
+		t.Errorf("second post of a burst of 1: %d\n%s", status, body)
+	}
+	if status, body = post(limited, ""); status != http.StatusTooManyRequests || !strings.Contains(body, "Too many checks") {
+		t.Errorf("third post of a burst of 1: %d\n%s", status, body)
+	}
+	if *gets != 1 {
+		t.Errorf("the database was asked %d times for one post within the limit", *gets)
 	}
 }

@@ -200,6 +200,18 @@ func TestRegistry(t *testing.T) {
 		if status, body := get(t, down+"/api/v1/documents/"+f.validID); status != 503 || !strings.Contains(body, `"error"`) {
 			t.Errorf("documents, registry down: %d %s", status, body)
 		}
+		// The upload on /d/{id} is verified all the same, and the page says
+		// the registry could not be asked, with the page or without it.
+		for _, partial := range []string{"", "&partial=1"} {
+			res, body := post(t, down+"/d/"+f.validID+"?lang=th"+partial, "doc.pdf", f.data(t, "valid"))
+			if res.StatusCode != 200 || !strings.Contains(body, `id="verdict"`) ||
+				!strings.Contains(body, "ยังตรวจสถานะในทะเบียนของผู้ออกเอกสารไม่ได้ในขณะนี้") || strings.Contains(body, `id="match"`) {
+				t.Errorf("upload on /d/, registry down (%q): %d\n%s", partial, res.StatusCode, body)
+			}
+			if partial == "" && !strings.Contains(body, "ยังอ่านทะเบียนเอกสารไม่ได้ในขณะนี้") {
+				t.Errorf("the /d/ page does not say the registry cannot be read:\n%s", body)
+			}
+		}
 	})
 
 	t.Run("documents API", func(t *testing.T) {
