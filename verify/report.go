@@ -66,6 +66,11 @@ type Report struct {
 	// covered revision is registered. Verify leaves it nil: the caller
 	// that holds the registry (verifyapi) looks the revisions up.
 	Registry *RegistryMatch `json:"registry,omitempty"`
+	// RegistryMatches are all the registered documents the signatures'
+	// covered revisions are, oldest signature first, for the page's
+	// "is this the document of this ID" (a file may hold several).
+	// Registry sums them up; the JSON report carries that alone.
+	RegistryMatches []RegistryMatch `json:"-"`
 }
 
 // RegistryMatch is the issuer registry's word on a document, as the

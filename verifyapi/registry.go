@@ -47,22 +47,29 @@ func publicDoc(d *registry.Document) *verify.RegistryMatch {
 }
 
 // lookUp sets rep.Registry when a signature's covered revision is a
-// registered document, oldest signature first. A database that cannot be
-// asked makes the registry "unavailable", never the verification fail.
+// registered document. Every signature's revision is looked up (at most
+// maxRegistryLookups), and rep.RegistryMatches holds each document found,
+// oldest signature first: a later signature's document that the issuer
+// revoked must not hide behind an earlier one that stands. rep.Registry
+// is the first revoked match, else the first valid one. A database that
+// cannot be asked makes the registry "unavailable" (unless a match found
+// already is revoked, which stays so), never the verification fail.
 func (s *Server) lookUp(ctx context.Context, rep *verify.Report) {
 	if s.cfg.Registry == nil || rep == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(ctx, registryTimeout)
 	defer cancel()
-	n := 0
+	n, failed := 0, false
+	seen := map[string]bool{}
 	for _, sig := range rep.Signatures {
 		sum, err := hex.DecodeString(sig.RevisionSHA256)
-		if err != nil || len(sum) != 32 {
+		if err != nil || len(sum) != 32 || seen[sig.RevisionSHA256] {
 			continue
 		}
+		seen[sig.RevisionSHA256] = true
 		if n++; n > maxRegistryLookups {
-			return
+			break
 		}
 		d, err := s.cfg.Registry.ByRevision(ctx, sum)
 		switch {
@@ -70,13 +77,39 @@ func (s *Server) lookUp(ctx context.Context, rep *verify.Report) {
 			continue
 		case err != nil:
 			s.cfg.Logger.Error("registry lookup", "error", err)
-			rep.Registry = &verify.RegistryMatch{Status: verify.RegistryUnavailable}
-			return
+			failed = true
 		}
-		rep.Registry = publicDoc(d)
-		rep.Registry.Field = sig.Field
-		return
+		if failed {
+			break
+		}
+		m := publicDoc(d)
+		m.Field = sig.Field
+		rep.RegistryMatches = append(rep.RegistryMatches, *m)
 	}
+	var first, revoked *verify.RegistryMatch
+	for i := range rep.RegistryMatches {
+		m := &rep.RegistryMatches[i]
+		if first == nil {
+			first = m
+		}
+		if revoked == nil && m.Status != string(registry.Valid) {
+			revoked = m
+		}
+	}
+	switch {
+	case revoked != nil:
+		rep.Registry = copyMatch(revoked)
+	case failed:
+		rep.Registry = &verify.RegistryMatch{Status: verify.RegistryUnavailable}
+	case first != nil:
+		rep.Registry = copyMatch(first)
+	}
+}
+
+// copyMatch keeps rep.Registry apart from rep.RegistryMatches.
+func copyMatch(m *verify.RegistryMatch) *verify.RegistryMatch {
+	c := *m
+	return &c
 }
 
 // getDocument looks id up for the public: the document, or a status and
@@ -139,13 +172,22 @@ func (s *Server) docPage(c *gin.Context) {
 }
 
 // docPageVerify is POST /d/{id}: the upload box of that page, which
-// verifies the file and says whether it is the registered document.
+// verifies the file and says whether it is the registered document. The
+// rate limit comes first, before the database is asked, as on GET; a
+// registry that cannot be asked still gets the file verified, with the
+// page saying the registry could not be asked.
 func (s *Server) docPageVerify(c *gin.Context) {
-	m, status, code := s.getDocument(c.Request.Context(), c.Param("id"))
-	if code != "" {
-		c.Set(keyErrorCode, code)
-		s.page.ServeDocument(c.Writer, c.Request, verifypage.DocOutcome{Status: status, Code: code})
+	if !s.pageAllowed(c, verifypage.Outcome{DocCode: codeRateLimited}) {
 		return
 	}
-	s.serveVerified(c, m)
+	m, status, code := s.getDocument(c.Request.Context(), c.Param("id"))
+	switch code {
+	case "":
+		s.serveVerified(c, verifypage.Outcome{Document: m})
+	case codeNotFound:
+		c.Set(keyErrorCode, code)
+		s.page.ServeDocument(c.Writer, c.Request, verifypage.DocOutcome{Status: status, Code: code})
+	default:
+		s.serveVerified(c, verifypage.Outcome{DocCode: code})
+	}
 }

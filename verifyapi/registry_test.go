@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -57,6 +59,95 @@ func testDocs() (valid, revoked *registry.Document) {
 		RevisionSHA256: bytes.Repeat([]byte{2}, 32), Label: "6405678", Status: registry.Revoked,
 		RevokedAt: issued.Add(time.Hour), Reason: "แก้ไขผลการเรียน"}
 	return valid, revoked
+}
+
+// failAfter answers from docs until it has been asked n times, then fails
+// like a database gone away.
+type failAfter struct {
+	fakeRegistry
+	n     int
+	asked *int
+}
+
+func (f failAfter) ByRevision(ctx context.Context, sum []byte) (*registry.Document, error) {
+	if *f.asked++; *f.asked > f.n {
+		return nil, errors.New("down")
+	}
+	return f.fakeRegistry.ByRevision(ctx, sum)
+}
+
+// TestLookUpEveryMatch: every signature's revision is looked up; a later
+// registered signature that is revoked is not hidden behind an earlier
+// valid one, the report's registry is the first valid one otherwise, all
+// of them are in RegistryMatches, and the lookups stay bounded.
+func TestLookUpEveryMatch(t *testing.T) {
+	valid, revoked := testDocs()
+	valid2 := *valid
+	valid2.ID, valid2.RevisionSHA256 = "second"+valid.ID[6:], bytes.Repeat([]byte{3}, 32)
+	reg := fakeRegistry{docs: []*registry.Document{valid, &valid2, revoked}}
+	report := func(sums ...[]byte) *verify.Report {
+		rep := &verify.Report{}
+		for i, s := range sums {
+			rep.Signatures = append(rep.Signatures, verify.SignatureResult{Field: string(rune('A' + i)), RevisionSHA256: hex.EncodeToString(s)})
+		}
+		return rep
+	}
+	other := bytes.Repeat([]byte{9}, 32)
+	ids := func(ms []verify.RegistryMatch) []string {
+		var out []string
+		for _, m := range ms {
+			out = append(out, m.ID+"/"+m.Field)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name       string
+		reg        Registry
+		rep        *verify.Report
+		status, id string
+		field      string
+		matches    []string
+	}{
+		{"valid, then revoked", reg, report(valid.RevisionSHA256, other, revoked.RevisionSHA256), "revoked", revoked.ID, "C",
+			[]string{valid.ID + "/A", revoked.ID + "/C"}},
+		{"revoked, then valid", reg, report(revoked.RevisionSHA256, valid.RevisionSHA256), "revoked", revoked.ID, "A",
+			[]string{revoked.ID + "/A", valid.ID + "/B"}},
+		{"two valid", reg, report(other, valid.RevisionSHA256, valid2.RevisionSHA256), "valid", valid.ID, "B",
+			[]string{valid.ID + "/B", valid2.ID + "/C"}},
+		{"revoked found, then the database fails", failAfter{reg, 1, new(int)}, report(revoked.RevisionSHA256, valid.RevisionSHA256),
+			"revoked", revoked.ID, "A", []string{revoked.ID + "/A"}},
+		{"valid found, then the database fails", failAfter{reg, 1, new(int)}, report(valid.RevisionSHA256, revoked.RevisionSHA256),
+			"unavailable", "", "", []string{valid.ID + "/A"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			New(Config{Registry: tc.reg}).lookUp(context.Background(), tc.rep)
+			got := tc.rep.Registry
+			if got == nil || got.Status != tc.status || got.ID != tc.id || got.Field != tc.field {
+				t.Errorf("registry %+v, want %s %s of %s", got, tc.status, tc.id, tc.field)
+			}
+			if m := ids(tc.rep.RegistryMatches); strings.Join(m, " ") != strings.Join(tc.matches, " ") {
+				t.Errorf("matches %v, want %v", m, tc.matches)
+			}
+		})
+	}
+
+	// Bounded: a file with many signatures asks at most maxRegistryLookups
+	// times, and the revoked one among them is still found if it is there.
+	asked := new(int)
+	counting := failAfter{reg, 1 << 30, asked}
+	var sums [][]byte
+	for i := range 3 * maxRegistryLookups {
+		sums = append(sums, bytes.Repeat([]byte{byte(100 + i)}, 32))
+	}
+	sums[maxRegistryLookups-1] = revoked.RevisionSHA256
+	rep := report(sums...)
+	New(Config{Registry: counting}).lookUp(context.Background(), rep)
+	if *asked != maxRegistryLookups {
+		t.Errorf("%d lookups for %d signatures, want %d", *asked, len(sums), maxRegistryLookups)
+	}
+	if rep.Registry == nil || rep.Registry.ID != revoked.ID {
+		t.Errorf("registry %+v, want the revoked document", rep.Registry)
+	}
 }
 
 // TestLookUp: the first signature whose covered revision is registered
@@ -149,5 +240,63 @@ func TestDocumentsEndpoint(t *testing.T) {
 	get(limited, valid.ID)
 	if status, _, _ = get(limited, valid.ID); status != http.StatusTooManyRequests {
 		t.Errorf("second request of a burst of 1: %d", status)
+	}
+}
+
+// countGets counts the documents looked up by ID.
+type countGets struct {
+	Registry
+	gets *int
+}
+
+func (c countGets) Get(ctx context.Context, id string) (*registry.Document, error) {
+	*c.gets++
+	return c.Registry.Get(ctx, id)
+}
+
+// TestDocPagePost: POST /d/{id} spends the rate limit before it asks the
+// database, and with the database down still verifies the upload and says
+// the registry could not be asked, rather than answering 503.
+func TestDocPagePost(t *testing.T) {
+	pdf, err := os.ReadFile("../testdata/corpus/memo-chromium.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid, _ := testDocs()
+	post := func(h http.Handler, query string) (int, string) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		fw, _ := mw.CreateFormFile("file", "doc.pdf")
+		fw.Write(pdf)
+		mw.Close()
+		req := httptest.NewRequest(http.MethodPost, "/d/"+valid.ID+"?lang=en"+query, &body)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec.Code, rec.Body.String()
+	}
+
+	down := New(Config{Registry: fakeRegistry{err: errors.New("down")}}).Handler()
+	status, body := post(down, "")
+	if status != http.StatusOK || !strings.Contains(body, `id="verdict"`) || !strings.Contains(body, "The registry cannot be read just now") {
+		t.Errorf("database down: %d\n%s", status, body)
+	}
+	if status, body = post(down, "&partial=1"); status != http.StatusOK || !strings.Contains(body, `id="verdict"`) || strings.Contains(body, "<html") {
+		t.Errorf("database down, partial: %d\n%s", status, body)
+	}
+
+	gets := new(int)
+	limited := New(Config{Registry: countGets{fakeRegistry{docs: []*registry.Document{valid}}, gets}, RatePerMinute: 1, Burst: 1}).Handler()
+	if status, body = post(limited, ""); status != http.StatusOK || !strings.Contains(body, `data-match="no"`) {
+		t.Errorf("first post: %d\n%s", status, body)
+	}
+	if status, body = post(limited, "&partial=1"); status != http.StatusTooManyRequests || !strings.Contains(body, "Too many checks") || strings.Contains(body, "<html") {
+		t.Errorf("second post of a burst of 1: %d\n%s", status, body)
+	}
+	if status, body = post(limited, ""); status != http.StatusTooManyRequests || !strings.Contains(body, "Too many checks") {
+		t.Errorf("third post of a burst of 1: %d\n%s", status, body)
+	}
+	if *gets != 1 {
+		t.Errorf("the database was asked %d times for one post within the limit", *gets)
 	}
 }

@@ -204,18 +204,30 @@ func (s *Server) MetricsHandler() http.Handler { return s.metrics.handler }
 
 // pageVerify answers the page's form post: the same rate limit, size limit
 // and time budget as the JSON endpoint, rendered as HTML.
-func (s *Server) pageVerify(c *gin.Context) { s.serveVerified(c, nil) }
-
-// serveVerified verifies the upload for the page; doc is the registered
-// document of the /d/{id} page it was posted to, nil on the main page.
-func (s *Server) serveVerified(c *gin.Context, doc *verify.RegistryMatch) {
-	if !s.limiter.Allow(s.clientKey(c)) {
-		s.metrics.observe(nil, codeRateLimited)
-		c.Set(keyErrorCode, codeRateLimited)
-		c.Header("Retry-After", "60")
-		s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Status: http.StatusTooManyRequests, Code: codeRateLimited, Document: doc})
-		return
+func (s *Server) pageVerify(c *gin.Context) {
+	if s.pageAllowed(c, verifypage.Outcome{}) {
+		s.serveVerified(c, verifypage.Outcome{})
 	}
+}
+
+// pageAllowed spends a token of the client's rate limit for a page post,
+// or answers o with 429 and tells so.
+func (s *Server) pageAllowed(c *gin.Context, o verifypage.Outcome) bool {
+	if s.limiter.Allow(s.clientKey(c)) {
+		return true
+	}
+	s.metrics.observe(nil, codeRateLimited)
+	c.Set(keyErrorCode, codeRateLimited)
+	c.Header("Retry-After", "60")
+	o.Status, o.Code = http.StatusTooManyRequests, codeRateLimited
+	s.page.ServeResult(c.Writer, c.Request, o)
+	return false
+}
+
+// serveVerified verifies the upload for the page, once pageAllowed let it
+// through; o carries the /d/{id} page's lookup (its document, or why there
+// is none), empty on the main page.
+func (s *Server) serveVerified(c *gin.Context, o verifypage.Outcome) {
 	rep, status, code, err := s.ReportFor(c.Request.Context(), c)
 	if err != nil {
 		if status == http.StatusServiceUnavailable {
@@ -224,10 +236,12 @@ func (s *Server) serveVerified(c *gin.Context, doc *verify.RegistryMatch) {
 		// Not logged: the message may quote the file, and files hold
 		// personal data. The request line records the status and code.
 		c.Set(keyErrorCode, code)
-		s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Status: status, Code: code, Document: doc})
+		o.Status, o.Code = status, code
+		s.page.ServeResult(c.Writer, c.Request, o)
 		return
 	}
-	s.page.ServeResult(c.Writer, c.Request, verifypage.Outcome{Report: rep, Document: doc})
+	o.Report = rep
+	s.page.ServeResult(c.Writer, c.Request, o)
 }
 
 // Context keys of what the request log reports.

@@ -79,6 +79,10 @@ type Outcome struct {
 	// was posted to: the result then says whether the file is it. Nil on
 	// the main page.
 	Document *verify.RegistryMatch
+	// DocCode, on a /d/{id} page whose document could not be looked up,
+	// is why ("unavailable", "rate_limited"): the page says so above the
+	// result. Empty with a Document, and on the main page.
+	DocCode string
 }
 
 // New makes a Page. It panics only if the embedded templates are broken,
@@ -191,8 +195,8 @@ func (p *Page) ServeResult(w http.ResponseWriter, r *http.Request, o Outcome) {
 			status = http.StatusInternalServerError
 		}
 	}
-	if o.Document != nil {
-		p.renderDoc(w, r, status, o.Document, o.Report, o.Code, true)
+	if o.Document != nil || o.DocCode != "" {
+		p.renderDoc(w, r, status, o.Document, o.DocCode, o.Report, o.Code, true)
 		return
 	}
 	p.render(w, r, status, o.Report, o.Code, "post")

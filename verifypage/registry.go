@@ -172,8 +172,21 @@ func newMatch(l Lang, rep *verify.Report, doc *verify.RegistryMatch) *matchView 
 		return nil
 	}
 	rt := regTexts(l)
+	// Any of the file's registered revisions may be this document: a file
+	// signed again after it was registered, or one whose first signature
+	// belongs to another registered document.
 	if rep.Registry != nil && rep.Registry.ID == doc.ID {
 		return &matchView{Yes: true, Title: rt.MatchYes}
+	}
+	for _, m := range rep.RegistryMatches {
+		if m.ID == doc.ID {
+			return &matchView{Yes: true, Title: rt.MatchYes}
+		}
+	}
+	if rep.Registry != nil && rep.Registry.Status == verify.RegistryUnavailable {
+		// The registry could not be asked about the file: no answer
+		// rather than a wrong "no".
+		return nil
 	}
 	return &matchView{Title: rt.MatchNo, Detail: rt.MatchNoDetail}
 }
@@ -269,10 +282,13 @@ func (p *Page) ServeDocument(w http.ResponseWriter, r *http.Request, o DocOutcom
 			status = http.StatusNotFound
 		}
 	}
-	p.renderDoc(w, r, status, o.Document, nil, o.Code, false)
+	p.renderDoc(w, r, status, o.Document, o.Code, nil, "", false)
 }
 
-func (p *Page) renderDoc(w http.ResponseWriter, r *http.Request, status int, doc *verify.RegistryMatch, rep *verify.Report, code string, posted bool) {
+// renderDoc writes a /d/{id} page: doc, or docCode saying why there is
+// none, and when posted the upload's report or its failure code.
+func (p *Page) renderDoc(w http.ResponseWriter, r *http.Request, status int, doc *verify.RegistryMatch, docCode string,
+	rep *verify.Report, code string, posted bool) {
 	l := parseLang(r.URL.Query().Get("lang"))
 	tx := texts(l)
 	self := r.URL.Path
@@ -289,11 +305,11 @@ func (p *Page) renderDoc(w http.ResponseWriter, r *http.Request, status int, doc
 	switch {
 	case doc != nil:
 		d.Doc = newDocView(l, doc)
-	case code == "not_found":
+	case docCode == "not_found":
 		d.DocMissing = true
 	default:
-		d.DocError = errorMessage(l, code)
-		if code == "unavailable" {
+		d.DocError = errorMessage(l, docCode)
+		if docCode == "unavailable" {
 			d.DocError = d.R.UnavailableTitle + " " + d.R.UnavailableDetail
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime/multipart"
 	"net/http"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
 	"esign/registry"
@@ -197,6 +200,18 @@ func TestRegistry(t *testing.T) {
 		if status, body := get(t, down+"/api/v1/documents/"+f.validID); status != 503 || !strings.Contains(body, `"error"`) {
 			t.Errorf("documents, registry down: %d %s", status, body)
 		}
+		// The upload on /d/{id} is verified all the same, and the page says
+		// the registry could not be asked, with the page or without it.
+		for _, partial := range []string{"", "&partial=1"} {
+			res, body := post(t, down+"/d/"+f.validID+"?lang=th"+partial, "doc.pdf", f.data(t, "valid"))
+			if res.StatusCode != 200 || !strings.Contains(body, `id="verdict"`) ||
+				!strings.Contains(body, "ยังตรวจสถานะในทะเบียนของผู้ออกเอกสารไม่ได้ในขณะนี้") || strings.Contains(body, `id="match"`) {
+				t.Errorf("upload on /d/, registry down (%q): %d\n%s", partial, res.StatusCode, body)
+			}
+			if partial == "" && !strings.Contains(body, "ยังอ่านทะเบียนเอกสารไม่ได้ในขณะนี้") {
+				t.Errorf("the /d/ page does not say the registry cannot be read:\n%s", body)
+			}
+		}
 	})
 
 	t.Run("documents API", func(t *testing.T) {
@@ -352,5 +367,80 @@ func (f *regFixture) testRegistryBrowser(t *testing.T) {
 	save("signed version of B-LTA", ".save-revision", f.data(t, "valid")[:n])
 	shot(t, ctx, "registry-revoked-verdict-desktop", 1366, 900, false, false)
 	pwned()
+	checkCSP(t, ctx)
+
+	// Served over plain http on a LAN address the page is no secure
+	// context and has no SubtleCrypto: the downloads are checked with the
+	// page's own SHA-256 all the same, and bytes that differ from the
+	// report are not saved.
+	var noSubtle page.ScriptIdentifier
+	step(t, ctx, "remove SubtleCrypto", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		res, err := cdp.Call(ctx, tg, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `Object.defineProperty(Crypto.prototype, 'subtle', {get: function () { return undefined; }, configurable: true});`,
+		})
+		if err == nil {
+			noSubtle = res.Identifier
+		}
+		return err
+	}))
+	defer step(t, ctx, "restore SubtleCrypto", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, page.RemoveScriptToEvaluateOnNewDocument, page.RemoveScriptToEvaluateOnNewDocumentParams{Identifier: noSubtle})
+		return err
+	}))
+	step(t, ctx, "open /d/ without SubtleCrypto",
+		chromedp.Navigate(f.srv+"/d/"+f.validID),
+		chromedp.WaitReady(chromedp.CSS("#file")),
+	)
+	if got := eval[string](t, ctx, `typeof (window.crypto && window.crypto.subtle)`); got != "undefined" {
+		t.Fatalf("SubtleCrypto is still there: %s", got)
+	}
+	// Known answers: FIPS 180-2's "abc", and lengths around the padding's
+	// block boundaries up to 1 MiB, against Go's crypto/sha256.
+	if got, want := eval[string](t, ctx, `window.esignSHA256(new TextEncoder().encode('abc'))`),
+		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"; got != want {
+		t.Errorf("SHA-256 of abc: %s, want %s", got, want)
+	}
+	for _, n := range []int{0, 1, 55, 56, 63, 64, 65, 119, 120, 128, 1000, 1 << 20} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i*31 + i>>8)
+		}
+		sum := sha256.Sum256(b)
+		got := eval[string](t, ctx, fmt.Sprintf(`(function () {
+			var b = new Uint8Array(%d);
+			for (var i = 0; i < b.length; i++) { b[i] = (i * 31 + (i >> 8)) & 255; }
+			return window.esignSHA256(b.buffer);
+		})()`, n))
+		if got != hex.EncodeToString(sum[:]) {
+			t.Errorf("SHA-256 of %d bytes: %s, want %x", n, got, sum)
+		}
+	}
+	step(t, ctx, "upload without SubtleCrypto",
+		chromedp.SetUploadFiles(chromedp.CSS("#file"), []string{f.files["attached"]}),
+		chromedp.WaitVisible(chromedp.CSS("#match")),
+	)
+	save("attachment without SubtleCrypto", ".save-attachment", transcriptXML)
+	save("signed version without SubtleCrypto", ".save-revision", f.data(t, "attached"))
+	// One byte short of what the report names: refused, nothing saved.
+	dir := t.TempDir()
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllow, DownloadPath: dir,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	step(t, ctx, "save altered bytes",
+		chromedp.Evaluate[chromedp.Void](`(function () {
+			var b = document.querySelector('.save-revision');
+			b.setAttribute('data-length', String(Number(b.getAttribute('data-length')) - 1));
+		})()`),
+		chromedp.Click(chromedp.CSS(".save-revision")),
+		chromedp.WaitVisible(chromedp.CSS("#save-error")),
+	)
+	if got := text(t, ctx, "#save-error"); got != "บันทึกไม่ได้: ข้อมูลที่ได้ไม่ตรงกับผลการตรวจ" {
+		t.Errorf("save error %q", got)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("altered bytes were saved: %v", entries)
+	}
 	checkCSP(t, ctx)
 }

@@ -381,3 +381,48 @@ func TestProvenTimeShown(t *testing.T) {
 		}
 	}
 }
+
+// TestMatchAnyRegisteredRevision: on /d/{id} the upload is that document
+// when any of its registered revisions has the ID, not only the one the
+// report's registry names; a registry that could not be asked gives no
+// answer rather than "no".
+func TestMatchAnyRegisteredRevision(t *testing.T) {
+	p := New(Options{})
+	at := time.Date(2026, 3, 1, 2, 0, 0, 0, time.UTC)
+	first := verify.RegistryMatch{ID: "AAAAAAAAAAAAAAAAAAAAAAAA", Status: "valid", Issuer: "มหาวิทยาลัย", IssuedAt: &at, Field: "Sig1"}
+	second := verify.RegistryMatch{ID: "BBBBBBBBBBBBBBBBBBBBBBBB", Status: "valid", Issuer: "มหาวิทยาลัย", IssuedAt: &at, Field: "Sig2"}
+	report := func(reg *verify.RegistryMatch, matches ...verify.RegistryMatch) *verify.Report {
+		return &verify.Report{
+			Document:        verify.DocumentResult{Indication: verify.TotalPassed, SignatureCount: 2},
+			Signatures:      []verify.SignatureResult{{Field: "Sig1", Indication: verify.TotalPassed}, {Field: "Sig2", Indication: verify.TotalPassed}},
+			Registry:        reg,
+			RegistryMatches: matches,
+		}
+	}
+	for _, c := range []struct {
+		name string
+		rep  *verify.Report
+		doc  verify.RegistryMatch
+		want string
+	}{
+		{"the second signature's document", report(&first, first, second), second, `data-match="yes"`},
+		{"the first signature's document", report(&first, first, second), first, `data-match="yes"`},
+		{"another document", report(&first, first), second, `data-match="no"`},
+		{"registry not asked", report(&verify.RegistryMatch{Status: verify.RegistryUnavailable}), second, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			doc := c.doc
+			p.ServeResult(rec, httptest.NewRequest(http.MethodPost, "/d/"+doc.ID+"?partial=1", nil), Outcome{Report: c.rep, Document: &doc})
+			body := rec.Body.String()
+			switch {
+			case rec.Code != http.StatusOK:
+				t.Errorf("status %d", rec.Code)
+			case c.want == "" && strings.Contains(body, `id="match"`):
+				t.Errorf("a match answer without the registry:\n%s", body)
+			case c.want != "" && !strings.Contains(body, c.want):
+				t.Errorf("body lacks %s:\n%s", c.want, body)
+			}
+		})
+	}
+}

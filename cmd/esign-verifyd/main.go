@@ -14,7 +14,9 @@
 // "registry" of a report) is read from the same database, opened
 // read-only: ESIGN_DATABASE_URL, which should name a PostgreSQL role with
 // SELECT only, or, without it, the SQLite file in ESIGN_DATA_DIR when it
-// exists. With neither, the verifier runs without a registry.
+// exists. With neither, the verifier runs without a registry. A database
+// without the registry's table yet is looked at again on use, at most
+// every few seconds, until the signing service has made it.
 //
 // Prometheus metrics are at /metrics on the same address, or, with
 // ESIGN_VERIFY_METRICS_ADDR set, only on that address, which need not
@@ -36,7 +38,6 @@ import (
 
 	"esign/config"
 	"esign/internal/serve"
-	"esign/registry"
 	"esign/store"
 	"esign/verifyapi"
 )
@@ -85,13 +86,15 @@ func run() error {
 		vcfg.Keys, vcfg.ClientRatePerMinute = storeKeys{st}, cfg.VerifyClientRatePerMinute
 	}
 	if st != nil {
-		// A database made before the registry existed has no table for it:
-		// the verifier then runs without one rather than not at all.
-		if reg, err := registry.OpenReadOnly(ctx, st); err != nil {
-			logger.Warn("no issuer registry", "error", err)
-		} else {
-			vcfg.Registry = reg
+		// The signing service may not have made the registry's table yet
+		// (it starts after the verifier, or the database is older than the
+		// registry): the verifier then answers as for unknown documents
+		// and looks for the table again on use, rather than not at all.
+		reg := newLazyRegistry(st, logger)
+		if reg.open(ctx) == nil {
+			logger.Warn("no issuer registry yet: looked for again on use", "every", registryRetry.String())
 		}
+		vcfg.Registry = reg
 	}
 	srv := verifyapi.New(vcfg)
 
