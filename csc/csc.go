@@ -42,9 +42,10 @@ type Keys interface {
 	Resolve(ctx context.Context, c *store.Credential) (signer.Credential, error)
 }
 
-// Timestamper gets RFC 3161 tokens (*tsa.Client).
+// Timestamper gets RFC 3161 tokens (*tsa.Client), with the nonce a
+// client asks for.
 type Timestamper interface {
-	Timestamp(ctx context.Context, digest []byte, h crypto.Hash) (*tsa.Token, error)
+	TimestampWith(ctx context.Context, digest []byte, h crypto.Hash, opts tsa.TimestampOptions) (*tsa.Token, error)
 }
 
 // Config configures the CSC API. Zero durations and limits take the

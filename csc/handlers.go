@@ -23,6 +23,7 @@ import (
 	"esign/audit"
 	"esign/signer"
 	"esign/store"
+	"esign/tsa"
 )
 
 // Specification versions answered by info.
@@ -484,14 +485,16 @@ func (s *Server) timestamp(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	digest, h, err := ParseTimestamp(b)
+	req, err := ParseTimestamp(b)
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	entry := audit.Entry{RequestID: api.RequestID(c), Client: cl.Name, Action: audit.ActionTimestamp,
-		Reason: hashName(h) + " " + hex.EncodeToString(digest)}
-	tok, err := s.cfg.TSA.Timestamp(ctx, digest, h)
+		Reason: hashName(req.Hash) + " " + hex.EncodeToString(req.Digest)}
+	// The token carries the client's nonce, as the specification asks;
+	// without one, the TSA client picks its own.
+	tok, err := s.cfg.TSA.TimestampWith(ctx, req.Digest, req.Hash, tsa.TimestampOptions{Nonce: req.Nonce})
 	if err != nil {
 		err = fmt.Errorf("%w: %w", signer.ErrUnavailable, err)
 		s.recordFailure(c, entry, err)
