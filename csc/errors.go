@@ -52,6 +52,9 @@ func badRequest(format string, args ...any) *Error {
 // whether it exists or not, alike.
 var errInvalidCredential = badRequest("Invalid parameter credentialID")
 
+// errTooLarge reports a body over the method's limit.
+var errTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: codeInvalidRequest, Description: "the body is too large"}
+
 // errBusy reports a saturated signing queue.
 var errBusy = &Error{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Description: "the signing service is busy; retry later"}
 
