@@ -178,16 +178,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	var cl *store.Client
 	var err error
 	if strings.HasPrefix(tok, tokenPrefix) {
-		var name string
-		if name, err = s.tokenClient(ctx, tok); err == nil {
-			cl, err = s.cfg.Store.Client(ctx, name)
-			if err == nil && cl.Disabled {
-				err = store.ErrUnauthenticated
-			}
-			if errors.Is(err, store.ErrNotFound) {
-				err = store.ErrUnauthenticated
-			}
-		}
+		cl, err = s.tokenClient(ctx, tok)
 	} else {
 		cl, err = s.cfg.Store.Authenticate(ctx, tok)
 	}

@@ -79,7 +79,7 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	api.SetClient(c, cl)
-	tok, err := s.issueToken(ctx, cl.Name)
+	tok, err := s.issueToken(ctx, cl)
 	if err != nil {
 		fail(c, err)
 		return
