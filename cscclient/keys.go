@@ -182,6 +182,20 @@ func (k *Keys) Resolve(ctx context.Context, c *store.Credential) (signer.Credent
 	return signer.Credential{Signer: &remoteSigner{r: r, ctx: ctx, data: activation.FromContext(ctx), now: k.opts.Now}, Chain: chain}, nil
 }
 
+// ActivatesEachSignature reports whether c's key is remote and of SCAL
+// 2: each signature then needs the signer's PIN or code, forwarded with
+// it, so the credential cannot sign a batch (batch.EachSignatureActivation).
+func (k *Keys) ActivatesEachSignature(ctx context.Context, c *store.Credential) (bool, error) {
+	if !IsRemote(c) {
+		return false, nil
+	}
+	r, err := k.remote(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	return r.scal == "2", nil
+}
+
 func (k *Keys) remote(ctx context.Context, c *store.Credential) (*remote, error) {
 	k.mu.Lock()
 	r := k.remotes[c.Name]
