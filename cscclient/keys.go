@@ -212,14 +212,14 @@ func (k *Keys) remote(ctx context.Context, c *store.Credential) (*remote, error)
 	if err != nil {
 		return nil, fmt.Errorf("credential %q: remote key: %w", c.Name, err)
 	}
-	key, err := readlimit.File(cfg.KeyFile, 4096)
-	if err != nil {
-		return nil, fmt.Errorf("credential %q: remote API key file: %w", c.Name, err)
-	}
 	// Registered before http was refused, or written by hand: checked
 	// again before the key goes out.
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("credential %q: %w", c.Name, err)
+	}
+	key, err := readlimit.File(cfg.KeyFile, 4096)
+	if err != nil {
+		return nil, fmt.Errorf("credential %q: remote API key file: %w", c.Name, err)
 	}
 	u, err := url.Parse(cfg.URL)
 	if err != nil {
