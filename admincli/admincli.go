@@ -319,7 +319,7 @@ func (c Command) credentialCreate(ctx context.Context, st *store.Store, args []s
 	mode := fs.String("activation", "none", "activation: none, pin or totp")
 	display := fs.String("display-name", "", "signer's name as shown in visible signatures")
 	position := fs.String("position", "", "signer's position as shown in visible signatures")
-	cscURL := fs.String("csc-url", "", "a remote CSC service's address (without /csc/v2) that holds the key")
+	cscURL := fs.String("csc-url", "", "a remote CSC service's https address (without /csc/v2) that holds the key; http only to a loopback host")
 	cscCred := fs.String("csc-credential", "", "the credentialID of the key in the remote CSC service")
 	cscKeyFile := fs.String("csc-key-file", "", "file holding the API key for the remote CSC service (read when signing; never stored or printed)")
 	pos, err := c.parse(fs, args, 1, 1)

@@ -53,6 +53,11 @@ var (
 	// has run out (Config.ActivationTTL) before it could be signed. It is
 	// an activation.ErrActivationFailed, as /sign without activation is.
 	ErrActivationExpired = fmt.Errorf("%w: the batch's activation has expired; create a new batch for the rest", activation.ErrActivationFailed)
+	// ErrActivationUnsupported reports a batch whose credential needs
+	// the signer's activation data at every signature (a remote SCAL 2
+	// credential): a batch keeps none, so none of its documents could be
+	// signed. It is refused when created.
+	ErrActivationUnsupported = errors.New("batch: the credential needs the signer's PIN or code at every signature, which a batch does not keep; sign each document with POST /api/v1/sign and its activation, or use a remote credential of SCAL 1 (without activation) in a batch")
 )
 
 // NotSignedError reports a document whose signed file is asked for but
@@ -75,6 +80,14 @@ func (e *NotSignedError) Error() string {
 // Keys resolves a stored credential to its HSM key and chain.
 type Keys interface {
 	Resolve(ctx context.Context, c *store.Credential) (signer.Credential, error)
+}
+
+// EachSignatureActivation is implemented by Keys whose credentials may
+// need the signer's activation data at every signature, as a remote CSC
+// credential of SCAL 2 does (cscclient.Keys). Create refuses a batch of
+// such a credential with ErrActivationUnsupported.
+type EachSignatureActivation interface {
+	ActivatesEachSignature(ctx context.Context, c *store.Credential) (bool, error)
 }
 
 // Config configures an Engine. Store, Blobs, Audit, Signer, Keys and

@@ -147,6 +147,17 @@ func (e *Engine) Create(ctx context.Context, client *store.Client, spec Spec) (s
 	if err != nil {
 		return nil, false, err
 	}
+	// Before the activation check: a PIN given for a batch that cannot
+	// be signed must not count toward the lockout.
+	if each, ok := e.cfg.Keys.(EachSignatureActivation); ok {
+		needs, err := each.ActivatesEachSignature(ctx, cred)
+		if err != nil {
+			return nil, false, err
+		}
+		if needs {
+			return nil, false, ErrActivationUnsupported
+		}
+	}
 	if req.NeedsAppearance() {
 		// Only checked here: each document draws its own.
 		if err := req.Draw(cred, e.cfg.Appearance); err != nil {

@@ -85,6 +85,8 @@ func fail(c *gin.Context, err error) {
 		answer(c, http.StatusConflict, errorBody{Code: "conflict", Message: "this reference already holds a document with other bytes"})
 	case errors.Is(err, batch.ErrClosed):
 		answer(c, http.StatusConflict, errorBody{Code: "batch_closed", Message: "the batch is closed or cancelled and takes no more documents"})
+	case errors.Is(err, batch.ErrActivationUnsupported):
+		answer(c, http.StatusUnprocessableEntity, errorBody{Code: "activation_unsupported", Message: strings.TrimPrefix(err.Error(), "batch: ")})
 	case errors.Is(err, errUnknownField):
 		answer(c, http.StatusBadRequest, errorBody{Code: "unknown_field", Message: err.Error()})
 	case errors.Is(err, batch.ErrInvalid):

@@ -42,9 +42,10 @@ type Keys interface {
 	Resolve(ctx context.Context, c *store.Credential) (signer.Credential, error)
 }
 
-// Timestamper gets RFC 3161 tokens (*tsa.Client).
+// Timestamper gets RFC 3161 tokens (*tsa.Client), with the nonce a
+// client asks for.
 type Timestamper interface {
-	Timestamp(ctx context.Context, digest []byte, h crypto.Hash) (*tsa.Token, error)
+	TimestampWith(ctx context.Context, digest []byte, h crypto.Hash, opts tsa.TimestampOptions) (*tsa.Token, error)
 }
 
 // Config configures the CSC API. Zero durations and limits take the
@@ -70,9 +71,16 @@ type Config struct {
 	// MultiSign is the most signatures one authorisation allows
 	// (multisign). Default 100.
 	MultiSign int
-	// MaxBody bounds a request body (signDoc carries PDFs in base64).
-	// Default 70 MiB.
+	// MaxBody bounds signatures/signDoc's body, which carries PDFs in
+	// base64. Default 70 MiB.
 	MaxBody int64
+	// MaxSmallBody bounds the body of every other method: credential
+	// IDs, hashes and activation data. Default 64 KiB.
+	MaxSmallBody int64
+	// DocRequests bounds the signDoc requests read and signed at once,
+	// each holding up to MaxBody and its documents; more get 503
+	// temporarily_unavailable at once. Default 2.
+	DocRequests int
 	// Concurrency bounds the requests signing at once; more wait up to
 	// QueueWait, then get 503. Default 8 and 10 s.
 	Concurrency int
@@ -84,6 +92,8 @@ type Config struct {
 type Server struct {
 	cfg   Config
 	slots chan struct{}
+	// docs holds one token per signDoc request in flight (DocRequests).
+	docs chan struct{}
 }
 
 // Open makes the API's tables if missing and returns the server.
@@ -111,6 +121,12 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 70 << 20
 	}
+	if cfg.MaxSmallBody <= 0 {
+		cfg.MaxSmallBody = 64 << 10
+	}
+	if cfg.DocRequests <= 0 {
+		cfg.DocRequests = 2
+	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 8
 	}
@@ -120,7 +136,7 @@ func Open(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Server{cfg: cfg, slots: make(chan struct{}, cfg.Concurrency)}, nil
+	return &Server{cfg: cfg, slots: make(chan struct{}, cfg.Concurrency), docs: make(chan struct{}, cfg.DocRequests)}, nil
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now() }
@@ -162,16 +178,7 @@ func (s *Server) authenticate(c *gin.Context) {
 	var cl *store.Client
 	var err error
 	if strings.HasPrefix(tok, tokenPrefix) {
-		var name string
-		if name, err = s.tokenClient(ctx, tok); err == nil {
-			cl, err = s.cfg.Store.Client(ctx, name)
-			if err == nil && cl.Disabled {
-				err = store.ErrUnauthenticated
-			}
-			if errors.Is(err, store.ErrNotFound) {
-				err = store.ErrUnauthenticated
-			}
-		}
+		cl, err = s.tokenClient(ctx, tok)
 	} else {
 		cl, err = s.cfg.Store.Authenticate(ctx, tok)
 	}
@@ -193,17 +200,36 @@ func bearer(h string) (string, bool) {
 	return tok, tok != ""
 }
 
-// body reads the request body up to MaxBody.
-func (s *Server) body(c *gin.Context) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBody))
+// body reads a request body of a method other than signDoc, up to
+// MaxSmallBody.
+func (s *Server) body(c *gin.Context) ([]byte, error) { return s.readBody(c, s.cfg.MaxSmallBody) }
+
+// readBody reads the request body up to limit bytes; past it the answer
+// is 413.
+func (s *Server) readBody(c *gin.Context, limit int64) ([]byte, error) {
+	if c.Request.ContentLength > limit {
+		return nil, errTooLarge
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, limit))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: codeInvalidRequest, Description: "the body is too large"}
+		return nil, errTooLarge
 	}
 	if err != nil {
 		return nil, badRequest("the body could not be read")
 	}
 	return b, nil
+}
+
+// admitDoc takes a place among the signDoc requests in flight, or
+// answers errBusy at once when there is none.
+func (s *Server) admitDoc() (func(), error) {
+	select {
+	case s.docs <- struct{}{}:
+		return func() { <-s.docs }, nil
+	default:
+		return nil, errBusy
+	}
 }
 
 // acquire waits for a signing slot, or fails when the queue is full.

@@ -34,7 +34,14 @@ const (
 	codeInvalidOTP     = "invalid_otp"
 	codeUnavailable    = "temporarily_unavailable"
 	codeServerError    = "server_error"
+	// codeClientClosed is no answer anyone reads: the audit's and the
+	// log's record of a client that went away, as /api/v1 records it.
+	codeClientClosed = "client_closed"
 )
+
+// statusClientClosed is the status recorded for a request whose client
+// went away before the answer (nginx's 499), as the main API records it.
+const statusClientClosed = 499
 
 // badRequest is a 400 invalid_request.
 func badRequest(format string, args ...any) *Error {
@@ -44,6 +51,9 @@ func badRequest(format string, args ...any) *Error {
 // errInvalidCredential answers every credential a client may not use,
 // whether it exists or not, alike.
 var errInvalidCredential = badRequest("Invalid parameter credentialID")
+
+// errTooLarge reports a body over the method's limit.
+var errTooLarge = &Error{Status: http.StatusRequestEntityTooLarge, Code: codeInvalidRequest, Description: "the body is too large"}
 
 // errBusy reports a saturated signing queue.
 var errBusy = &Error{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Description: "the signing service is busy; retry later"}
@@ -69,11 +79,18 @@ func classify(err error) *Error {
 		errors.Is(err, signer.ErrAlreadySigned), errors.Is(err, signer.ErrDocMDPForbids), errors.Is(err, signer.ErrCertifyNotFirst),
 		errors.Is(err, signer.ErrFieldSigned):
 		return badRequest("Invalid parameter document: %v", err)
+	case errors.Is(err, signer.ErrPasswordRequired), errors.Is(err, signer.ErrWrongPassword), errors.Is(err, signer.ErrPermissions):
+		// The client's document: encrypted, and signDoc takes no password.
+		return badRequest("Invalid parameter document: %v", err)
 	case errors.Is(err, signer.ErrCertificate):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalidRequest, Description: "the credential's certificate cannot sign"}
 	case errors.Is(err, signer.ErrUnavailable), errors.As(err, new(*signer.KeyError)), store.IsUnavailable(err),
 		errors.Is(err, context.DeadlineExceeded):
 		return &Error{Status: http.StatusServiceUnavailable, Code: codeUnavailable, Description: "a service the request needs is unavailable; retry later"}
+	case errors.Is(err, context.Canceled):
+		// Only the client's going away cancels a request: its own doing,
+		// as the main API records it (client_closed), not a server error.
+		return &Error{Status: statusClientClosed, Code: codeClientClosed, Description: "the client closed the request"}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: codeServerError, Description: "internal error"}
 }

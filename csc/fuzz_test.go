@@ -66,7 +66,7 @@ func FuzzParseOthers(f *testing.F) {
 		checkErr(t, err)
 		_, err = csc.ParseList(b)
 		checkErr(t, err)
-		_, _, err = csc.ParseTimestamp(b)
+		_, err = csc.ParseTimestamp(b)
 		checkErr(t, err)
 		_, err = csc.ParseSignDoc(b)
 		checkErr(t, err)

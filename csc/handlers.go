@@ -23,6 +23,7 @@ import (
 	"esign/audit"
 	"esign/signer"
 	"esign/store"
+	"esign/tsa"
 )
 
 // Specification versions answered by info.
@@ -78,7 +79,7 @@ func (s *Server) login(c *gin.Context) {
 		return
 	}
 	api.SetClient(c, cl)
-	tok, err := s.issueToken(ctx, cl.Name)
+	tok, err := s.issueToken(ctx, cl)
 	if err != nil {
 		fail(c, err)
 		return
@@ -384,8 +385,9 @@ func activationError(mode store.ActivationMode, data string, err error) error {
 
 // signHash signs each hash with the credential's key, once the SAD
 // allows them all. Nothing signs before every check passed; the SAD is
-// spent before the key is used, so a failure after cannot be retried
-// with it.
+// spent once a signing slot is held and before the key is used, so a
+// busy service leaves it whole, and a key failure after cannot be
+// retried with it.
 func (s *Server) signHash(v Version) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
@@ -424,13 +426,16 @@ func (s *Server) signHash(v Version) gin.HandlerFunc {
 			}
 			pins[i] = hashKey(h, v)
 		}
-		if err := s.useSAD(ctx, req.SAD, cl.Name, cred.Name, pins, false); err != nil {
+		// The slot first: a busy service must not spend the SAD, which
+		// under SCAL 2 would cost the signer a new PIN or code.
+		release, err := s.acquire(ctx)
+		if err != nil {
 			s.recordFailure(c, entry, err)
 			fail(c, err)
 			return
 		}
-		release, err := s.acquire(ctx)
-		if err != nil {
+		if err := s.useSAD(ctx, req.SAD, cl.Name, cred.Name, pins, false); err != nil {
+			release()
 			s.recordFailure(c, entry, err)
 			fail(c, err)
 			return
@@ -484,14 +489,16 @@ func (s *Server) timestamp(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	digest, h, err := ParseTimestamp(b)
+	req, err := ParseTimestamp(b)
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	entry := audit.Entry{RequestID: api.RequestID(c), Client: cl.Name, Action: audit.ActionTimestamp,
-		Reason: hashName(h) + " " + hex.EncodeToString(digest)}
-	tok, err := s.cfg.TSA.Timestamp(ctx, digest, h)
+		Reason: hashName(req.Hash) + " " + hex.EncodeToString(req.Digest)}
+	// The token carries the client's nonce, as the specification asks;
+	// without one, the TSA client picks its own.
+	tok, err := s.cfg.TSA.TimestampWith(ctx, req.Digest, req.Hash, tsa.TimestampOptions{Nonce: req.Nonce})
 	if err != nil {
 		err = fmt.Errorf("%w: %w", signer.ErrUnavailable, err)
 		s.recordFailure(c, entry, err)
@@ -522,7 +529,13 @@ func levelOf(s string) (signer.Level, error) {
 }
 
 // signDoc signs each PDF as /api/v1/sign would, one signature of the SAD
-// each.
+// each, all or none as the client sees it: every document is checked
+// before the SAD is spent, and the audit log records the signatures as
+// successes only when all of them are answered.
+//
+// A request holds its body, and its documents as base64 until each is
+// signed; documents are decoded one at a time. DocRequests bounds the
+// requests doing so at once.
 func (s *Server) signDoc(c *gin.Context) {
 	ctx := c.Request.Context()
 	cl := clientOf(c)
@@ -530,7 +543,13 @@ func (s *Server) signDoc(c *gin.Context) {
 		fail(c, badRequest("this service does not sign documents"))
 		return
 	}
-	b, err := s.body(c)
+	leave, err := s.admitDoc()
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	defer leave()
+	b, err := s.readBody(c, s.cfg.MaxBody)
 	if err != nil {
 		fail(c, err)
 		return
@@ -547,80 +566,132 @@ func (s *Server) signDoc(c *gin.Context) {
 		return
 	}
 	api.SetCredential(c, cred.Name)
-	type prepared struct {
-		pdf  []byte
-		opts signer.Options
-	}
-	docs := make([]prepared, len(req.Documents))
+	base := audit.Entry{RequestID: api.RequestID(c), Client: cl.Name, Credential: cred.Name}
+	// First every document's options, and whether it can be signed at
+	// all, each decoded and dropped in turn.
+	opts := make([]signer.Options, len(req.Documents))
 	for i, d := range req.Documents {
-		entry := audit.Entry{RequestID: api.RequestID(c), Client: cl.Name, Credential: cred.Name}
-		p := prepared{}
-		p.opts.Level, _ = levelOf(d.ConformanceLevel)
-		entry.Level = string(p.opts.Level)
-		if p.pdf, err = decodeB64(d.Document); err != nil {
+		entry := base
+		o, err := s.docOptions(key, d)
+		if err != nil {
+			if err != errNotBase64 {
+				entry.Level = string(o.Level)
+				s.recordFailure(c, entry, err)
+			}
+			fail(c, err)
+			return
+		}
+		opts[i] = o
+		pdf, err := decodeB64(d.Document)
+		if err != nil {
 			fail(c, badRequest("Invalid parameter document of document %d: not base64", i+1))
 			return
 		}
-		if d.SignAlgo != "" {
-			var params []byte
-			if d.SignAlgoParams != "" {
-				if params, err = decodeB64(d.SignAlgoParams); err != nil {
-					fail(c, badRequest("Invalid parameter signAlgoParams: not base64"))
-					return
-				}
-			}
-			// The document's digest is ours to choose when signAlgo
-			// names no hash: SHA-256, as /api/v1/sign's default.
-			hashOID := ""
-			if d.SignAlgo == OIDRSA || d.SignAlgo == OIDECPublicKey {
-				hashOID = OIDSHA256
-			}
-			h, opts, err := signOpts(key.Signer.Public(), d.SignAlgo, hashOID, params)
-			if err != nil {
-				s.recordFailure(c, entry, err)
-				fail(c, err)
-				return
-			}
-			_, p.opts.PSS = opts.(*rsa.PSSOptions)
-			p.opts.Hash = h
-		}
-		docs[i] = p
-	}
-	req.Documents = nil
-	pins := make([]string, len(docs))
-	if err := s.useSAD(ctx, req.SAD, cl.Name, cred.Name, pins, true); err != nil {
-		s.recordFailure(c, audit.Entry{RequestID: api.RequestID(c), Client: cl.Name, Credential: cred.Name}, err)
-		fail(c, err)
-		return
-	}
-	out := make([]string, len(docs))
-	for i, d := range docs {
-		entry := audit.Entry{RequestID: api.RequestID(c), Client: cl.Name, Credential: cred.Name, Level: string(d.opts.Level)}
-		in := sha256.Sum256(d.pdf)
-		entry.InputSHA256 = in[:]
-		signed, err := s.signPDF(ctx, d.pdf, key, d.opts)
-		if err != nil {
+		if err := s.cfg.Signer.Check(bytes.NewReader(pdf), int64(len(pdf)), key, o); err != nil {
+			entry.Level = string(o.Level)
+			in := sha256.Sum256(pdf)
+			entry.InputSHA256 = in[:]
+			err = fmt.Errorf("document %d: %w", i+1, err)
 			s.recordFailure(c, entry, err)
 			fail(c, err)
 			return
 		}
-		o := sha256.Sum256(signed)
-		entry.OutputSHA256, entry.Result = o[:], audit.Success
-		if err := s.record(ctx, entry); err != nil {
-			fail(c, err)
+	}
+	// The slot before the SAD: a busy service leaves the SAD whole.
+	release, err := s.acquire(ctx)
+	if err != nil {
+		s.recordFailure(c, base, err)
+		fail(c, err)
+		return
+	}
+	defer release()
+	if err := s.useSAD(ctx, req.SAD, cl.Name, cred.Name, make([]string, len(req.Documents)), true); err != nil {
+		s.recordFailure(c, base, err)
+		fail(c, err)
+		return
+	}
+	out := make([]string, len(req.Documents))
+	entries := make([]audit.Entry, len(req.Documents))
+	for i := range req.Documents {
+		entry := base
+		entry.Level = string(opts[i].Level)
+		pdf, err := decodeB64(req.Documents[i].Document)
+		req.Documents[i].Document = "" // signed or failed: its base64 is no longer needed
+		var signed []byte
+		if err == nil {
+			in := sha256.Sum256(pdf)
+			entry.InputSHA256 = in[:]
+			signed, err = s.signPDF(ctx, pdf, key, opts[i])
+		}
+		pdf = nil
+		if err != nil {
+			// None is answered: every document of the request is a
+			// failure in the log, the ones already signed too.
+			entries[i] = entry
+			s.failDocs(c, entries[:i+1], fmt.Errorf("document %d: %w", i+1, err))
 			return
 		}
+		o := sha256.Sum256(signed)
+		entry.OutputSHA256, entry.Result = o[:], audit.Success
+		entries[i] = entry
 		out[i] = base64.StdEncoding.EncodeToString(signed)
+	}
+	if err := s.record(ctx, entries...); err != nil {
+		fail(c, err)
+		return
 	}
 	c.JSON(http.StatusOK, gin.H{"DocumentWithSignature": out})
 }
 
-func (s *Server) signPDF(ctx context.Context, pdf []byte, key signer.Credential, opts signer.Options) ([]byte, error) {
-	release, err := s.acquire(ctx)
-	if err != nil {
-		return nil, err
+// errNotBase64 is a signAlgoParams that is not base64.
+var errNotBase64 = badRequest("Invalid parameter signAlgoParams: not base64")
+
+// docOptions are the signer's options for one of signDoc's documents.
+func (s *Server) docOptions(key signer.Credential, d Document) (signer.Options, error) {
+	var o signer.Options
+	var err error
+	if o.Level, err = levelOf(d.ConformanceLevel); err != nil {
+		return o, err
 	}
-	defer release()
+	if d.SignAlgo == "" {
+		return o, nil
+	}
+	var params []byte
+	if d.SignAlgoParams != "" {
+		if params, err = decodeB64(d.SignAlgoParams); err != nil {
+			return o, errNotBase64
+		}
+	}
+	// The document's digest is ours to choose when signAlgo names no
+	// hash: SHA-256, as /api/v1/sign's default.
+	hashOID := ""
+	if d.SignAlgo == OIDRSA || d.SignAlgo == OIDECPublicKey {
+		hashOID = OIDSHA256
+	}
+	h, so, err := signOpts(key.Signer.Public(), d.SignAlgo, hashOID, params)
+	if err != nil {
+		return o, err
+	}
+	_, o.PSS = so.(*rsa.PSSOptions)
+	o.Hash = h
+	return o, nil
+}
+
+// failDocs records entries as failures of err, all in one append, and
+// answers err.
+func (s *Server) failDocs(c *gin.Context, entries []audit.Entry, err error) {
+	code := classify(err).Code
+	for i := range entries {
+		entries[i].Result, entries[i].ErrorCode, entries[i].OutputSHA256 = audit.Failure, code, nil
+	}
+	if aerr := s.record(c.Request.Context(), entries...); aerr != nil {
+		_ = c.Error(aerr)
+	}
+	fail(c, err)
+}
+
+// signPDF signs one PDF; the caller holds a signing slot.
+func (s *Server) signPDF(ctx context.Context, pdf []byte, key signer.Credential, opts signer.Options) ([]byte, error) {
 	in := bytes.NewReader(pdf)
 	res, err := s.cfg.Signer.Sign(ctx, in, int64(len(pdf)), key, opts)
 	if err != nil {

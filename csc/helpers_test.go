@@ -91,6 +91,8 @@ type fixture struct {
 	keys       keys
 	maxFailure int
 	server     *csc.Server
+	// configure, when set, adjusts each server's configuration.
+	configure func(*csc.Config)
 }
 
 // newFixture serves the CSC API over the development credentials, as
@@ -104,9 +106,16 @@ func newFixture(t testing.TB, b store.Backend) *fixture {
 
 func newFixtureOn(t testing.TB, st *store.Store) *fixture {
 	t.Helper()
+	return newFixtureWith(t, st, nil)
+}
+
+// newFixtureWith is newFixtureOn with configure adjusting the server's
+// configuration.
+func newFixtureWith(t testing.TB, st *store.Store, configure func(*csc.Config)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	f := &fixture{env: testenv.New(t), st: st, clock: &clock{t: time.Now()},
-		logs: &syncBuffer{}, keys: keys{}, maxFailure: 3}
+		logs: &syncBuffer{}, keys: keys{}, maxFailure: 3, configure: configure}
 	for _, dc := range store.DefaultDevCredentials() {
 		cred := f.env.Creds[dc.Name]
 		f.keys[dc.KeyLabel] = cred
@@ -146,8 +155,12 @@ func (f *fixture) serve(t testing.TB, st *store.Store) (string, *csc.Server, *au
 	}
 	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	act := activation.New(st, activation.Options{MaxFailures: f.maxFailure, Now: f.clock.now})
-	srv, err := csc.Open(ctx, csc.Config{Store: st, Keys: f.keys, Activator: act, Audit: log, Signer: f.env.Signer,
-		TSA: f.env.TSAClient(), Now: f.clock.now})
+	cfg := csc.Config{Store: st, Keys: f.keys, Activator: act, Audit: log, Signer: f.env.Signer,
+		TSA: f.env.TSAClient(), Now: f.clock.now}
+	if f.configure != nil {
+		f.configure(&cfg)
+	}
+	srv, err := csc.Open(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

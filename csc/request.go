@@ -5,7 +5,10 @@ import (
 	"crypto"
 	"encoding/base64"
 	"encoding/json"
+	"math/big"
 	"strings"
+
+	"esign/tsa"
 )
 
 // Version is the API version of a request: its path's /csc/v1 or
@@ -94,11 +97,22 @@ type ListRequest struct {
 	MaxResults     *int   `json:"maxResults"`
 }
 
-// TimestampRequest is signatures/timestamp.
+// TimestampRequest is signatures/timestamp. The hash's algorithm is
+// v1's hashAlgo or v2's hashAlgorithmOID; both versions take either.
 type TimestampRequest struct {
-	Hash     string `json:"hash"`
-	HashAlgo string `json:"hashAlgo"`
-	Nonce    string `json:"nonce"`
+	Hash             string `json:"hash"`
+	HashAlgo         string `json:"hashAlgo"`
+	HashAlgorithmOID string `json:"hashAlgorithmOID"`
+	// Nonce is the RFC 3161 nonce in hexadecimal digits, which the token
+	// carries.
+	Nonce string `json:"nonce"`
+}
+
+// Timestamp is a parsed signatures/timestamp request.
+type Timestamp struct {
+	Digest []byte
+	Hash   crypto.Hash
+	Nonce  *big.Int // nil: none asked for
 }
 
 // SignDocRequest is v2's signatures/signDoc, one or more PDFs.
@@ -314,25 +328,39 @@ func ParseList(body []byte) (*ListRequest, error) {
 	return r, nil
 }
 
-// ParseTimestamp reads signatures/timestamp: the hash and its
-// algorithm.
-func ParseTimestamp(body []byte) ([]byte, crypto.Hash, error) {
+// ParseTimestamp reads signatures/timestamp: the hash, its algorithm
+// and the nonce, if any.
+func ParseTimestamp(body []byte) (*Timestamp, error) {
 	var r TimestampRequest
 	if err := decode(body, &r); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if r.Hash == "" {
-		return nil, 0, badRequest("Missing (or invalid type) string parameter hash")
+		return nil, badRequest("Missing (or invalid type) string parameter hash")
 	}
-	h := HashOID(r.HashAlgo)
+	oid := r.HashAlgorithmOID
+	if oid == "" {
+		oid = r.HashAlgo
+	} else if r.HashAlgo != "" && r.HashAlgo != oid {
+		return nil, badRequest("Invalid parameter hashAlgorithmOID: hashAlgo names another algorithm")
+	}
+	h := HashOID(oid)
 	if h == 0 {
-		return nil, 0, badRequest("Invalid parameter hashAlgo: SHA-256, SHA-384 or SHA-512 by OID")
+		return nil, badRequest("Invalid parameter hashAlgorithmOID (hashAlgo): SHA-256, SHA-384 or SHA-512 by OID")
 	}
 	b, err := decodeB64(r.Hash)
 	if err != nil || len(b) != h.Size() {
-		return nil, 0, badRequest("Invalid parameter hash: not a base64 %s value", h)
+		return nil, badRequest("Invalid parameter hash: not a base64 %s value", h)
 	}
-	return b, h, nil
+	ts := &Timestamp{Digest: b, Hash: h}
+	if r.Nonce != "" {
+		n, ok := new(big.Int).SetString(r.Nonce, 16)
+		if !ok || len(r.Nonce) > tsa.MaxNonceBits/4 || n.Sign() <= 0 {
+			return nil, badRequest("Invalid parameter nonce: a positive number of at most %d hexadecimal digits", tsa.MaxNonceBits/4)
+		}
+		ts.Nonce = n
+	}
+	return ts, nil
 }
 
 // ParseSignDoc reads signatures/signDoc; the documents stay base64 until

@@ -146,8 +146,9 @@ func (s *Server) useSAD(ctx context.Context, sad, client, credential string, has
 // tokenPrefix marks auth/login's access tokens.
 const tokenPrefix = "cst_"
 
-// issueToken stores an access token for client.
-func (s *Server) issueToken(ctx context.Context, client string) (string, error) {
+// issueToken stores an access token for cl, valid until it expires, is
+// revoked, or cl's API key is rotated.
+func (s *Server) issueToken(ctx context.Context, cl *store.Client) (string, error) {
 	tok, err := newSecret(tokenPrefix)
 	if err != nil {
 		return "", err
@@ -157,8 +158,8 @@ func (s *Server) issueToken(ctx context.Context, client string) (string, error) 
 		if _, err := tx.ExecContext(ctx, "DELETE FROM csc_tokens WHERE expires_at < ?", now.UnixMilli()); err != nil {
 			return err
 		}
-		_, err := tx.ExecContext(ctx, "INSERT INTO csc_tokens (token_hash, client, expires_at) VALUES (?, ?, ?)",
-			hashSecret(tok), client, now.Add(s.cfg.TokenLifetime).UnixMilli())
+		_, err := tx.ExecContext(ctx, "INSERT INTO csc_tokens (token_hash, client, key_rotated_at, expires_at) VALUES (?, ?, ?, ?)",
+			hashSecret(tok), cl.Name, keyStamp(cl), now.Add(s.cfg.TokenLifetime).UnixMilli())
 		return err
 	})
 	if err != nil {
@@ -167,22 +168,38 @@ func (s *Server) issueToken(ctx context.Context, client string) (string, error) 
 	return tok, nil
 }
 
+// keyStamp identifies the client's current API key: the time it was
+// last set, which every rotation changes.
+func keyStamp(cl *store.Client) string { return store.FormatTime(cl.KeyRotatedAt) }
+
 // tokenClient returns the client an unexpired access token was issued
-// to.
-func (s *Server) tokenClient(ctx context.Context, tok string) (string, error) {
+// to, if its API key is still the one the token was issued under.
+func (s *Server) tokenClient(ctx context.Context, tok string) (*store.Client, error) {
 	if len(tok) > 128 {
-		return "", store.ErrUnauthenticated
+		return nil, store.ErrUnauthenticated
 	}
-	var client string
+	var name, stamp string
 	var expires int64
-	err := s.cfg.Store.QueryRow(ctx, "SELECT client, expires_at FROM csc_tokens WHERE token_hash = ?", hashSecret(tok)).Scan(&client, &expires)
+	err := s.cfg.Store.QueryRow(ctx, "SELECT client, key_rotated_at, expires_at FROM csc_tokens WHERE token_hash = ?", hashSecret(tok)).
+		Scan(&name, &stamp, &expires)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return "", store.ErrUnauthenticated
+		return nil, store.ErrUnauthenticated
 	case err != nil:
-		return "", fmt.Errorf("csc: read access token: %w", err)
+		return nil, fmt.Errorf("csc: read access token: %w", err)
 	case expires <= s.now().UnixMilli():
-		return "", store.ErrUnauthenticated
+		return nil, store.ErrUnauthenticated
 	}
-	return client, nil
+	cl, err := s.cfg.Store.Client(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, store.ErrUnauthenticated
+	case err != nil:
+		return nil, err
+	case cl.Disabled, stamp == "", keyStamp(cl) != stamp:
+		// Disabled, or its key rotated since: the token went with the
+		// old key.
+		return nil, store.ErrUnauthenticated
+	}
+	return cl, nil
 }

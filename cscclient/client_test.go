@@ -88,3 +88,34 @@ func TestRemoteValidate(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestRemoteValidateScheme: a remote CSC URL is https, or http to this machine
+// only: the API key and forwarded PINs must not travel in clear.
+func TestRemoteValidateScheme(t *testing.T) {
+	cases := []struct {
+		url string
+		ok  bool
+	}{
+		{"https://rss.example-ca.co.th", true},
+		{"https://203.0.113.5:8443/base", true},
+		{"http://127.0.0.1:8080", true},
+		{"http://[::1]:8080", true},
+		{"http://localhost:8080", true},
+		{"http://127.0.0.2", true},
+		{"http://rss.example-ca.co.th", false},
+		{"http://203.0.113.5", false},
+		{"http://[::ffff:203.0.113.5]", false},
+		{"http://localhost.example.com", false},
+		{"https://user:pw@rss.example-ca.co.th", false},
+		{"ftp://rss.example-ca.co.th", false},
+		{"https://", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.url, func(t *testing.T) {
+			err := Remote{URL: tc.url, Credential: "c", KeyFile: "/k"}.Validate()
+			if (err == nil) != tc.ok {
+				t.Fatalf("Validate: %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}

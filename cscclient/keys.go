@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -51,17 +52,32 @@ type Remote struct {
 	KeyFile    string // the file holding our API key there
 }
 
-// Validate checks r's form: an http(s) URL without user information, a
-// credential ID, a key file.
+// Validate checks r's form: an https URL without user information (http
+// only to a loopback host: the API key, and the PIN or code forwarded
+// with each signature, must not travel in clear), a credential ID, a key
+// file.
 func (r Remote) Validate() error {
 	u, err := url.Parse(r.URL)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
-		return fmt.Errorf("%w: CSC URL must be an http(s) address without credentials", store.ErrInvalid)
+		return fmt.Errorf("%w: CSC URL must be an https address without credentials", store.ErrInvalid)
+	}
+	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+		return fmt.Errorf("%w: CSC URL must be https: the API key and the signers' PINs would travel in clear (http only to a loopback address)", store.ErrInvalid)
 	}
 	if r.Credential == "" || r.KeyFile == "" || len(r.Credential) > 250 {
 		return fmt.Errorf("%w: the remote credential (at most 250 bytes) and the key file are required", store.ErrInvalid)
 	}
 	return nil
+}
+
+// isLoopback reports whether host (a URL's host name, without port) is
+// this machine: localhost, or a loopback IP address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // Register records that credential's key is remote. The credential
@@ -166,6 +182,20 @@ func (k *Keys) Resolve(ctx context.Context, c *store.Credential) (signer.Credent
 	return signer.Credential{Signer: &remoteSigner{r: r, ctx: ctx, data: activation.FromContext(ctx), now: k.opts.Now}, Chain: chain}, nil
 }
 
+// ActivatesEachSignature reports whether c's key is remote and of SCAL
+// 2: each signature then needs the signer's PIN or code, forwarded with
+// it, so the credential cannot sign a batch (batch.EachSignatureActivation).
+func (k *Keys) ActivatesEachSignature(ctx context.Context, c *store.Credential) (bool, error) {
+	if !IsRemote(c) {
+		return false, nil
+	}
+	r, err := k.remote(ctx, c)
+	if err != nil {
+		return false, err
+	}
+	return r.scal == "2", nil
+}
+
 func (k *Keys) remote(ctx context.Context, c *store.Credential) (*remote, error) {
 	k.mu.Lock()
 	r := k.remotes[c.Name]
@@ -181,6 +211,11 @@ func (k *Keys) remote(ctx context.Context, c *store.Credential) (*remote, error)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("credential %q: remote key: %w", c.Name, err)
+	}
+	// Registered before http was refused, or written by hand: checked
+	// again before the key goes out.
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("credential %q: %w", c.Name, err)
 	}
 	key, err := readlimit.File(cfg.KeyFile, 4096)
 	if err != nil {

@@ -330,21 +330,8 @@ func (o Options) normalize(cred Credential, now time.Time) (Options, error) {
 
 // Sign signs the PDF in in (size bytes) and returns what to append.
 func (s *Signer) Sign(ctx context.Context, in io.ReaderAt, size int64, cred Credential, opts Options) (*Result, error) {
-	opts, err := opts.normalize(cred, s.now())
+	opts, r, err := s.open(in, size, cred, opts)
 	if err != nil {
-		return nil, err
-	}
-	if opts.Level.rank() >= LevelT.rank() && s.TSA == nil {
-		return nil, fmt.Errorf("%w: level %s needs a TSA", ErrBadOptions, opts.Level)
-	}
-	if opts.Level.rank() >= LevelLT.rank() && s.Revocation == nil {
-		return nil, fmt.Errorf("%w: level %s needs a revocation source", ErrBadOptions, opts.Level)
-	}
-	r, err := openPDF(in, size, opts.Password)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkSignable(r, opts); err != nil {
 		return nil, err
 	}
 
@@ -439,6 +426,39 @@ func (s *Signer) extend(ctx context.Context, in io.ReaderAt, res *Result, opts O
 		}
 	}
 	return nil
+}
+
+// Check reports what Sign would refuse the PDF in in for before
+// signing: the options, opening the file (encryption, password) and
+// whether it may take the signature. It uses neither the key, nor the
+// TSA, nor revocation sources; Sign may still fail on those. A caller
+// signing several documents as one checks them all first.
+func (s *Signer) Check(in io.ReaderAt, size int64, cred Credential, opts Options) error {
+	_, _, err := s.open(in, size, cred, opts)
+	return err
+}
+
+// open normalises opts and opens the PDF, refusing what cannot be
+// signed.
+func (s *Signer) open(in io.ReaderAt, size int64, cred Credential, opts Options) (Options, *pdf.Reader, error) {
+	opts, err := opts.normalize(cred, s.now())
+	if err != nil {
+		return opts, nil, err
+	}
+	if opts.Level.rank() >= LevelT.rank() && s.TSA == nil {
+		return opts, nil, fmt.Errorf("%w: level %s needs a TSA", ErrBadOptions, opts.Level)
+	}
+	if opts.Level.rank() >= LevelLT.rank() && s.Revocation == nil {
+		return opts, nil, fmt.Errorf("%w: level %s needs a revocation source", ErrBadOptions, opts.Level)
+	}
+	r, err := openPDF(in, size, opts.Password)
+	if err != nil {
+		return opts, nil, err
+	}
+	if err := checkSignable(r, opts); err != nil {
+		return opts, nil, err
+	}
+	return opts, r, nil
 }
 
 // checkSignable refuses what must not be signed: encrypted files whose

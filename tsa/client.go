@@ -62,6 +62,24 @@ type Client struct {
 // ParseToken), the requested policy and, when Roots is set, the chain.
 // Errors wrap ErrUnavailable or ErrBadResponse.
 func (c *Client) Timestamp(ctx context.Context, digest []byte, hash crypto.Hash) (*Token, error) {
+	return c.TimestampWith(ctx, digest, hash, TimestampOptions{})
+}
+
+// TimestampOptions are the choices of one request that Timestamp makes
+// for the caller.
+type TimestampOptions struct {
+	// Nonce, when set, is the request's nonce, which the token must
+	// carry: a caller that relays another party's request (a CSC
+	// signatures/timestamp call) gives that party's. It must be positive.
+	// Default: 128 random bits.
+	Nonce *big.Int
+}
+
+// MaxNonceBits bounds a caller's nonce (TimestampOptions.Nonce).
+const MaxNonceBits = 512
+
+// TimestampWith is Timestamp with the options of opts.
+func (c *Client) TimestampWith(ctx context.Context, digest []byte, hash crypto.Hash, opts TimestampOptions) (*Token, error) {
 	if c.URL == "" {
 		return nil, errors.New("tsa: client has no URL")
 	}
@@ -71,12 +89,18 @@ func (c *Client) Timestamp(ctx context.Context, digest []byte, hash crypto.Hash)
 	if len(digest) != hash.Size() {
 		return nil, fmt.Errorf("tsa: digest is %d bytes, %v needs %d", len(digest), hash, hash.Size())
 	}
-	// 128 random bits make a replayed or misrouted reply detectable.
-	nb := make([]byte, 16)
-	if _, err := rand.Read(nb); err != nil {
-		return nil, fmt.Errorf("tsa: nonce: %w", err)
+	nonce := opts.Nonce
+	switch {
+	case nonce == nil:
+		// 128 random bits make a replayed or misrouted reply detectable.
+		nb := make([]byte, 16)
+		if _, err := rand.Read(nb); err != nil {
+			return nil, fmt.Errorf("tsa: nonce: %w", err)
+		}
+		nonce = new(big.Int).SetBytes(nb)
+	case nonce.Sign() <= 0 || nonce.BitLen() > MaxNonceBits:
+		return nil, fmt.Errorf("tsa: the nonce must be positive and at most %d bits", MaxNonceBits)
 	}
-	nonce := new(big.Int).SetBytes(nb)
 
 	reqDER, err := (&timestamp.Request{
 		HashAlgorithm: hash,

@@ -367,3 +367,46 @@ func TestClientRedirectElsewhere(t *testing.T) {
 		t.Fatalf("the other server got %d requests", hits.Load())
 	}
 }
+
+// TestClientGivenNonce: a caller's nonce is the request's, and the token
+// carries it; one the request cannot carry is refused before sending.
+func TestClientGivenNonce(t *testing.T) {
+	p := newTestPKI(t, rsaKey(), profileTSA)
+	ts := httptest.NewServer(p.server())
+	defer ts.Close()
+	c := &Client{URL: ts.URL, Roots: p.roots()}
+	digest := digestOf(crypto.SHA256, "nonce")
+	huge := new(big.Int).Lsh(big.NewInt(1), MaxNonceBits)
+	tests := []struct {
+		name  string
+		nonce *big.Int
+		ok    bool
+	}{
+		{"small", big.NewInt(0x1234567890), true},
+		{"64 bits", new(big.Int).SetUint64(0xfedcba9876543210), true},
+		{"zero", big.NewInt(0), false},
+		{"negative", big.NewInt(-5), false},
+		{"too long", huge, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, err := c.TimestampWith(context.Background(), digest, crypto.SHA256, TimestampOptions{Nonce: tc.nonce})
+			if !tc.ok {
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			parsed, err := ParseToken(tok.DER)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if parsed.Nonce == nil || parsed.Nonce.Cmp(tc.nonce) != 0 {
+				t.Errorf("token nonce %v, want %v", parsed.Nonce, tc.nonce)
+			}
+		})
+	}
+}

@@ -132,6 +132,34 @@ func TestRemoteSigningEndToEnd(t *testing.T) {
 			t.Errorf("%d sign_hash entries, want 4", ok)
 		}
 	})
+	t.Run("batches refuse a remote SCAL 2 credential", func(t *testing.T) {
+		c := &batchClient{base: b.base, key: keyB, http: http.DefaultClient}
+		okBefore, badBefore := auditOf("authorize")
+		cases := []struct {
+			spec   map[string]string
+			status int
+			code   string
+		}{
+			// Every document would fail activation_failed at signing: a
+			// batch keeps no PIN to forward. Refused at creation, before
+			// the PIN is tried.
+			{map[string]string{"signer": "remote-director", "level": "B-B", "activation": "123456"}, http.StatusUnprocessableEntity, "activation_unsupported"},
+			{map[string]string{"signer": "remote-director", "level": "B-B"}, http.StatusUnprocessableEntity, "activation_unsupported"},
+			{map[string]string{"signer": "remote-official", "level": "B-B"}, http.StatusCreated, ""},
+		}
+		for _, tc := range cases {
+			a, _ := c.create(t, tc.spec)
+			if a.status != tc.status || tc.code != "" && errorCode(t, a.body) != tc.code {
+				t.Errorf("%v: %s", tc.spec, a)
+			}
+			if tc.code != "" && !bytes.Contains(a.body, []byte("/api/v1/sign")) {
+				t.Errorf("the refusal does not say what to use instead: %s", a.body)
+			}
+		}
+		if ok, bad := auditOf("authorize"); ok+bad != okBefore+badBefore {
+			t.Errorf("%d authorisations while creating batches, want none", ok+bad-okBefore-badBefore)
+		}
+	})
 	if out := auditCLI(dirA, "verify"); !strings.Contains(out, "verified") {
 		t.Errorf("audit verify: %s", out)
 	}
