@@ -1,7 +1,6 @@
 package pdf
 
 import (
-	"errors"
 	"fmt"
 
 	"esign/pdf/crypt"
@@ -205,14 +204,17 @@ func (r *Reader) decryptStrings(ref Ref, o Object, depth int) (Object, error) {
 	}
 	switch v := o.(type) {
 	case String:
+		if len(v.Bytes) == 0 {
+			// Nothing to decrypt: some writers leave "" as it is, and no
+			// cipher could have made it.
+			return v, nil
+		}
 		b, err := r.sec.h.Decrypt(r.sec.h.StrF, ref.Num, ref.Gen, v.Bytes)
 		if err != nil {
-			// A string that does not decrypt reads as empty rather than
-			// failing the whole object: readers agree on that leniency.
-			if errors.Is(err, crypt.ErrCiphertext) {
-				return String{Bytes: []byte{}, Hex: v.Hex}, nil
-			}
-			return nil, err
+			// Never an empty string in its place: a string that does not
+			// decrypt is a broken file or a wrong key, and reading it as ""
+			// would hide which text was lost.
+			return nil, fmt.Errorf("string in object %d %d: %w", ref.Num, ref.Gen, err)
 		}
 		return String{Bytes: b, Hex: v.Hex}, nil
 	case Array:

@@ -3,10 +3,13 @@ package pdf_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"esign/pdf"
+	"esign/pdf/crypt"
 	"esign/pdf/pdftest"
 )
 
@@ -327,6 +330,73 @@ func TestCryptFilters(t *testing.T) {
 			ds, _ := dec.Resolve(dc["Clear"])
 			if d, err := dec.StreamData(ds.(*pdf.Stream)); err != nil || !bytes.Equal(d, clear) {
 				t.Errorf("qpdf reads the /Identity stream as %q, %v", d, err)
+			}
+		})
+	}
+}
+
+// TestMismatchedVersion: a file whose /Encrypt says /V 5 (AES-256) with a
+// revision 4 key derivation is refused at open, naming /V and /R, rather
+// than decrypting every string with the wrong cipher.
+func TestMismatchedVersion(t *testing.T) {
+	plain, err := os.ReadFile("../testdata/corpus/memo-libreoffice.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := pdftest.QPDF(t, plain, pdftest.Encryption{Owner: "own", Args: []string{"128", "--use-aes=y"}})
+	// Same lengths, so the offsets hold.
+	bad := bytes.Replace(enc, []byte("/V 4"), []byte("/V 5"), 1)
+	bad = bytes.ReplaceAll(bad, []byte("/AESV2"), []byte("/AESV3"))
+	if bytes.Equal(bad, enc) {
+		t.Fatal("no /V 4 in qpdf's output")
+	}
+	_, err = open(t, bad, "")
+	if !errors.Is(err, pdf.ErrUnsupportedEncryption) || !bytes.Contains([]byte(err.Error()), []byte("/V 5 with /R 4")) {
+		t.Errorf("error %v, want ErrUnsupportedEncryption naming /V 5 with /R 4", err)
+	}
+}
+
+// TestUndecryptableString: a string that does not decrypt (its padding
+// broken) is an error naming the object, never an empty string.
+func TestUndecryptableString(t *testing.T) {
+	plain, err := os.ReadFile("../testdata/corpus/memo-libreoffice.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []pdftest.Encryption{
+		{Name: "R4", Owner: "own", Args: []string{"128", "--use-aes=y"}},
+		{Name: "R6", Owner: "own", Args: []string{"256"}},
+	} {
+		t.Run(e.Name, func(t *testing.T) {
+			enc := pdftest.QPDF(t, plain, e)
+			r := mustOpen(t, enc, "")
+			u := r.NewUpdate()
+			note := u.Add(pdf.Dict{"S": pdf.TextString("a note"), "Empty": pdf.String{Bytes: []byte{}}})
+			upd, _, err := u.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			good := append(append([]byte{}, enc...), upd...)
+			d, err := mustOpen(t, good, "").Object(note)
+			if s, _ := d.(pdf.Dict)["S"].(pdf.String); err != nil || string(s.Bytes) != "a note" {
+				t.Fatalf("read back %v, %v", d, err)
+			}
+			// Blank the string's last byte (two hex digits, so the offsets
+			// hold): AES data no longer a whole number of blocks.
+			at := bytes.Index(upd, []byte("/S <"))
+			if at < 0 {
+				t.Fatalf("no hex string in %q", upd)
+			}
+			end := at + bytes.IndexByte(upd[at:], '>')
+			broken := append([]byte{}, upd...)
+			broken[end-1], broken[end-2] = ' ', ' '
+			out := append(append([]byte{}, enc...), broken...)
+			o, err := mustOpen(t, out, "").Object(note)
+			if err == nil {
+				t.Fatalf("read as %v, want an error", o)
+			}
+			if !errors.Is(err, crypt.ErrCiphertext) || !strings.Contains(err.Error(), fmt.Sprintf("object %d", note.Num)) {
+				t.Errorf("error %v, want ErrCiphertext naming object %d", err, note.Num)
 			}
 		})
 	}

@@ -97,6 +97,13 @@ func Open(p Params, password []byte) (*Handler, error) {
 		}
 		return nil, fmt.Errorf("%w: security handler /%s is not supported", ErrUnsupported, p.Filter)
 	}
+	// AES-256 (/V 5) is defined for revisions 5 and 6 only, and those
+	// revisions for nothing else: the key derivation of one cannot serve
+	// the ciphers of the other (a 5- to 16-byte RC4-era key is no AES-256
+	// key).
+	if (p.V >= 5) != (p.R >= 5) {
+		return nil, fmt.Errorf("%w: /V %d with /R %d (/V 5 goes with /R 5 or 6 only, /R 5 and 6 with /V 5 only)", ErrUnsupported, p.V, p.R)
+	}
 	h := &Handler{p: p, filters: map[string]method{Identity: methodNone}}
 	if err := h.setFilters(); err != nil {
 		return nil, err
@@ -120,7 +127,26 @@ func Open(p Params, password []byte) (*Handler, error) {
 		}
 		return nil, ErrWrongPassword
 	}
+	if err := h.checkKey(); err != nil {
+		return nil, err
+	}
 	return h, nil
+}
+
+// checkKey makes sure every AES filter has a key AES takes: AESV2's
+// per-object key is 16 bytes only from a file key of at least 11 bytes
+// (/Length 88 or more), and AESV3 needs the 32-byte key of R5 and R6.
+// Otherwise every decryption would fail.
+func (h *Handler) checkKey() error {
+	for n, m := range h.filters {
+		switch {
+		case m == methodAESV2 && len(h.key)+5 < 16:
+			return fmt.Errorf("%w: crypt filter /%s is AESV2 but the file key is %d bits, not 128", ErrUnsupported, n, 8*len(h.key))
+		case m == methodAESV3 && len(h.key) != 32:
+			return fmt.Errorf("%w: crypt filter /%s is AESV3 but the file key is %d bits, not 256", ErrUnsupported, n, 8*len(h.key))
+		}
+	}
+	return nil
 }
 
 // setFilters maps the crypt filter names to methods and checks that the
@@ -497,7 +523,8 @@ func (h *Handler) Decrypt(filter string, num uint32, gen uint16, data []byte) ([
 	}
 	block, err := aes.NewCipher(h.objectKey(m, num, gen))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCiphertext, err)
+		// Open's checkKey rules this out; the key, not the data, is wrong.
+		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
 	out := make([]byte, len(data)-16)
 	cipher.NewCBCDecrypter(block, data[:16]).CryptBlocks(out, data[16:])
