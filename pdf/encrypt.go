@@ -313,6 +313,11 @@ func (r *Reader) encryptObject(ref Ref, o Object, depth int) (Object, error) {
 	if depth > 100 {
 		return nil, fmt.Errorf("%w: objects nested deeper than 100", ErrSyntax)
 	}
+	if depth == 0 && ref == r.sec.encRef {
+		// The /Encrypt dictionary is never encrypted (§7.6.2): an update
+		// that rewrites it writes its /O, /U and /Perms as they are.
+		return o, nil
+	}
 	h := r.sec.h
 	switch v := o.(type) {
 	case String:

@@ -401,3 +401,58 @@ func TestUndecryptableString(t *testing.T) {
 		})
 	}
 }
+
+// TestRewriteEncrypt: an update that rewrites the /Encrypt dictionary
+// writes it in the clear, as §7.6.2 wants, so the file still opens with
+// its passwords and the same key.
+func TestRewriteEncrypt(t *testing.T) {
+	plain, err := os.ReadFile("../testdata/corpus/memo-libreoffice.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []pdftest.Encryption{
+		{Name: "R3", User: "usr", Owner: "own", Args: []string{"128", "--use-aes=n"}},
+		{Name: "R4", Owner: "own", Args: []string{"128", "--use-aes=y"}},
+		{Name: "R6", User: "usr", Owner: "own", Args: []string{"256"}},
+	} {
+		t.Run(e.Name, func(t *testing.T) {
+			enc := pdftest.QPDF(t, plain, e)
+			r := mustOpen(t, enc, e.User)
+			encRef, ok := r.Trailer()["Encrypt"].(pdf.Ref)
+			if !ok {
+				t.Fatalf("/Encrypt %v is not a reference", r.Trailer()["Encrypt"])
+			}
+			ed, err := r.Dict(encRef)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := r.NewUpdate()
+			d := ed.Clone()
+			d["Note"] = pdf.Name("rewritten")
+			u.Set(encRef, d)
+			upd, _, err := u.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := append(append([]byte{}, enc...), upd...)
+			for _, pw := range []string{e.User, e.Owner} {
+				r2, err := open(t, out, pw)
+				if err != nil {
+					t.Fatalf("password %q after the rewrite: %v", pw, err)
+				}
+				ed2, _ := r2.Dict(encRef)
+				if ed2["Note"] != pdf.Name("rewritten") {
+					t.Errorf("rewrite not read back: %v", ed2)
+				}
+				for _, k := range []pdf.Name{"O", "U"} {
+					a, _ := ed[k].(pdf.String)
+					b, _ := ed2[k].(pdf.String)
+					if !bytes.Equal(a.Bytes, b.Bytes) {
+						t.Errorf("/%s changed in the rewrite", k)
+					}
+				}
+			}
+			pdftest.QPDFCheck(t, out, e.User)
+		})
+	}
+}
