@@ -1,6 +1,7 @@
 package pdf
 
 import (
+	"encoding/json"
 	"fmt"
 
 	"esign/pdf/crypt"
@@ -90,7 +91,7 @@ func (r *Reader) openSecurity() error {
 	if err != nil {
 		return err
 	}
-	key := string(AppendObject(nil, d)) + "\x00" + string(p.ID0)
+	key := handlerKey(p)
 	h, ok := r.sh.handlers[key]
 	if !ok {
 		// An update cannot re-encrypt a file; a file whose revisions name
@@ -110,6 +111,20 @@ func (r *Reader) openSecurity() error {
 	r.objstms = map[uint32]*objStm{}
 	r.objstmErrs = map[uint32]error{}
 	return nil
+}
+
+// handlerKey identifies a handler by everything crypt.Open derives it
+// from: the parameters as resolved for this revision, an indirect /CF and
+// its filters included, and /ID[0]. The /Encrypt dictionary as written is
+// not enough: a later revision may rewrite an object it refers to, and a
+// revision before it must not get the handler made from the new one.
+func handlerKey(p crypt.Params) string {
+	// Params is plain data: exported fields, sorted map keys.
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
 
 // cryptParams reads the /Encrypt dictionary; its entries must be direct

@@ -456,3 +456,58 @@ func TestRewriteEncrypt(t *testing.T) {
 		})
 	}
 }
+
+// TestEncryptHandlerPerRevision: a revision reader gets the handler its
+// own revision's parameters make, even when /Encrypt reads the same and
+// only its indirect /CF was rewritten later.
+func TestEncryptHandlerPerRevision(t *testing.T) {
+	plain, err := os.ReadFile("../testdata/corpus/memo-libreoffice.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := pdftest.QPDF(t, plain, pdftest.Encryption{Owner: "own", Args: []string{"128", "--use-aes=y"}})
+	r := mustOpen(t, enc, "")
+	encRef := r.Trailer()["Encrypt"].(pdf.Ref)
+	ed, err := r.Dict(encRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Revision 2: /CF moves into its own object; a note is encrypted with
+	// AESV2.
+	u := r.NewUpdate()
+	cfRef := u.Add(ed["CF"])
+	d := ed.Clone()
+	d["CF"] = cfRef
+	u.Set(encRef, d)
+	note := u.Add(pdf.Dict{"S": pdf.TextString("secret note")})
+	upd, _, err := u.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev2 := append(append([]byte{}, enc...), upd...)
+	// Revision 3: the /CF object now says no encryption; /Encrypt itself
+	// is unchanged.
+	u = mustOpen(t, rev2, "").NewUpdate()
+	u.Set(cfRef, pdf.Dict{"StdCF": pdf.Dict{"CFM": pdf.Name("None")}})
+	upd, _, err = u.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev3 := append(append([]byte{}, rev2...), upd...)
+
+	r3 := mustOpen(t, rev3, "")
+	if got := r3.Security().Handler; got != "Standard R4 identity" {
+		t.Errorf("revision 3 handler %q", got)
+	}
+	r2, err := r3.Revision(int64(len(rev2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r2.Security().Handler; got != "Standard R4 AES-128" {
+		t.Errorf("revision 2 handler %q, want AES-128", got)
+	}
+	o, err := r2.Object(note)
+	if s, _ := o.(pdf.Dict)["S"].(pdf.String); err != nil || pdf.DecodeText(s.Bytes) != "secret note" {
+		t.Errorf("revision 2 reads the note as %v, %v", o, err)
+	}
+}
