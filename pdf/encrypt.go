@@ -30,9 +30,18 @@ type Security struct {
 	// Owner reports that the owner password opened the document, so its
 	// permissions do not bind the caller.
 	Owner bool
-	// CanSign reports whether the permissions allow signing a signature
-	// field (bit 9, or bit 6), or the owner password was given.
+	// CanSign reports whether the permissions allow signing an existing
+	// empty signature field (ISO 32000-1 Table 22 bit 9, or bit 6), or the
+	// owner password was given.
 	CanSign bool
+	// CanAddFields reports whether they allow creating form fields, new
+	// signature fields and their widgets among them (bits 6 and 4), or the
+	// owner password was given.
+	CanAddFields bool
+	// CanModify reports whether they allow other changes to the contents,
+	// such as drawing into a page or embedding a file (bit 4), or the owner
+	// password was given.
+	CanModify bool
 }
 
 // maxEncryptions bounds the distinct /Encrypt dictionaries the revisions
@@ -52,7 +61,8 @@ func (r *Reader) Security() *Security {
 		return nil
 	}
 	h := r.sec.h
-	return &Security{Handler: h.Describe(), Permissions: h.Permissions(), Owner: h.Owner(), CanSign: h.CanSign()}
+	return &Security{Handler: h.Describe(), Permissions: h.Permissions(), Owner: h.Owner(),
+		CanSign: h.CanSign(), CanAddFields: h.CanAddFields(), CanModify: h.CanModify()}
 }
 
 // openSecurity reads /Encrypt and opens it with the password from the

@@ -286,7 +286,7 @@ func (s *Signer) Extend(ctx context.Context, in io.ReaderAt, size int64, opts Ex
 	}
 	// Permissions and DocMDP P=1 are refused as signing refuses them: the
 	// DSS and a document timestamp are changes too (ISO 32000-2 §12.8.2.2).
-	if err := checkSignable(r, Options{}); err != nil {
+	if err := checkSignable(r, Options{}, &change{validation: true}); err != nil {
 		return nil, err
 	}
 	sigs, err := signatures(r)
@@ -295,6 +295,12 @@ func (s *Signer) Extend(ctx context.Context, in io.ReaderAt, size int64, opts Ex
 	}
 	if len(sigs) == 0 {
 		return nil, ErrNotSigned
+	}
+	if opts.Level == LevelLTA || needsTimestamp(sigs) {
+		// A document timestamp is a new signature field.
+		if err := checkPermissions(r.Security(), change{newFields: []string{"a document timestamp's signature field"}}); err != nil {
+			return nil, err
+		}
 	}
 	if s.TSA == nil && needsTimestamp(sigs) {
 		return nil, fmt.Errorf("%w: a signature without a timestamp needs a TSA to reach B-LT", ErrBadOptions)

@@ -42,8 +42,9 @@ var (
 	// nor as the owner.
 	ErrWrongPassword = pdf.ErrWrongPassword
 	// ErrPermissions reports an encrypted input whose permissions (/P)
-	// forbid filling in signature fields, opened without the owner
-	// password.
+	// forbid what the call would do, opened without the owner password:
+	// filling in a signature field, creating one, drawing into pages or
+	// embedding files (see checkPermissions). The message names it.
 	ErrPermissions = errors.New("signer: the document's permissions do not allow signing")
 	// ErrDocMDPForbids reports a document certified with P=1.
 	ErrDocMDPForbids = errors.New("signer: the document is certified with no changes allowed (DocMDP P=1)")
@@ -344,7 +345,7 @@ func (s *Signer) Sign(ctx context.Context, in io.ReaderAt, size int64, cred Cred
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSignable(r, opts); err != nil {
+	if err := checkSignable(r, opts, nil); err != nil {
 		return nil, err
 	}
 
@@ -442,15 +443,11 @@ func (s *Signer) extend(ctx context.Context, in io.ReaderAt, res *Result, opts O
 }
 
 // checkSignable refuses what must not be signed: encrypted files whose
-// permissions forbid it, P=1
-// certified files, certification of an already signed file, and
-// attachments or overlays the file cannot take (checkAdditions).
-func checkSignable(r *pdf.Reader, opts Options) error {
-	if sec := r.Security(); sec != nil && !sec.CanSign {
-		// ISO 32000-1 Table 22: bit 9 allows filling in signature fields,
-		// bit 6 form filling; with both clear only the owner may sign.
-		return fmt.Errorf("%w: the file is encrypted (%s) with permissions that forbid filling in form and signature fields (/P bits 6 and 9 clear); give the owner password to sign it", ErrPermissions, sec.Handler)
-	}
+// permissions forbid the change (checkPermissions), P=1 certified files,
+// certification of an already signed file, and attachments or overlays
+// the file cannot take (checkAdditions). The change is c, or when c is
+// nil what Sign does with opts (signChange).
+func checkSignable(r *pdf.Reader, opts Options, c *change) error {
 	cat, _, err := r.Catalog()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidPDF, err)
@@ -471,6 +468,13 @@ func checkSignable(r *pdf.Reader, opts Options) error {
 		if fields, err = formFields(r, acro); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidPDF, err)
 		}
+	}
+	if c == nil {
+		sc := signChange(fields, opts)
+		c = &sc
+	}
+	if err := checkPermissions(r.Security(), *c); err != nil {
+		return err
 	}
 	if opts.Certify != 0 {
 		for _, f := range fields {

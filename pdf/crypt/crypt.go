@@ -575,23 +575,46 @@ const (
 	PermPrint        = 1 << 2  // bit 3
 	PermModify       = 1 << 3  // bit 4
 	PermCopy         = 1 << 4  // bit 5
-	PermAnnotate     = 1 << 5  // bit 6: annotations and form filling
+	PermAnnotate     = 1 << 5  // bit 6: annotations and form filling; with bit 4, new fields
 	PermFillForm     = 1 << 8  // bit 9: fill existing fields, signatures too
 	PermAssemble     = 1 << 10 // bit 11
 	PermPrintHighRes = 1 << 11 // bit 12
 )
 
-// CanSign reports whether the permissions let a signature field be signed:
-// bit 9 (fill in form fields, signature fields included) or, as in R2
-// where bit 9 does not exist, bit 6 (fill in forms).
+// What the permissions allow a signer, after ISO 32000-1 Table 22 (and
+// ISO 32000-2 Table 22, worded alike):
+//
+//   - bit 9 (R3 and later): "fill in existing interactive form fields
+//     (including signature fields), even if bit 6 is clear";
+//   - bit 6: "add or modify text annotations, fill in interactive form
+//     fields, and, if bit 4 is also set, create or modify interactive form
+//     fields (including signature fields)";
+//   - bit 4: "modify the contents of the document by operations other
+//     than those controlled by bits 6, 9, and 11".
+//
+// The owner password lifts them all.
+
+// CanSign reports whether an existing empty signature field may be
+// signed: bit 9 (R3 and later; R2 has no bit 9) or bit 6.
 func (h *Handler) CanSign() bool {
-	if h.owner {
-		return true
-	}
-	if h.perms&PermAnnotate != 0 {
+	if h.owner || h.perms&PermAnnotate != 0 {
 		return true
 	}
 	return h.p.R >= 3 && h.perms&PermFillForm != 0
+}
+
+// CanAddFields reports whether new form fields, signature fields and
+// their widget annotations among them, may be created: bits 6 and 4
+// together. Bit 9 alone fills existing fields only, and bit 4 alone
+// excludes what bit 6 controls.
+func (h *Handler) CanAddFields() bool {
+	return h.owner || h.perms&PermAnnotate != 0 && h.perms&PermModify != 0
+}
+
+// CanModify reports whether the document's contents may change in other
+// ways, such as drawing into a page's content or embedding a file: bit 4.
+func (h *Handler) CanModify() bool {
+	return h.owner || h.perms&PermModify != 0
 }
 
 // DescribePermissions lists the granted permissions, for a report.
