@@ -79,11 +79,21 @@ const maxExtendSignatures = 200
 // Signatures lists the signatures and document timestamps of the PDF in
 // in (size bytes), oldest first, with the certificate chains they rely
 // on. A signature whose CMS cannot be read is an error: such a file is
-// broken, not extendable.
+// broken, not extendable. An encrypted file is opened with the empty user
+// password; one that needs a password fails with ErrPasswordRequired
+// (see SignaturesWithPassword).
 func Signatures(ctx context.Context, in io.ReaderAt, size int64) ([]SignatureInfo, error) {
-	r, err := pdf.NewReader(in, size, &pdf.ReaderOptions{Context: ctx})
+	return SignaturesWithPassword(ctx, in, size, nil)
+}
+
+// SignaturesWithPassword is Signatures for an encrypted file opened with
+// password, its user or owner password. Without the right one it fails
+// with ErrPasswordRequired or ErrWrongPassword, an unsupported handler with
+// ErrEncrypted, and only a file that cannot be read with ErrInvalidPDF.
+func SignaturesWithPassword(ctx context.Context, in io.ReaderAt, size int64, password Secret) ([]SignatureInfo, error) {
+	r, err := openPDFContext(ctx, in, size, password)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidPDF, err)
+		return nil, err
 	}
 	return signatures(r)
 }

@@ -189,7 +189,12 @@ func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil
 // openPDF opens the input with the password, telling a password problem
 // or an unsupported encryption apart from a broken file.
 func openPDF(in io.ReaderAt, size int64, password Secret) (*pdf.Reader, error) {
-	r, err := pdf.NewReader(in, size, &pdf.ReaderOptions{Password: password})
+	return openPDFContext(context.Background(), in, size, password)
+}
+
+// openPDFContext is openPDF bounded by ctx.
+func openPDFContext(ctx context.Context, in io.ReaderAt, size int64, password Secret) (*pdf.Reader, error) {
+	r, err := pdf.NewReader(in, size, &pdf.ReaderOptions{Context: ctx, Password: password})
 	switch {
 	case err == nil:
 		return r, nil
