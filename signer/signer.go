@@ -244,6 +244,7 @@ type Result struct {
 	// SignedRevisionSHA256 is the SHA-256 of the revision the signature
 	// covers: the input and the signature's update, without the DSS and
 	// document timestamp revisions that B-LT and B-LTA append after it.
+	// It is nil when the call made no signature: Extend's result has none.
 	SignedRevisionSHA256 []byte
 
 	signedLen int // the length of the signature's own update in Appended
@@ -415,8 +416,13 @@ func (r *Result) fingerprint(base256 hash.Cloner) error {
 		return err
 	}
 	r.InputSHA256 = in.Sum(nil)
-	in.Write(r.Appended[:r.signedLen])
-	r.SignedRevisionSHA256 = in.Sum(nil)
+	r.SignedRevisionSHA256 = nil
+	if r.signedLen > 0 {
+		// Without a signature of its own (Extend) there is no signed
+		// revision: the input's digest here would pass for one.
+		in.Write(r.Appended[:r.signedLen])
+		r.SignedRevisionSHA256 = in.Sum(nil)
+	}
 	in.Write(r.Appended[r.signedLen:])
 	r.OutputSHA256 = in.Sum(nil)
 	return nil
