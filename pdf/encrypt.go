@@ -1,7 +1,7 @@
 package pdf
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
 
 	"esign/pdf/crypt"
@@ -30,9 +30,18 @@ type Security struct {
 	// Owner reports that the owner password opened the document, so its
 	// permissions do not bind the caller.
 	Owner bool
-	// CanSign reports whether the permissions allow signing a signature
-	// field (bit 9, or bit 6), or the owner password was given.
+	// CanSign reports whether the permissions allow signing an existing
+	// empty signature field (ISO 32000-1 Table 22 bit 9, or bit 6), or the
+	// owner password was given.
 	CanSign bool
+	// CanAddFields reports whether they allow creating form fields, new
+	// signature fields and their widgets among them (bits 6 and 4), or the
+	// owner password was given.
+	CanAddFields bool
+	// CanModify reports whether they allow other changes to the contents,
+	// such as drawing into a page or embedding a file (bit 4), or the owner
+	// password was given.
+	CanModify bool
 }
 
 // maxEncryptions bounds the distinct /Encrypt dictionaries the revisions
@@ -52,7 +61,8 @@ func (r *Reader) Security() *Security {
 		return nil
 	}
 	h := r.sec.h
-	return &Security{Handler: h.Describe(), Permissions: h.Permissions(), Owner: h.Owner(), CanSign: h.CanSign()}
+	return &Security{Handler: h.Describe(), Permissions: h.Permissions(), Owner: h.Owner(),
+		CanSign: h.CanSign(), CanAddFields: h.CanAddFields(), CanModify: h.CanModify()}
 }
 
 // openSecurity reads /Encrypt and opens it with the password from the
@@ -91,7 +101,7 @@ func (r *Reader) openSecurity() error {
 	if err != nil {
 		return err
 	}
-	key := string(AppendObject(nil, d)) + "\x00" + string(p.ID0)
+	key := handlerKey(p)
 	h, ok := r.sh.handlers[key]
 	if !ok {
 		// An update cannot re-encrypt a file; a file whose revisions name
@@ -111,6 +121,20 @@ func (r *Reader) openSecurity() error {
 	r.objstms = map[uint32]*objStm{}
 	r.objstmErrs = map[uint32]error{}
 	return nil
+}
+
+// handlerKey identifies a handler by everything crypt.Open derives it
+// from: the parameters as resolved for this revision, an indirect /CF and
+// its filters included, and /ID[0]. The /Encrypt dictionary as written is
+// not enough: a later revision may rewrite an object it refers to, and a
+// revision before it must not get the handler made from the new one.
+func handlerKey(p crypt.Params) string {
+	// Params is plain data: exported fields, sorted map keys.
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
 
 // cryptParams reads the /Encrypt dictionary; its entries must be direct
@@ -205,14 +229,17 @@ func (r *Reader) decryptStrings(ref Ref, o Object, depth int) (Object, error) {
 	}
 	switch v := o.(type) {
 	case String:
+		if len(v.Bytes) == 0 {
+			// Nothing to decrypt: some writers leave "" as it is, and no
+			// cipher could have made it.
+			return v, nil
+		}
 		b, err := r.sec.h.Decrypt(r.sec.h.StrF, ref.Num, ref.Gen, v.Bytes)
 		if err != nil {
-			// A string that does not decrypt reads as empty rather than
-			// failing the whole object: readers agree on that leniency.
-			if errors.Is(err, crypt.ErrCiphertext) {
-				return String{Bytes: []byte{}, Hex: v.Hex}, nil
-			}
-			return nil, err
+			// Never an empty string in its place: a string that does not
+			// decrypt is a broken file or a wrong key, and reading it as ""
+			// would hide which text was lost.
+			return nil, fmt.Errorf("string in object %d %d: %w", ref.Num, ref.Gen, err)
 		}
 		return String{Bytes: b, Hex: v.Hex}, nil
 	case Array:
@@ -310,6 +337,11 @@ func (r *Reader) decryptStream(st *Stream, raw []byte) ([]byte, error) {
 func (r *Reader) encryptObject(ref Ref, o Object, depth int) (Object, error) {
 	if depth > 100 {
 		return nil, fmt.Errorf("%w: objects nested deeper than 100", ErrSyntax)
+	}
+	if depth == 0 && ref == r.sec.encRef {
+		// The /Encrypt dictionary is never encrypted (§7.6.2): an update
+		// that rewrites it writes its /O, /U and /Perms as they are.
+		return o, nil
 	}
 	h := r.sec.h
 	switch v := o.(type) {

@@ -3,10 +3,13 @@ package pdf_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"esign/pdf"
+	"esign/pdf/crypt"
 	"esign/pdf/pdftest"
 )
 
@@ -329,5 +332,182 @@ func TestCryptFilters(t *testing.T) {
 				t.Errorf("qpdf reads the /Identity stream as %q, %v", d, err)
 			}
 		})
+	}
+}
+
+// TestMismatchedVersion: a file whose /Encrypt says /V 5 (AES-256) with a
+// revision 4 key derivation is refused at open, naming /V and /R, rather
+// than decrypting every string with the wrong cipher.
+func TestMismatchedVersion(t *testing.T) {
+	plain, err := os.ReadFile("../testdata/corpus/memo-libreoffice.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := pdftest.QPDF(t, plain, pdftest.Encryption{Owner: "own", Args: []string{"128", "--use-aes=y"}})
+	// Same lengths, so the offsets hold.
+	bad := bytes.Replace(enc, []byte("/V 4"), []byte("/V 5"), 1)
+	bad = bytes.ReplaceAll(bad, []byte("/AESV2"), []byte("/AESV3"))
+	if bytes.Equal(bad, enc) {
+		t.Fatal("no /V 4 in qpdf's output")
+	}
+	_, err = open(t, bad, "")
+	if !errors.Is(err, pdf.ErrUnsupportedEncryption) || !bytes.Contains([]byte(err.Error()), []byte("/V 5 with /R 4")) {
+		t.Errorf("error %v, want ErrUnsupportedEncryption naming /V 5 with /R 4", err)
+	}
+}
+
+// TestUndecryptableString: a string that does not decrypt (its padding
+// broken) is an error naming the object, never an empty string.
+func TestUndecryptableString(t *testing.T) {
+	plain, err := os.ReadFile("../testdata/corpus/memo-libreoffice.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []pdftest.Encryption{
+		{Name: "R4", Owner: "own", Args: []string{"128", "--use-aes=y"}},
+		{Name: "R6", Owner: "own", Args: []string{"256"}},
+	} {
+		t.Run(e.Name, func(t *testing.T) {
+			enc := pdftest.QPDF(t, plain, e)
+			r := mustOpen(t, enc, "")
+			u := r.NewUpdate()
+			note := u.Add(pdf.Dict{"S": pdf.TextString("a note"), "Empty": pdf.String{Bytes: []byte{}}})
+			upd, _, err := u.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			good := append(append([]byte{}, enc...), upd...)
+			d, err := mustOpen(t, good, "").Object(note)
+			if s, _ := d.(pdf.Dict)["S"].(pdf.String); err != nil || string(s.Bytes) != "a note" {
+				t.Fatalf("read back %v, %v", d, err)
+			}
+			// Blank the string's last byte (two hex digits, so the offsets
+			// hold): AES data no longer a whole number of blocks.
+			at := bytes.Index(upd, []byte("/S <"))
+			if at < 0 {
+				t.Fatalf("no hex string in %q", upd)
+			}
+			end := at + bytes.IndexByte(upd[at:], '>')
+			broken := append([]byte{}, upd...)
+			broken[end-1], broken[end-2] = ' ', ' '
+			out := append(append([]byte{}, enc...), broken...)
+			o, err := mustOpen(t, out, "").Object(note)
+			if err == nil {
+				t.Fatalf("read as %v, want an error", o)
+			}
+			if !errors.Is(err, crypt.ErrCiphertext) || !strings.Contains(err.Error(), fmt.Sprintf("object %d", note.Num)) {
+				t.Errorf("error %v, want ErrCiphertext naming object %d", err, note.Num)
+			}
+		})
+	}
+}
+
+// TestRewriteEncrypt: an update that rewrites the /Encrypt dictionary
+// writes it in the clear, as §7.6.2 wants, so the file still opens with
+// its passwords and the same key.
+func TestRewriteEncrypt(t *testing.T) {
+	plain, err := os.ReadFile("../testdata/corpus/memo-libreoffice.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []pdftest.Encryption{
+		{Name: "R3", User: "usr", Owner: "own", Args: []string{"128", "--use-aes=n"}},
+		{Name: "R4", Owner: "own", Args: []string{"128", "--use-aes=y"}},
+		{Name: "R6", User: "usr", Owner: "own", Args: []string{"256"}},
+	} {
+		t.Run(e.Name, func(t *testing.T) {
+			enc := pdftest.QPDF(t, plain, e)
+			r := mustOpen(t, enc, e.User)
+			encRef, ok := r.Trailer()["Encrypt"].(pdf.Ref)
+			if !ok {
+				t.Fatalf("/Encrypt %v is not a reference", r.Trailer()["Encrypt"])
+			}
+			ed, err := r.Dict(encRef)
+			if err != nil {
+				t.Fatal(err)
+			}
+			u := r.NewUpdate()
+			d := ed.Clone()
+			d["Note"] = pdf.Name("rewritten")
+			u.Set(encRef, d)
+			upd, _, err := u.Bytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := append(append([]byte{}, enc...), upd...)
+			for _, pw := range []string{e.User, e.Owner} {
+				r2, err := open(t, out, pw)
+				if err != nil {
+					t.Fatalf("password %q after the rewrite: %v", pw, err)
+				}
+				ed2, _ := r2.Dict(encRef)
+				if ed2["Note"] != pdf.Name("rewritten") {
+					t.Errorf("rewrite not read back: %v", ed2)
+				}
+				for _, k := range []pdf.Name{"O", "U"} {
+					a, _ := ed[k].(pdf.String)
+					b, _ := ed2[k].(pdf.String)
+					if !bytes.Equal(a.Bytes, b.Bytes) {
+						t.Errorf("/%s changed in the rewrite", k)
+					}
+				}
+			}
+			pdftest.QPDFCheck(t, out, e.User)
+		})
+	}
+}
+
+// TestEncryptHandlerPerRevision: a revision reader gets the handler its
+// own revision's parameters make, even when /Encrypt reads the same and
+// only its indirect /CF was rewritten later.
+func TestEncryptHandlerPerRevision(t *testing.T) {
+	plain, err := os.ReadFile("../testdata/corpus/memo-libreoffice.pdf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := pdftest.QPDF(t, plain, pdftest.Encryption{Owner: "own", Args: []string{"128", "--use-aes=y"}})
+	r := mustOpen(t, enc, "")
+	encRef := r.Trailer()["Encrypt"].(pdf.Ref)
+	ed, err := r.Dict(encRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Revision 2: /CF moves into its own object; a note is encrypted with
+	// AESV2.
+	u := r.NewUpdate()
+	cfRef := u.Add(ed["CF"])
+	d := ed.Clone()
+	d["CF"] = cfRef
+	u.Set(encRef, d)
+	note := u.Add(pdf.Dict{"S": pdf.TextString("secret note")})
+	upd, _, err := u.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev2 := append(append([]byte{}, enc...), upd...)
+	// Revision 3: the /CF object now says no encryption; /Encrypt itself
+	// is unchanged.
+	u = mustOpen(t, rev2, "").NewUpdate()
+	u.Set(cfRef, pdf.Dict{"StdCF": pdf.Dict{"CFM": pdf.Name("None")}})
+	upd, _, err = u.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev3 := append(append([]byte{}, rev2...), upd...)
+
+	r3 := mustOpen(t, rev3, "")
+	if got := r3.Security().Handler; got != "Standard R4 identity" {
+		t.Errorf("revision 3 handler %q", got)
+	}
+	r2, err := r3.Revision(int64(len(rev2)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r2.Security().Handler; got != "Standard R4 AES-128" {
+		t.Errorf("revision 2 handler %q, want AES-128", got)
+	}
+	o, err := r2.Object(note)
+	if s, _ := o.(pdf.Dict)["S"].(pdf.String); err != nil || pdf.DecodeText(s.Bytes) != "secret note" {
+		t.Errorf("revision 2 reads the note as %v, %v", o, err)
 	}
 }

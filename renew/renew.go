@@ -44,7 +44,17 @@ type Options struct {
 	Now func() time.Time
 	// Progress, when set, is called after each file.
 	Progress func(done, total int, r Result)
+	// Password opens encrypted files (their user or owner password); it is
+	// tried on every file, and a file that opens with the empty user
+	// password opens with it too. Without it, a file that needs a password
+	// fails as ErrPasswordRequired.
+	Password signer.Secret
 }
+
+// ErrPasswordRequired reports an encrypted file that the password given
+// (or, without one, the empty user password) does not open: it is not a
+// broken file, it needs its password (password_required).
+var ErrPasswordRequired = errors.New("password_required: the file is encrypted and needs its password (esign renew -password-file)")
 
 // Outcome of one file.
 type Outcome string
@@ -145,8 +155,12 @@ func File(ctx context.Context, path string, opts Options) Result {
 	if err != nil {
 		return fail(err)
 	}
-	sigs, err := signer.Signatures(ctx, f, st.Size())
-	if err != nil {
+	sigs, err := signer.SignaturesWithPassword(ctx, f, st.Size(), opts.Password)
+	switch {
+	case errors.Is(err, signer.ErrPasswordRequired), errors.Is(err, signer.ErrWrongPassword):
+		// The file is fine: the password is missing or not its own.
+		return fail(fmt.Errorf("%w: %w", ErrPasswordRequired, err))
+	case err != nil:
 		return fail(err)
 	}
 	if len(sigs) == 0 {
@@ -164,7 +178,7 @@ func File(ctx context.Context, path string, opts Options) Result {
 	case opts.Extender == nil:
 		return fail(errors.New("renew: no Extender"))
 	}
-	ext, err := opts.Extender.Extend(ctx, f, st.Size(), opts.Level)
+	ext, err := opts.Extender.ExtendWith(ctx, f, st.Size(), extend.Options{Level: opts.Level, Password: opts.Password})
 	if err != nil {
 		return fail(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"esign/batch"
@@ -53,7 +54,15 @@ type Config struct {
 }
 
 // Renewer renews kept documents.
-type Renewer struct{ cfg Config }
+type Renewer struct {
+	cfg Config
+	// locked holds the kept documents (batch, ref and output digest) that
+	// need a password to open: the job has none, so after saying so once
+	// it skips them without opening them again, until the process
+	// restarts or the document changes.
+	mu     sync.Mutex
+	locked map[string]bool
+}
 
 // New checks cfg and makes a Renewer.
 func New(cfg Config) (*Renewer, error) {
@@ -75,7 +84,7 @@ func New(cfg Config) (*Renewer, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Renewer{cfg: cfg}, nil
+	return &Renewer{cfg: cfg, locked: map[string]bool{}}, nil
 }
 
 // Periodic is the work to give batch.Config.Periodic.
@@ -83,7 +92,7 @@ func (r *Renewer) Periodic() batch.Periodic {
 	return batch.Periodic{Name: Name, Interval: r.cfg.Interval, Run: func(ctx context.Context, e *batch.Engine) error {
 		st, err := r.Run(ctx, e)
 		r.cfg.Logger.Info("renewal of kept documents", "renewed", st.Renewed, "not_due", st.NotDue,
-			"failed", st.Failed, "changed", st.Changed, "error", err)
+			"failed", st.Failed, "changed", st.Changed, "password_required", st.PasswordRequired, "error", err)
 		return err
 	}}
 }
@@ -93,10 +102,15 @@ type Stats struct {
 	Renewed, NotDue, Failed int
 	// Changed counts documents another run renewed meanwhile.
 	Changed int
+	// PasswordRequired counts documents encrypted with a user password,
+	// which the job cannot open: logged once, then skipped.
+	PasswordRequired int
 }
 
 // Run renews every due document e keeps, and notes when the others fall
-// due. A document that fails is logged and tried again next run; Run
+// due. A document that fails is logged and tried again next run, except
+// one that needs a password (Stats.PasswordRequired), which is logged
+// once and skipped by the runs after; Run
 // stops early only when ctx ends or the database fails.
 func (r *Renewer) Run(ctx context.Context, e *batch.Engine) (Stats, error) {
 	var st Stats
@@ -113,12 +127,28 @@ func (r *Renewer) Run(ctx context.Context, e *batch.Engine) (Stats, error) {
 				return st, err
 			}
 			afterBatch, afterRef = k.Batch, k.Ref
+			key := k.Batch + "\x00" + k.Ref + "\x00" + k.OutputSHA256
+			r.mu.Lock()
+			locked := r.locked[key]
+			r.mu.Unlock()
+			if locked {
+				st.PasswordRequired++
+				continue
+			}
 			err := r.one(ctx, e, k, now)
 			switch {
 			case errors.Is(err, errNotDue):
 				st.NotDue++
 			case errors.Is(err, batch.ErrChanged):
 				st.Changed++
+			case errors.Is(err, signer.ErrPasswordRequired):
+				// Retrying cannot help: no run has a password to give.
+				st.PasswordRequired++
+				r.mu.Lock()
+				r.locked[key] = true
+				r.mu.Unlock()
+				r.cfg.Logger.Warn("a kept document is encrypted with a user password (password_required): the renewal job has no password, so it skips the document from now on; renew it by hand with its password (POST /api/v1/extend, or esign renew -password-file)",
+					"batch", k.Batch, "ref", k.Ref)
 			case err != nil:
 				if ctx.Err() != nil {
 					return st, ctx.Err()

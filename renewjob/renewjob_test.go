@@ -10,7 +10,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +25,7 @@ import (
 	"esign/extend"
 	"esign/hsm/hsmtest"
 	"esign/internal/testenv"
+	"esign/pdf/pdftest"
 	"esign/renewjob"
 	"esign/signer"
 	"esign/store"
@@ -356,5 +359,66 @@ func TestNotDue(t *testing.T) {
 	kept, err := e.KeptDue(ctx, time.Now().Add(100*365*24*time.Hour), "", "", 10)
 	if err != nil || len(kept) != len(inputs) || kept[0].ProofExpires.IsZero() {
 		t.Fatalf("kept documents %+v, %v", kept, err)
+	}
+}
+
+// TestPasswordRequired: a kept document encrypted with a user password,
+// which the job has no password for, is counted and logged once as
+// password_required, not as a failure, and skipped by the next runs; the
+// other documents are renewed as usual.
+func TestPasswordRequired(t *testing.T) {
+	f := newFixture(t, store.SQLite)
+	ctx := context.Background()
+	e := f.engine(t)
+	id, inputs := f.signBatch(t, e, 2)
+	waitFor(t, "batch signed", func() bool {
+		st, err := e.Status(ctx, f.client, id)
+		return err == nil && st.State == "done"
+	})
+	// doc-0 becomes a signed file that needs its user password.
+	enc := pdftest.QPDF(t, f.pdf, pdftest.Encryption{User: "usr", Owner: "own", Args: []string{"256"}})
+	res, err := f.env.Signer.Sign(ctx, bytes.NewReader(enc), int64(len(enc)), f.env.Creds["dev-registrar"],
+		signer.Options{Level: signer.LevelT, Password: signer.Secret("usr")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var locked bytes.Buffer
+	if _, err := res.Write(&locked, bytes.NewReader(enc)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.blobs.Put(ctx, "test/locked.pdf", bytes.NewReader(locked.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(locked.Bytes())
+	if err := f.st.WithTx(ctx, func(tx *store.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE batch_documents SET input_key = ?, input_size = ?, signed_update = ?, output_sha256 = ?
+			WHERE batch_id = ? AND ref = ?`, "test/locked.pdf", locked.Len(), []byte{}, hex.EncodeToString(sum[:]), id, "doc-0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	var logs bytes.Buffer
+	x := extend.New(extend.Config{Signer: f.env.Signer, Verify: verify.Config{Roots: f.roots}})
+	// Within four years: the B-T files (the signer's three-year
+	// certificate) are due, a renewed one (the TSA's five) is not.
+	r, err := renewjob.New(renewjob.Config{Extender: x, Within: 4 * 365 * 24 * time.Hour, Interval: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.Run(ctx, e)
+	if err != nil || st.PasswordRequired != 1 || st.Renewed != len(inputs)-1 || st.Failed != 0 {
+		t.Fatalf("first run: %+v, %v\n%s", st, err, logs.String())
+	}
+	if !strings.Contains(logs.String(), "password_required") || !strings.Contains(logs.String(), "ref=doc-0") {
+		t.Errorf("the locked document is not named in the log:\n%s", logs.String())
+	}
+	st, err = r.Run(ctx, e)
+	if err != nil || st != (renewjob.Stats{PasswordRequired: 1}) {
+		t.Fatalf("second run: %+v, %v", st, err)
+	}
+	if strings.Count(logs.String(), "a kept document is encrypted") != 1 {
+		t.Errorf("the locked document was logged again:\n%s", logs.String())
 	}
 }

@@ -79,11 +79,21 @@ const maxExtendSignatures = 200
 // Signatures lists the signatures and document timestamps of the PDF in
 // in (size bytes), oldest first, with the certificate chains they rely
 // on. A signature whose CMS cannot be read is an error: such a file is
-// broken, not extendable.
+// broken, not extendable. An encrypted file is opened with the empty user
+// password; one that needs a password fails with ErrPasswordRequired
+// (see SignaturesWithPassword).
 func Signatures(ctx context.Context, in io.ReaderAt, size int64) ([]SignatureInfo, error) {
-	r, err := pdf.NewReader(in, size, &pdf.ReaderOptions{Context: ctx})
+	return SignaturesWithPassword(ctx, in, size, nil)
+}
+
+// SignaturesWithPassword is Signatures for an encrypted file opened with
+// password, its user or owner password. Without the right one it fails
+// with ErrPasswordRequired or ErrWrongPassword, an unsupported handler with
+// ErrEncrypted, and only a file that cannot be read with ErrInvalidPDF.
+func SignaturesWithPassword(ctx context.Context, in io.ReaderAt, size int64, password Secret) ([]SignatureInfo, error) {
+	r, err := openPDFContext(ctx, in, size, password)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidPDF, err)
+		return nil, err
 	}
 	return signatures(r)
 }
@@ -286,7 +296,7 @@ func (s *Signer) Extend(ctx context.Context, in io.ReaderAt, size int64, opts Ex
 	}
 	// Permissions and DocMDP P=1 are refused as signing refuses them: the
 	// DSS and a document timestamp are changes too (ISO 32000-2 §12.8.2.2).
-	if err := checkSignable(r, Options{}); err != nil {
+	if err := checkSignable(r, Options{}, &change{validation: true}); err != nil {
 		return nil, err
 	}
 	sigs, err := signatures(r)
@@ -295,6 +305,12 @@ func (s *Signer) Extend(ctx context.Context, in io.ReaderAt, size int64, opts Ex
 	}
 	if len(sigs) == 0 {
 		return nil, ErrNotSigned
+	}
+	if opts.Level == LevelLTA || needsTimestamp(sigs) {
+		// A document timestamp is a new signature field.
+		if err := checkPermissions(r.Security(), change{newFields: []string{"a document timestamp's signature field"}}); err != nil {
+			return nil, err
+		}
 	}
 	if s.TSA == nil && needsTimestamp(sigs) {
 		return nil, fmt.Errorf("%w: a signature without a timestamp needs a TSA to reach B-LT", ErrBadOptions)

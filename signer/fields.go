@@ -58,7 +58,11 @@ func AddFields(ctx context.Context, in io.ReaderAt, size int64, specs []FieldSpe
 	if err != nil {
 		return nil, err
 	}
-	if err := checkSignable(r, Options{}); err != nil {
+	names := make([]string, len(specs))
+	for i, sp := range specs {
+		names[i] = fmt.Sprintf("signature field %q", sp.Name)
+	}
+	if err := checkSignable(r, Options{}, &change{newFields: names}); err != nil {
 		return nil, err
 	}
 	cat, _, err := r.Catalog()

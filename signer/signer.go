@@ -42,8 +42,9 @@ var (
 	// nor as the owner.
 	ErrWrongPassword = pdf.ErrWrongPassword
 	// ErrPermissions reports an encrypted input whose permissions (/P)
-	// forbid filling in signature fields, opened without the owner
-	// password.
+	// forbid what the call would do, opened without the owner password:
+	// filling in a signature field, creating one, drawing into pages or
+	// embedding files (see checkPermissions). The message names it.
 	ErrPermissions = errors.New("signer: the document's permissions do not allow signing")
 	// ErrDocMDPForbids reports a document certified with P=1.
 	ErrDocMDPForbids = errors.New("signer: the document is certified with no changes allowed (DocMDP P=1)")
@@ -188,7 +189,12 @@ func (Secret) MarshalJSON() ([]byte, error) { return []byte(`"[redacted]"`), nil
 // openPDF opens the input with the password, telling a password problem
 // or an unsupported encryption apart from a broken file.
 func openPDF(in io.ReaderAt, size int64, password Secret) (*pdf.Reader, error) {
-	r, err := pdf.NewReader(in, size, &pdf.ReaderOptions{Password: password})
+	return openPDFContext(context.Background(), in, size, password)
+}
+
+// openPDFContext is openPDF bounded by ctx.
+func openPDFContext(ctx context.Context, in io.ReaderAt, size int64, password Secret) (*pdf.Reader, error) {
+	r, err := pdf.NewReader(in, size, &pdf.ReaderOptions{Context: ctx, Password: password})
 	switch {
 	case err == nil:
 		return r, nil
@@ -238,6 +244,7 @@ type Result struct {
 	// SignedRevisionSHA256 is the SHA-256 of the revision the signature
 	// covers: the input and the signature's update, without the DSS and
 	// document timestamp revisions that B-LT and B-LTA append after it.
+	// It is nil when the call made no signature: Extend's result has none.
 	SignedRevisionSHA256 []byte
 
 	signedLen int // the length of the signature's own update in Appended
@@ -396,8 +403,13 @@ func (r *Result) fingerprint(base256 hash.Cloner) error {
 		return err
 	}
 	r.InputSHA256 = in.Sum(nil)
-	in.Write(r.Appended[:r.signedLen])
-	r.SignedRevisionSHA256 = in.Sum(nil)
+	r.SignedRevisionSHA256 = nil
+	if r.signedLen > 0 {
+		// Without a signature of its own (Extend) there is no signed
+		// revision: the input's digest here would pass for one.
+		in.Write(r.Appended[:r.signedLen])
+		r.SignedRevisionSHA256 = in.Sum(nil)
+	}
 	in.Write(r.Appended[r.signedLen:])
 	r.OutputSHA256 = in.Sum(nil)
 	return nil
@@ -455,22 +467,18 @@ func (s *Signer) open(in io.ReaderAt, size int64, cred Credential, opts Options)
 	if err != nil {
 		return opts, nil, err
 	}
-	if err := checkSignable(r, opts); err != nil {
+	if err := checkSignable(r, opts, nil); err != nil {
 		return opts, nil, err
 	}
 	return opts, r, nil
 }
 
 // checkSignable refuses what must not be signed: encrypted files whose
-// permissions forbid it, P=1
-// certified files, certification of an already signed file, and
-// attachments or overlays the file cannot take (checkAdditions).
-func checkSignable(r *pdf.Reader, opts Options) error {
-	if sec := r.Security(); sec != nil && !sec.CanSign {
-		// ISO 32000-1 Table 22: bit 9 allows filling in signature fields,
-		// bit 6 form filling; with both clear only the owner may sign.
-		return fmt.Errorf("%w: the file is encrypted (%s) with permissions that forbid filling in form and signature fields (/P bits 6 and 9 clear); give the owner password to sign it", ErrPermissions, sec.Handler)
-	}
+// permissions forbid the change (checkPermissions), P=1 certified files,
+// certification of an already signed file, and attachments or overlays
+// the file cannot take (checkAdditions). The change is c, or when c is
+// nil what Sign does with opts (signChange).
+func checkSignable(r *pdf.Reader, opts Options, c *change) error {
 	cat, _, err := r.Catalog()
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidPDF, err)
@@ -491,6 +499,13 @@ func checkSignable(r *pdf.Reader, opts Options) error {
 		if fields, err = formFields(r, acro); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidPDF, err)
 		}
+	}
+	if c == nil {
+		sc := signChange(fields, opts)
+		c = &sc
+	}
+	if err := checkPermissions(r.Security(), *c); err != nil {
+		return err
 	}
 	if opts.Certify != 0 {
 		for _, f := range fields {

@@ -82,13 +82,14 @@ func cmdRenew(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs := flag.NewFlagSet("esign renew", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: esign renew [-within 8760h] [-level B-LTA] [-dry-run] [-dev] FILE_OR_DIR...")
+		fmt.Fprintln(stderr, "usage: esign renew [-within 8760h] [-level B-LTA] [-dry-run] [-password-file FILE] [-dev] FILE_OR_DIR...")
 		fs.PrintDefaults()
 	}
 	within := fs.Duration("within", renew.DefaultWithin, "renew files whose newest document timestamp's TSA certificate (or, without one, signer certificate) expires within this")
 	level := fs.String("level", "B-LTA", "PAdES level to reach: B-LT or B-LTA")
 	dryRun := fs.Bool("dry-run", false, "list what would be renewed and why, and change nothing")
 	dev := fs.Bool("dev", false, "use the development stack in $ESIGN_DATA_DIR (its TSA, PKI and root)")
+	passwordFile := fs.String("password-file", "", "file holding the password of encrypted PDFs (user or owner), tried on every file; default the empty user password")
 	if err := fs.Parse(args); err != nil {
 		return errUsage
 	}
@@ -104,7 +105,11 @@ func cmdRenew(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err != nil {
 		return err
 	}
-	opts := renew.Options{Within: *within, Level: lvl, DryRun: *dryRun}
+	password, err := readPassword(*passwordFile)
+	if err != nil {
+		return err
+	}
+	opts := renew.Options{Within: *within, Level: lvl, DryRun: *dryRun, Password: password}
 	if !*dryRun {
 		svc, stop, err := openExtender(ctx, getenv, *dev)
 		if err != nil {

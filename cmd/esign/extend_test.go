@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"esign/internal/extverify"
+	"esign/pdf/pdftest"
 )
 
 // TestMain lets the tests run esign as a child process of its own: the
@@ -185,6 +186,30 @@ func TestRenewCommand(t *testing.T) {
 		o, err := c.run("renew", "-dev", "-within", fourYears, bad, lta)
 		if err == nil || !strings.Contains(o, "renewed 0, not due 1, failed 1") || !strings.Contains(o, "failed "+bad) {
 			t.Errorf("err %v:\n%s", err, o)
+		}
+	})
+
+	t.Run("password", func(t *testing.T) {
+		dir := t.TempDir()
+		plain, _ := os.ReadFile(memo)
+		locked := filepath.Join(dir, "locked.pdf")
+		os.WriteFile(locked, pdftest.QPDF(t, plain, pdftest.Encryption{User: "usr", Owner: "own", Args: []string{"256"}}), 0o644)
+		pwFile := filepath.Join(dir, "pw")
+		os.WriteFile(pwFile, []byte("usr\n"), 0o600)
+		signed := filepath.Join(dir, "signed.pdf")
+		if o, err := c.run("sign", "-dev", "-signer", "dev-official", "-level", "B-T", "-password-file", pwFile, locked, signed); err != nil {
+			t.Fatalf("sign: %v\n%s", err, o)
+		}
+		o, err := c.run("renew", "-dev", "-within", fourYears, signed)
+		if err == nil || !strings.Contains(o, "failed 1") || !strings.Contains(o, "password_required") || strings.Contains(o, "invalid PDF") {
+			t.Errorf("without the password: %v\n%s", err, o)
+		}
+		o, err = c.run("renew", "-dev", "-within", fourYears, "-password-file", pwFile, signed)
+		if err != nil || !strings.Contains(o, "renewed 1, not due 0, failed 0") {
+			t.Fatalf("with the password: %v\n%s", err, o)
+		}
+		if o, err := c.run("verify", "-dev", "-password-file", pwFile, signed); err != nil || !strings.Contains(o, "PAdES-BASELINE-LTA") {
+			t.Errorf("renewed file: %v\n%s", err, o)
 		}
 	})
 

@@ -97,6 +97,13 @@ func Open(p Params, password []byte) (*Handler, error) {
 		}
 		return nil, fmt.Errorf("%w: security handler /%s is not supported", ErrUnsupported, p.Filter)
 	}
+	// AES-256 (/V 5) is defined for revisions 5 and 6 only, and those
+	// revisions for nothing else: the key derivation of one cannot serve
+	// the ciphers of the other (a 5- to 16-byte RC4-era key is no AES-256
+	// key).
+	if (p.V >= 5) != (p.R >= 5) {
+		return nil, fmt.Errorf("%w: /V %d with /R %d (/V 5 goes with /R 5 or 6 only, /R 5 and 6 with /V 5 only)", ErrUnsupported, p.V, p.R)
+	}
 	h := &Handler{p: p, filters: map[string]method{Identity: methodNone}}
 	if err := h.setFilters(); err != nil {
 		return nil, err
@@ -120,7 +127,26 @@ func Open(p Params, password []byte) (*Handler, error) {
 		}
 		return nil, ErrWrongPassword
 	}
+	if err := h.checkKey(); err != nil {
+		return nil, err
+	}
 	return h, nil
+}
+
+// checkKey makes sure every AES filter has a key AES takes: AESV2's
+// per-object key is 16 bytes only from a file key of at least 11 bytes
+// (/Length 88 or more), and AESV3 needs the 32-byte key of R5 and R6.
+// Otherwise every decryption would fail.
+func (h *Handler) checkKey() error {
+	for n, m := range h.filters {
+		switch {
+		case m == methodAESV2 && len(h.key)+5 < 16:
+			return fmt.Errorf("%w: crypt filter /%s is AESV2 but the file key is %d bits, not 128", ErrUnsupported, n, 8*len(h.key))
+		case m == methodAESV3 && len(h.key) != 32:
+			return fmt.Errorf("%w: crypt filter /%s is AESV3 but the file key is %d bits, not 256", ErrUnsupported, n, 8*len(h.key))
+		}
+	}
+	return nil
 }
 
 // setFilters maps the crypt filter names to methods and checks that the
@@ -497,7 +523,8 @@ func (h *Handler) Decrypt(filter string, num uint32, gen uint16, data []byte) ([
 	}
 	block, err := aes.NewCipher(h.objectKey(m, num, gen))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrCiphertext, err)
+		// Open's checkKey rules this out; the key, not the data, is wrong.
+		return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
 	out := make([]byte, len(data)-16)
 	cipher.NewCBCDecrypter(block, data[:16]).CryptBlocks(out, data[16:])
@@ -548,23 +575,46 @@ const (
 	PermPrint        = 1 << 2  // bit 3
 	PermModify       = 1 << 3  // bit 4
 	PermCopy         = 1 << 4  // bit 5
-	PermAnnotate     = 1 << 5  // bit 6: annotations and form filling
+	PermAnnotate     = 1 << 5  // bit 6: annotations and form filling; with bit 4, new fields
 	PermFillForm     = 1 << 8  // bit 9: fill existing fields, signatures too
 	PermAssemble     = 1 << 10 // bit 11
 	PermPrintHighRes = 1 << 11 // bit 12
 )
 
-// CanSign reports whether the permissions let a signature field be signed:
-// bit 9 (fill in form fields, signature fields included) or, as in R2
-// where bit 9 does not exist, bit 6 (fill in forms).
+// What the permissions allow a signer, after ISO 32000-1 Table 22 (and
+// ISO 32000-2 Table 22, worded alike):
+//
+//   - bit 9 (R3 and later): "fill in existing interactive form fields
+//     (including signature fields), even if bit 6 is clear";
+//   - bit 6: "add or modify text annotations, fill in interactive form
+//     fields, and, if bit 4 is also set, create or modify interactive form
+//     fields (including signature fields)";
+//   - bit 4: "modify the contents of the document by operations other
+//     than those controlled by bits 6, 9, and 11".
+//
+// The owner password lifts them all.
+
+// CanSign reports whether an existing empty signature field may be
+// signed: bit 9 (R3 and later; R2 has no bit 9) or bit 6.
 func (h *Handler) CanSign() bool {
-	if h.owner {
-		return true
-	}
-	if h.perms&PermAnnotate != 0 {
+	if h.owner || h.perms&PermAnnotate != 0 {
 		return true
 	}
 	return h.p.R >= 3 && h.perms&PermFillForm != 0
+}
+
+// CanAddFields reports whether new form fields, signature fields and
+// their widget annotations among them, may be created: bits 6 and 4
+// together. Bit 9 alone fills existing fields only, and bit 4 alone
+// excludes what bit 6 controls.
+func (h *Handler) CanAddFields() bool {
+	return h.owner || h.perms&PermAnnotate != 0 && h.perms&PermModify != 0
+}
+
+// CanModify reports whether the document's contents may change in other
+// ways, such as drawing into a page's content or embedding a file: bit 4.
+func (h *Handler) CanModify() bool {
+	return h.owner || h.perms&PermModify != 0
 }
 
 // DescribePermissions lists the granted permissions, for a report.

@@ -3,6 +3,7 @@ package crypt
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -113,4 +114,42 @@ func FuzzOpen(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestVersionRevision: /V 5 (AES-256) goes with /R 5 and 6 only, and
+// those revisions with /V 5 only; an AES filter whose key AES cannot take
+// is refused at Open, not left to fail every decryption.
+func TestVersionRevision(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		v, r, bits int
+		cfm        string
+		says       string
+	}{
+		{"V5 R3 AESV3", 5, 3, 128, "AESV3", "/V 5 with /R 3"},
+		{"V5 R4 AESV3", 5, 4, 128, "AESV3", "/V 5 with /R 4"},
+		{"V4 R6 AESV2", 4, 6, 128, "AESV2", "/V 4 with /R 6"},
+		{"V2 R5", 2, 5, 128, "", "/V 2 with /R 5"},
+		{"V4 R4 AESV2 40-bit", 4, 4, 40, "AESV2", "not 128"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := params(c.v, c.r, c.bits, c.cfm)
+			// A /U the empty password matches, so only the checks refuse.
+			if c.r < 5 {
+				h := &Handler{p: p}
+				p.U = h.userHash(h.legacyKey(nil))
+			}
+			_, err := Open(p, nil)
+			if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), c.says) {
+				t.Errorf("error %v, want ErrUnsupported saying %q", err, c.says)
+			}
+		})
+	}
+	// The pairs that belong together still open.
+	p := params(4, 4, 128, "AESV2")
+	h := &Handler{p: p}
+	p.U = h.userHash(h.legacyKey(nil))
+	if _, err := Open(p, nil); err != nil {
+		t.Errorf("V4 R4 AESV2: %v", err)
+	}
 }
