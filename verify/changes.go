@@ -58,6 +58,14 @@ const (
 	// not hold (missing or free), and a later revision defined it: what
 	// was signed now shows something else (a shadow attack).
 	ModDefinedLater = "object-defined-later"
+	// ModEncryption: the encryption the file is read with (the resolved
+	// /Encrypt parameters, and /ID where it feeds the key) is not the
+	// signed revision's, so bytes signed as they were read as something
+	// else, whatever their cross-reference entries say.
+	ModEncryption = "encryption-modified"
+	// ModAttachmentChanged: an embedded file that a signed revision held
+	// under the same name is no longer covered by it.
+	ModAttachmentChanged = "attachment-modified"
 )
 
 // level at which a kind becomes allowed: 1 = always (also under DocMDP
@@ -331,6 +339,7 @@ func (d *differ) run(end int64) {
 	if !same {
 		d.add(ModXref, pdf.Ref{}, "", false, "the later cross-reference sections do not build on the signed revision's")
 	}
+	d.encryption()
 	if d.old.Trailer()["Root"] != d.cur.Trailer()["Root"] {
 		// Another catalog object: judge it by its entries, as an edit.
 		oc, _, err1 := d.old.Catalog()
@@ -371,6 +380,30 @@ func (d *differ) run(end int64) {
 			return
 		}
 		d.compare(n, oldSize)
+	}
+}
+
+// encryption compares the encryption the signed revision is read with
+// with the file's. Each reader decrypts every object with what its newest
+// trailer names, so an update that adds, removes or changes /Encrypt (its
+// crypt filters, their methods, the filter for embedded files) or the
+// /ID[0] the key is made from changes how bytes signed long ago read,
+// while their cross-reference entries, all the rest of the analysis
+// compares, stay the same. No DocMDP level allows it; an update that
+// repeats the same encryption, resolved to the same parameters, is no
+// change.
+func (d *differ) encryption() {
+	was, now := d.old.EncryptionIdentity(), d.cur.EncryptionIdentity()
+	if was == now {
+		return
+	}
+	switch {
+	case was == "":
+		d.addShown(shown{effect: EffectContent}, ModEncryption, pdf.Ref{}, "", false, "an update encrypted the file after it was signed (%s): objects signed in the clear are now decrypted before they are read", d.cur.Security().Handler)
+	case now == "":
+		d.addShown(shown{effect: EffectContent}, ModEncryption, pdf.Ref{}, "", false, "an update removed the file's encryption after it was signed: objects signed encrypted are now read as stored")
+	default:
+		d.addShown(shown{effect: EffectContent}, ModEncryption, pdf.Ref{}, "", false, "an update changed the file's encryption (/Encrypt, its crypt filters or the /ID its key is made from) after it was signed (%s, was %s): objects signed are now decrypted otherwise", d.cur.Security().Handler, d.old.Security().Handler)
 	}
 }
 

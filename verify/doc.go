@@ -114,7 +114,14 @@
 // compared by value (references by identity, streams by dictionary and
 // decoded data), and each difference is classified. The later sections
 // must extend the signed revision's chain. Bytes after the last %%EOF
-// (white space aside) are a change too ("trailing-bytes").
+// (white space aside) are a change too ("trailing-bytes"). Each reader
+// decrypts every object with the encryption its newest trailer names, so
+// the encryption each one resolved (the /Encrypt parameters, its crypt
+// filters and methods, and the /ID[0] that R2-R4 keys are made from) is
+// compared too: an update that adds, removes or changes it makes bytes
+// signed long ago read otherwise without changing their cross-reference
+// entries ("encryption-modified", never allowed). Repeating the same
+// encryption, resolved to the same parameters, is no change.
 //
 // Every "allowed" verdict must be justified by what a viewer will render,
 // so the signed revision is first walked from its catalog, reading only
