@@ -634,6 +634,10 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 		d.addShown(at.shown(), ModAnnotationChanged, ref, "", false, "a %s annotation was changed", rm.annots[num])
 	case reached && at.area == areaAnnot:
 		d.addShown(at.shown(), ModAnnotationChanged, ref, "", false, "object %d, part of an annotation%s, %s", num, pageSuffix(at.page), changedOrDeleted(deleted))
+	case reached && at.area == areaAttachment:
+		// Before the DSS, /Info and /Metadata: an embedded file they also
+		// name is still an embedded file.
+		d.addShown(at.shown(), ModObjectModified, ref, "", false, "an embedded file changed (object %d)", num)
 	case rm.dss[num]:
 		d.add(ModDSS, ref, "", false, "the DSS was updated")
 	case num == rm.info:
@@ -652,12 +656,8 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 		d.add(ModStructure, ref, "", false, "the logical structure (tagging) was updated")
 	case reached && at.area == areaMeta:
 		d.add(ModMetadata, ref, "", false, "the document metadata changed")
-	case reached && at.area == areaDSS:
-		d.add(ModDSS, ref, "", false, "the DSS was updated")
 	case reached && at.area == areaForm:
 		d.addShown(at.shown(), ModAcroFormModified, ref, "", false, "object %d of the form was overwritten%s", num, describeObject(od))
-	case reached && at.area == areaAttachment:
-		d.addShown(at.shown(), ModObjectModified, ref, "", false, "an embedded file changed (object %d)", num)
 	default:
 		d.add(ModObjectModified, ref, "", false, "object %d was overwritten%s", num, describeObject(od))
 	}

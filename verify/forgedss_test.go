@@ -1,0 +1,55 @@
+package verify_test
+
+import (
+	"testing"
+
+	"esign/pdf"
+	"esign/signer"
+	"esign/verify"
+)
+
+// TestForgedAttachmentViaDSS: an embedded file that the signed revision
+// also reaches from a DSS (or /Info, /Metadata) key is still an embedded
+// file: replacing it after signing is a disallowed change.
+func TestForgedAttachmentViaDSS(t *testing.T) {
+	f := newFixture(t)
+	cred := f.env.Creds["dev-official"]
+	in := corpus(t, "memo-chromium.pdf")
+	honest := []byte("<?xml version=\"1.0\"?><transcript><student>x</student><gpa>2.10</gpa></transcript>")
+	places := []struct {
+		name string
+		edit func(cat pdf.Dict, file pdf.Ref)
+	}{
+		{"DSS attic", func(cat pdf.Dict, file pdf.Ref) {
+			cat["DSS"] = pdf.Dict{"Type": pdf.Name("DSS"), "Attic": file}
+		}},
+		{"DSS certs", func(cat pdf.Dict, file pdf.Ref) {
+			cat["DSS"] = pdf.Dict{"Type": pdf.Name("DSS"), "Certs": pdf.Array{file}}
+		}},
+		{"metadata", func(cat pdf.Dict, file pdf.Ref) { cat["Metadata"] = file }},
+	}
+	for _, p := range places {
+		t.Run(p.name, func(t *testing.T) {
+			b := embedAF(t, in, "transcript.xml", func(uint32) []byte { return honest }, p.edit)
+			signed := sign(t, f.env.Signer, b, cred, signer.Options{Level: signer.LevelLT})
+			if rep := run(t, signed, f.offline()); rep.Document.Indication != verify.TotalPassed {
+				t.Fatalf("signed file does not pass:\n%s", dump(rep))
+			}
+			forged := appendUpdate(t, signed, func(r *pdf.Reader, u *pdf.Update) {
+				cat, _, _ := r.Catalog()
+				af, _ := r.Array(cat["AF"])
+				spec, _ := r.Dict(af[0])
+				ef, _ := r.Dict(spec["EF"])
+				u.Set(ef["F"].(pdf.Ref), &pdf.Stream{Dict: pdf.Dict{"Type": pdf.Name("EmbeddedFile"), "Subtype": pdf.Name("application/xml")}, Data: forgedXML})
+			})
+			rep := run(t, forged, f.offline())
+			a := findAttachment(t, rep, "transcript.xml")
+			if a.SHA256 != hexSum(forgedXML) || len(a.CoveredBy) != 0 {
+				t.Errorf("attachment %+v", a)
+			}
+			if rep.Document.Indication == verify.TotalPassed || !hasEffect(rep.Signatures[0], verify.EffectAttachment) {
+				t.Fatalf("replaced attachment passed:\n%s", dump(rep))
+			}
+		})
+	}
+}
