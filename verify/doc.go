@@ -129,9 +129,17 @@
 // reaches is marked with where it is reached from, the most visible place
 // first: what pages draw (contents, resources and everything they reach,
 // fonts, images, form XObjects, and the optional content configuration),
-// then annotations and their appearances, then the form, the DSS, the
-// metadata, the logical structure, embedded files and the rest of the
-// catalog. Then:
+// then the form, annotations and their appearances, embedded files, the
+// DSS, the metadata, the logical structure and the rest of the catalog.
+// Only the DSS's typed structure counts as validation data (the DSS and
+// VRI dictionaries, the /Certs /OCSPs /CRLs arrays and VRI /Cert /OCSP
+// /CRL arrays with the streams they list, VRI /TS): an object a DSS
+// names under another key, or reaches only through one, is judged as
+// what it is elsewhere, or as an unknown object. An embedded file the
+// DSS, /Info or /Metadata also names is an embedded file. And whatever
+// the analysis made of an update, an embedded file listed under a name a
+// signed revision held another file under is "attachment-modified",
+// never allowed. Then:
 //
 //   - A reference in the signed revision to an object it does not hold
 //     (missing, free, of another generation, unreadable) is a defect of

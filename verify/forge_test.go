@@ -155,6 +155,11 @@ func TestForgedEncryption(t *testing.T) {
 			if !strings.Contains(rep.Signatures[0].Modifications[0].Description, "encrypt") {
 				t.Errorf("message %q", rep.Signatures[0].Modifications[0].Description)
 			}
+			// The forged content is not what the signed revision held,
+			// however the digests of their stored bytes are shared.
+			if a := findAttachment(t, rep, "transcript.xml"); a.SHA256 == hexSum(forgedXML) && len(a.CoveredBy) != 0 {
+				t.Errorf("forged attachment covered: %+v", a)
+			}
 		})
 	}
 	t.Run("same values again", func(t *testing.T) {
