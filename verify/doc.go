@@ -230,11 +230,13 @@
 //
 // # Levels
 //
-// B-B: a CAdES signature; B-T: with a signature timestamp; B-LT: with, in
-// the DSS, revocation data for every certificate of the signer's path but
-// the trust anchor; B-LTA: B-LT with a document timestamp after the
-// signature. The level says what the document holds, not whether it
-// validated.
+// B-B: a CAdES signature; B-T: with a signature timestamp, or a document
+// timestamp after it that gives proof of existence (one that failed, or
+// whose TSA is not trusted, proves nothing and raises no level); B-LT:
+// with, in the DSS, revocation data for every certificate of the signer's
+// path but the trust anchor; B-LTA: B-LT with a document timestamp after
+// the signature. Otherwise the level says what the document holds, not
+// whether it validated.
 //
 // # Bounds
 //
