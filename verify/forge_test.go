@@ -162,6 +162,35 @@ func TestForgedEncryption(t *testing.T) {
 			}
 		})
 	}
+	t.Run("indirect crypt filters rewritten", func(t *testing.T) {
+		// /Encrypt and its /CF are objects of their own; the attacker
+		// rewrites only the /CF object, whose key in the handler cache
+		// (the serialised /Encrypt) stays the same.
+		b := embedAF(t, in, "transcript.xml", func(num uint32) []byte { return e.aesv2(t, num, forgedXML) }, nil)
+		var cf pdf.Ref
+		b = rawUpdate(t, b, func(r *pdf.Reader) []rawObj {
+			n := r.NextObjectNumber()
+			cf = pdf.Ref{Num: n + 1}
+			d := e.dict("None", "StdCF")
+			d["CF"] = cf
+			return []rawObj{{ref: pdf.Ref{Num: n}, obj: d}, {ref: cf, obj: e.dict("None", "StdCF")["CF"]}}
+		}, func(r *pdf.Reader, tr pdf.Dict) int64 {
+			tr["ID"], tr["Encrypt"] = e.id, pdf.Ref{Num: r.NextObjectNumber()}
+			return -1
+		})
+		signed := sign(t, f.env.Signer, b, cred, lt)
+		checkDoc(t, run(t, signed, f.offline()), verify.TotalPassed, 1)
+		forged := rawUpdate(t, signed, func(r *pdf.Reader) []rawObj {
+			return []rawObj{{ref: cf, obj: e.dict("AESV2", "StdCF")["CF"]}}
+		}, nil)
+		rep := run(t, forged, f.offline())
+		if rep.Document.Indication != verify.TotalFailed || !hasKind(rep.Signatures[0], verify.ModEncryption) {
+			t.Fatalf("rewritten crypt filters not failed:\n%s", dump(rep))
+		}
+		if a := findAttachment(t, rep, "transcript.xml"); a.SHA256 == hexSum(forgedXML) && len(a.CoveredBy) != 0 {
+			t.Errorf("forged attachment covered: %+v", a)
+		}
+	})
 	t.Run("same values again", func(t *testing.T) {
 		signed := noneCF("StdCF")
 		// An honest update that repeats the same /Encrypt, indirect now.
