@@ -395,6 +395,13 @@ func (d *differ) run(end int64) {
 func (d *differ) encryption() {
 	was, now := d.old.EncryptionIdentity(), d.cur.EncryptionIdentity()
 	if was == now {
+		// The trailer read is merged across sections, but a viewer may
+		// take /Encrypt from the newest alone, and an update's trailer
+		// must repeat it (ISO 32000-1 §7.5.6): one that leaves it out
+		// reads, there, as not encrypted.
+		if secs := d.cur.Sections(); was != "" && len(secs) > 0 && secs[0].Trailer["Encrypt"] == nil {
+			d.addShown(shown{effect: EffectContent}, ModEncryption, pdf.Ref{}, "", false, "the newest trailer leaves out the /Encrypt the signed revision had: a viewer that reads only that trailer reads the file as not encrypted")
+		}
 		return
 	}
 	switch {

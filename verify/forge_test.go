@@ -141,6 +141,13 @@ func TestForgedEncryption(t *testing.T) {
 			tr["Encrypt"] = d
 		}},
 	}
+	// A newest trailer without /Encrypt: the merged trailer still has the
+	// old one, but a viewer reading only the newest does not.
+	cases = append(cases, struct {
+		name   string
+		signed []byte
+		edit   func(tr pdf.Dict)
+	}{"encrypt left out", noneCF("StdCF"), func(tr pdf.Dict) { delete(tr, "Encrypt") }})
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			if c.name != "encrypt added" {
