@@ -645,6 +645,10 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 		// Before the DSS, /Info and /Metadata: an embedded file they also
 		// name is still an embedded file.
 		d.addShown(at.shown(), ModObjectModified, ref, "", false, "an embedded file changed (object %d)", num)
+	case reached && at.area == areaForm && (rm.dss[num] || num == rm.info || num == rm.metadata):
+		// Likewise a part of the form that the DSS, /Info or /Metadata
+		// also names.
+		d.addShown(at.shown(), ModAcroFormModified, ref, "", false, "object %d of the form was overwritten%s", num, describeObject(od))
 	case rm.dss[num]:
 		d.add(ModDSS, ref, "", false, "the DSS was updated")
 	case num == rm.info:
@@ -661,7 +665,10 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 		d.fieldList(ref, oa, na)
 	case reached && at.area == areaStructure && isStructure(od) && isStructure(nd):
 		d.add(ModStructure, ref, "", false, "the logical structure (tagging) was updated")
-	case reached && at.area == areaMeta:
+	case reached && at.area == areaMeta && isMetaValue(o) && isMetaValue(n):
+		// What /Info or /Metadata reach is metadata only when it is a
+		// value (an indirect /Title string) or an XMP stream: anything
+		// else they name (an action, a destination) is what it is.
 		d.add(ModMetadata, ref, "", false, "the document metadata changed")
 	case reached && at.area == areaForm:
 		d.addShown(at.shown(), ModAcroFormModified, ref, "", false, "object %d of the form was overwritten%s", num, describeObject(od))
@@ -716,6 +723,17 @@ func describeObject(d pdf.Dict) string {
 		return fmt.Sprintf(" (a /%s)", t)
 	}
 	return ""
+}
+
+// isMetaValue reports a plain value or an XMP metadata stream.
+func isMetaValue(o pdf.Object) bool {
+	switch x := o.(type) {
+	case pdf.String, pdf.Name, pdf.Integer, pdf.Real, pdf.Bool:
+		return true
+	case *pdf.Stream:
+		return x.Dict["Type"] == pdf.Name("Metadata")
+	}
+	return false
 }
 
 // isStructure recognises objects of the logical structure tree, which

@@ -135,8 +135,10 @@
 // VRI dictionaries, the /Certs /OCSPs /CRLs arrays and VRI /Cert /OCSP
 // /CRL arrays with the streams they list, VRI /TS): an object a DSS
 // names under another key, or reaches only through one, is judged as
-// what it is elsewhere, or as an unknown object. An embedded file the
-// DSS, /Info or /Metadata also names is an embedded file. And whatever
+// what it is elsewhere, or as an unknown object. An embedded file (or a
+// part of the form) the DSS, /Info or /Metadata also names is one still,
+// and what /Info and /Metadata reach is metadata only when it is a plain
+// value or an XMP stream, not an action they also name. And whatever
 // the analysis made of an update, an embedded file listed under a name a
 // signed revision held another file under is "attachment-modified",
 // never allowed. Then:
