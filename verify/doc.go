@@ -130,7 +130,8 @@
 // first: what pages draw (contents, resources and everything they reach,
 // fonts, images, form XObjects, and the optional content configuration),
 // then the form, annotations and their appearances, embedded files, the
-// DSS, the metadata, the logical structure and the rest of the catalog.
+// open action, document actions and name trees, the DSS, the metadata,
+// the logical structure and the rest of the catalog.
 // Only the DSS's typed structure counts as validation data (the DSS and
 // VRI dictionaries, the /Certs /OCSPs /CRLs arrays and VRI /Cert /OCSP
 // /CRL arrays with the streams they list, VRI /TS): an object a DSS

@@ -54,34 +54,44 @@ func TestForgedAttachmentViaDSS(t *testing.T) {
 	}
 }
 
-// TestForgedActionViaInfo: an object the catalog uses (here the
-// /OpenAction JavaScript) that /Info also names is not metadata:
-// rewriting it after signing is not a metadata change.
+// TestForgedActionViaInfo: an object the catalog runs (here the
+// /OpenAction JavaScript) that /Info or the structure tree also names is
+// neither metadata nor tagging: rewriting it after signing is not allowed.
 func TestForgedActionViaInfo(t *testing.T) {
 	f := newFixture(t)
 	cred := f.env.Creds["dev-official"]
-	var action pdf.Ref
-	in := appendUpdate(t, corpus(t, "memo-chromium.pdf"), func(r *pdf.Reader, u *pdf.Update) {
-		cat, ref, _ := r.Catalog()
-		action = u.Add(pdf.Dict{"S": pdf.Name("JavaScript"), "JS": pdf.TextString("app.alert('signed');")})
-		c := cat.Clone()
-		c["OpenAction"] = action
-		u.Set(ref, c)
-		info, ok := r.Trailer()["Info"].(pdf.Ref)
-		if !ok {
-			t.Skip("no /Info")
-		}
-		d, _ := r.Dict(info)
-		d = d.Clone()
-		d["X"] = action
-		u.Set(info, d)
-	})
-	signed := sign(t, f.env.Signer, in, cred, signer.Options{Level: signer.LevelLT})
-	checkDoc(t, run(t, signed, f.offline()), verify.TotalPassed, 1)
-	forged := appendUpdate(t, signed, func(r *pdf.Reader, u *pdf.Update) {
-		u.Set(action, pdf.Dict{"S": pdf.Name("JavaScript"), "JS": pdf.TextString("app.alert('forged');")})
-	})
-	if rep := run(t, forged, f.offline()); rep.Document.Indication == verify.TotalPassed {
-		t.Fatalf("a rewritten action passed as metadata:\n%s", dump(rep))
+	for _, via := range []string{"info", "structure"} {
+		t.Run(via, func(t *testing.T) {
+			var action pdf.Ref
+			in := appendUpdate(t, corpus(t, "memo-chromium.pdf"), func(r *pdf.Reader, u *pdf.Update) {
+				cat, ref, _ := r.Catalog()
+				// /P makes it look like a structure element too.
+				action = u.Add(pdf.Dict{"S": pdf.Name("JavaScript"), "P": ref, "JS": pdf.TextString("app.alert('signed');")})
+				c := cat.Clone()
+				c["OpenAction"] = action
+				if via == "structure" {
+					c["StructTreeRoot"] = u.Add(pdf.Dict{"Type": pdf.Name("StructTreeRoot"), "X": action})
+				} else {
+					info, ok := r.Trailer()["Info"].(pdf.Ref)
+					if !ok {
+						t.Skip("no /Info")
+					}
+					d, _ := r.Dict(info)
+					d = d.Clone()
+					d["X"] = action
+					u.Set(info, d)
+				}
+				u.Set(ref, c)
+			})
+			signed := sign(t, f.env.Signer, in, cred, signer.Options{Level: signer.LevelLT})
+			checkDoc(t, run(t, signed, f.offline()), verify.TotalPassed, 1)
+			forged := appendUpdate(t, signed, func(r *pdf.Reader, u *pdf.Update) {
+				_, ref, _ := r.Catalog()
+				u.Set(action, pdf.Dict{"S": pdf.Name("JavaScript"), "P": ref, "JS": pdf.TextString("app.alert('forged');")})
+			})
+			if rep := run(t, forged, f.offline()); rep.Document.Indication == verify.TotalPassed {
+				t.Fatalf("a rewritten action passed:\n%s", dump(rep))
+			}
+		})
 	}
 }

@@ -484,6 +484,13 @@ func (rm *roleMap) walkReach(v *verifier, r *pdf.Reader, cat pdf.Dict, catRef pd
 		w.follow(names["EmbeddedFiles"], reach{areaAttachment, -1})
 	}
 	w.follow(cat["AF"], reach{areaAttachment, -1})
+	// Then what the catalog runs and names (the open action, document
+	// actions, the name trees: JavaScript, destinations, templates), so
+	// that a DSS, metadata or structure key naming one of them does not
+	// make it validation data, metadata or tagging.
+	for _, k := range []pdf.Name{"OpenAction", "AA", "Names"} {
+		w.follow(cat[k], reach{areaOther, -1})
+	}
 	// Then the rest of the catalog.
 	w.follow(cat["DSS"], reach{areaDSS, -1})
 	w.follow(cat["Metadata"], reach{areaMeta, -1})
