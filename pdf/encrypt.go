@@ -52,7 +52,8 @@ const maxEncryptions = 4
 // decrypt.
 type security struct {
 	h      *crypt.Handler
-	encRef Ref // the /Encrypt dictionary's object, whose strings are plain
+	encRef Ref    // the /Encrypt dictionary's object, whose strings are plain
+	ident  string // see EncryptionIdentity
 }
 
 // Security returns the document's encryption, or nil when it has none.
@@ -115,7 +116,7 @@ func (r *Reader) openSecurity() error {
 		}
 		r.sh.handlers[key] = h
 	}
-	r.sec = &security{h: h, encRef: encRef}
+	r.sec = &security{h: h, encRef: encRef, ident: encryptionIdentity(p)}
 	// Nothing read so far may stay cached undecrypted.
 	r.cache = map[Ref]Object{}
 	r.objstms = map[uint32]*objStm{}

@@ -65,6 +65,7 @@ type embedded struct {
 	key    string // the name tree's key
 	spec   pdf.Dict
 	stream *pdf.Stream
+	ref    pdf.Ref // the stream's object
 }
 
 // fileWalk lists a revision's embedded files within a shared budget.
@@ -153,10 +154,12 @@ func (w *fileWalk) spec(key string, o pdf.Object) {
 		return // a reference to an external file: nothing embedded
 	}
 	var st *pdf.Stream
+	var ref pdf.Ref
 	for _, k := range []pdf.Name{"UF", "F"} {
 		if s, err := w.r.Resolve(ef[k]); err == nil {
 			if s, ok := s.(*pdf.Stream); ok {
 				st = s
+				ref, _ = ef[k].(pdf.Ref)
 				break
 			}
 		}
@@ -164,7 +167,7 @@ func (w *fileWalk) spec(key string, o pdf.Object) {
 	if st == nil {
 		return
 	}
-	w.files = append(w.files, embedded{key: key, spec: spec, stream: st})
+	w.files = append(w.files, embedded{key: key, spec: spec, stream: st, ref: ref})
 }
 
 // listEmbedded walks r's /Names /EmbeddedFiles tree and /AF array.
@@ -204,16 +207,59 @@ type content struct {
 }
 
 // contentKey identifies a stream's stored bytes and how they decode: the
-// same key in two revisions is the same content, decoded once.
+// same key in two revisions is the same content, decoded once. The bytes
+// are those of one object at one place in the file; how they decode is
+// the reader's encryption (whose key depends on the object's number) and
+// the filters with their parameters as the reader resolves them.
 type contentKey struct {
+	ref     pdf.Ref
 	off, n  int64
+	enc     string // pdf.Reader.EncryptionIdentity
 	filters string
 }
 
-func streamKey(r *pdf.Reader, st *pdf.Stream) contentKey {
-	f, _ := r.Resolve(st.Dict["Filter"])
-	p, _ := r.Resolve(st.Dict["DecodeParms"])
-	return contentKey{off: st.Offset, n: st.Length, filters: fmt.Sprint(f, p)}
+// streamKey is the key of stream ref of r, and false when its content
+// must not be shared with another reader's: a direct stream, or filters
+// whose parameters hold references, which each revision may resolve to
+// another object.
+func streamKey(r *pdf.Reader, ref pdf.Ref, st *pdf.Stream) (contentKey, bool) {
+	if ref == (pdf.Ref{}) || st.Data != nil {
+		return contentKey{}, false
+	}
+	f, err1 := r.Resolve(st.Dict["Filter"])
+	p, err2 := r.Resolve(st.Dict["DecodeParms"])
+	if err1 != nil || err2 != nil || holdsRef(f, 0) || holdsRef(p, 0) {
+		return contentKey{}, false
+	}
+	b := pdf.AppendObject(nil, f)
+	b = append(b, 0)
+	b = pdf.AppendObject(b, p)
+	return contentKey{ref: ref, off: st.Offset, n: st.Length, enc: r.EncryptionIdentity(), filters: string(b)}, true
+}
+
+// holdsRef reports whether o holds a reference at any depth (or is too
+// deep to tell).
+func holdsRef(o pdf.Object, depth int) bool {
+	if depth > 16 {
+		return true
+	}
+	switch x := o.(type) {
+	case pdf.Ref:
+		return true
+	case pdf.Array:
+		for _, e := range x {
+			if holdsRef(e, depth+1) {
+				return true
+			}
+		}
+	case pdf.Dict:
+		for _, e := range x {
+			if holdsRef(e, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // attachments lists the document's embedded files and which signatures
@@ -229,9 +275,10 @@ func (v *verifier) attachments() {
 		return
 	}
 	sums := map[contentKey]content{}
-	digest := func(r *pdf.Reader, st *pdf.Stream) content {
-		k := streamKey(r, st)
-		if c, ok := sums[k]; ok && st.Data == nil {
+	digest := func(r *pdf.Reader, f embedded) content {
+		st := f.stream
+		k, share := streamKey(r, f.ref, st)
+		if c, ok := sums[k]; ok && share {
 			return c
 		}
 		var c content
@@ -242,7 +289,7 @@ func (v *verifier) attachments() {
 			s := sha256.Sum256(data)
 			c = content{size: int64(len(data)), sum: hex.EncodeToString(s[:])}
 		}
-		if st.Data == nil {
+		if share {
 			sums[k] = c
 		}
 		return c
@@ -265,7 +312,7 @@ func (v *verifier) attachments() {
 				a.Description = pdf.DecodeText(s.Bytes)
 			}
 		}
-		c := digest(v.r, f.stream)
+		c := digest(v.r, f)
 		a.Size, a.SHA256 = c.size, c.sum
 		if c.err != nil {
 			a.Error = attachmentError(c.err)
@@ -275,7 +322,10 @@ func (v *verifier) attachments() {
 		}
 		out = append(out, a)
 	}
-	// Which signed revisions hold each file, by name and content.
+	// Which signed revisions hold each file, by name and content. A file
+	// listed now under a name a signed revision held another file under
+	// was replaced or added after that signature: the change analysis
+	// must have said so, and if it did not, it is said here.
 	type held struct{ name, sum string }
 	for _, s := range v.sigs {
 		if s.skipped || !s.parsed {
@@ -285,22 +335,31 @@ func (v *verifier) attachments() {
 			return
 		}
 		old, err := v.reader(s.end)
-		if err != nil {
+		// A revision read with another encryption than the file's (which
+		// the change analysis reports) vouches for no content: the same
+		// stored bytes decrypt otherwise.
+		if err != nil || old.EncryptionIdentity() != v.r.EncryptionIdentity() {
 			continue
 		}
 		then, part := listEmbedded(old, &budget)
 		if part {
 			partial = true
 		}
-		have := map[held]bool{}
+		have, names := map[held]bool{}, map[string]bool{}
 		for _, f := range then {
-			if c := digest(old, f.stream); c.err == nil {
-				have[held{f.name(old), c.sum}] = true
+			if c := digest(old, f); c.err == nil {
+				name := f.name(old)
+				have[held{name, c.sum}] = true
+				names[name] = true
 			}
 		}
 		for i := range out {
-			if out[i].SHA256 != "" && have[held{out[i].Name, out[i].SHA256}] {
+			switch {
+			case out[i].SHA256 == "":
+			case have[held{out[i].Name, out[i].SHA256}]:
 				out[i].CoveredBy = append(out[i].CoveredBy, s.res.Field)
+			case names[out[i].Name]:
+				v.attachmentChanged(s, out[i].Name)
 			}
 		}
 	}
@@ -308,6 +367,25 @@ func (v *verifier) attachments() {
 		v.warnDoc("the signed revisions' embedded files could not all be read; a file shown as not covered may be")
 	}
 	v.report.Attachments = out
+}
+
+// attachmentChanged reports that the file listed now as name is not the
+// one s's revision held under that name, unless the change analysis has
+// already reported a disallowed change to the embedded files.
+func (v *verifier) attachmentChanged(s *sigCtx, name string) {
+	res := s.res
+	for _, m := range res.Modifications {
+		if m.Effect == EffectAttachment {
+			return
+		}
+	}
+	m := Modification{Kind: ModAttachmentChanged, Effect: EffectAttachment, Revision: v.revs.number(v.r.StartXref()),
+		Description: fmt.Sprintf("the embedded file %q is not the one this %s's revision held under that name", name, kindWord(s))}
+	if len(res.Modifications) < maxListed {
+		res.Modifications = append(res.Modifications, m)
+	}
+	res.ModifiedAfter = true
+	s.fail(FormatFailure, "the document was changed after this %s in a way not allowed: %s", kindWord(s), m.Description)
 }
 
 // locate says where st's stored bytes are, and whether a browser can

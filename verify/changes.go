@@ -58,6 +58,14 @@ const (
 	// not hold (missing or free), and a later revision defined it: what
 	// was signed now shows something else (a shadow attack).
 	ModDefinedLater = "object-defined-later"
+	// ModEncryption: the encryption the file is read with (the resolved
+	// /Encrypt parameters, and /ID where it feeds the key) is not the
+	// signed revision's, so bytes signed as they were read as something
+	// else, whatever their cross-reference entries say.
+	ModEncryption = "encryption-modified"
+	// ModAttachmentChanged: an embedded file that a signed revision held
+	// under the same name is no longer covered by it.
+	ModAttachmentChanged = "attachment-modified"
 )
 
 // level at which a kind becomes allowed: 1 = always (also under DocMDP
@@ -331,6 +339,7 @@ func (d *differ) run(end int64) {
 	if !same {
 		d.add(ModXref, pdf.Ref{}, "", false, "the later cross-reference sections do not build on the signed revision's")
 	}
+	d.encryption()
 	if d.old.Trailer()["Root"] != d.cur.Trailer()["Root"] {
 		// Another catalog object: judge it by its entries, as an edit.
 		oc, _, err1 := d.old.Catalog()
@@ -371,6 +380,37 @@ func (d *differ) run(end int64) {
 			return
 		}
 		d.compare(n, oldSize)
+	}
+}
+
+// encryption compares the encryption the signed revision is read with
+// with the file's. Each reader decrypts every object with what its newest
+// trailer names, so an update that adds, removes or changes /Encrypt (its
+// crypt filters, their methods, the filter for embedded files) or the
+// /ID[0] the key is made from changes how bytes signed long ago read,
+// while their cross-reference entries, all the rest of the analysis
+// compares, stay the same. No DocMDP level allows it; an update that
+// repeats the same encryption, resolved to the same parameters, is no
+// change.
+func (d *differ) encryption() {
+	was, now := d.old.EncryptionIdentity(), d.cur.EncryptionIdentity()
+	if was == now {
+		// The trailer read is merged across sections, but a viewer may
+		// take /Encrypt from the newest alone, and an update's trailer
+		// must repeat it (ISO 32000-1 §7.5.6): one that leaves it out
+		// reads, there, as not encrypted.
+		if secs := d.cur.Sections(); was != "" && len(secs) > 0 && secs[0].Trailer["Encrypt"] == nil {
+			d.addShown(shown{effect: EffectContent}, ModEncryption, pdf.Ref{}, "", false, "the newest trailer leaves out the /Encrypt the signed revision had: a viewer that reads only that trailer reads the file as not encrypted")
+		}
+		return
+	}
+	switch {
+	case was == "":
+		d.addShown(shown{effect: EffectContent}, ModEncryption, pdf.Ref{}, "", false, "an update encrypted the file after it was signed (%s): objects signed in the clear are now decrypted before they are read", d.cur.Security().Handler)
+	case now == "":
+		d.addShown(shown{effect: EffectContent}, ModEncryption, pdf.Ref{}, "", false, "an update removed the file's encryption after it was signed: objects signed encrypted are now read as stored")
+	default:
+		d.addShown(shown{effect: EffectContent}, ModEncryption, pdf.Ref{}, "", false, "an update changed the file's encryption (/Encrypt, its crypt filters or the /ID its key is made from) after it was signed (%s, was %s): objects signed are now decrypted otherwise", d.cur.Security().Handler, d.old.Security().Handler)
 	}
 }
 
@@ -601,6 +641,14 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 		d.addShown(at.shown(), ModAnnotationChanged, ref, "", false, "a %s annotation was changed", rm.annots[num])
 	case reached && at.area == areaAnnot:
 		d.addShown(at.shown(), ModAnnotationChanged, ref, "", false, "object %d, part of an annotation%s, %s", num, pageSuffix(at.page), changedOrDeleted(deleted))
+	case reached && at.area == areaAttachment:
+		// Before the DSS, /Info and /Metadata: an embedded file they also
+		// name is still an embedded file.
+		d.addShown(at.shown(), ModObjectModified, ref, "", false, "an embedded file changed (object %d)", num)
+	case reached && at.area == areaForm && (rm.dss[num] || num == rm.info || num == rm.metadata):
+		// Likewise a part of the form that the DSS, /Info or /Metadata
+		// also names.
+		d.addShown(at.shown(), ModAcroFormModified, ref, "", false, "object %d of the form was overwritten%s", num, describeObject(od))
 	case rm.dss[num]:
 		d.add(ModDSS, ref, "", false, "the DSS was updated")
 	case num == rm.info:
@@ -617,14 +665,13 @@ func (d *differ) classify(ref pdf.Ref, o, n pdf.Object) {
 		d.fieldList(ref, oa, na)
 	case reached && at.area == areaStructure && isStructure(od) && isStructure(nd):
 		d.add(ModStructure, ref, "", false, "the logical structure (tagging) was updated")
-	case reached && at.area == areaMeta:
+	case reached && at.area == areaMeta && isMetaValue(o) && isMetaValue(n):
+		// What /Info or /Metadata reach is metadata only when it is a
+		// value (an indirect /Title string) or an XMP stream: anything
+		// else they name (an action, a destination) is what it is.
 		d.add(ModMetadata, ref, "", false, "the document metadata changed")
-	case reached && at.area == areaDSS:
-		d.add(ModDSS, ref, "", false, "the DSS was updated")
 	case reached && at.area == areaForm:
 		d.addShown(at.shown(), ModAcroFormModified, ref, "", false, "object %d of the form was overwritten%s", num, describeObject(od))
-	case reached && at.area == areaAttachment:
-		d.addShown(at.shown(), ModObjectModified, ref, "", false, "an embedded file changed (object %d)", num)
 	default:
 		d.add(ModObjectModified, ref, "", false, "object %d was overwritten%s", num, describeObject(od))
 	}
@@ -676,6 +723,17 @@ func describeObject(d pdf.Dict) string {
 		return fmt.Sprintf(" (a /%s)", t)
 	}
 	return ""
+}
+
+// isMetaValue reports a plain value or an XMP metadata stream.
+func isMetaValue(o pdf.Object) bool {
+	switch x := o.(type) {
+	case pdf.String, pdf.Name, pdf.Integer, pdf.Real, pdf.Bool:
+		return true
+	case *pdf.Stream:
+		return x.Dict["Type"] == pdf.Name("Metadata")
+	}
+	return false
 }
 
 // isStructure recognises objects of the logical structure tree, which

@@ -114,7 +114,14 @@
 // compared by value (references by identity, streams by dictionary and
 // decoded data), and each difference is classified. The later sections
 // must extend the signed revision's chain. Bytes after the last %%EOF
-// (white space aside) are a change too ("trailing-bytes").
+// (white space aside) are a change too ("trailing-bytes"). Each reader
+// decrypts every object with the encryption its newest trailer names, so
+// the encryption each one resolved (the /Encrypt parameters, its crypt
+// filters and methods, and the /ID[0] that R2-R4 keys are made from) is
+// compared too: an update that adds, removes or changes it makes bytes
+// signed long ago read otherwise without changing their cross-reference
+// entries ("encryption-modified", never allowed). Repeating the same
+// encryption, resolved to the same parameters, is no change.
 //
 // Every "allowed" verdict must be justified by what a viewer will render,
 // so the signed revision is first walked from its catalog, reading only
@@ -122,9 +129,20 @@
 // reaches is marked with where it is reached from, the most visible place
 // first: what pages draw (contents, resources and everything they reach,
 // fonts, images, form XObjects, and the optional content configuration),
-// then annotations and their appearances, then the form, the DSS, the
-// metadata, the logical structure, embedded files and the rest of the
-// catalog. Then:
+// then the form, annotations and their appearances, embedded files, the
+// open action, document actions and name trees, the DSS, the metadata,
+// the logical structure and the rest of the catalog.
+// Only the DSS's typed structure counts as validation data (the DSS and
+// VRI dictionaries, the /Certs /OCSPs /CRLs arrays and VRI /Cert /OCSP
+// /CRL arrays with the streams they list, VRI /TS): an object a DSS
+// names under another key, or reaches only through one, is judged as
+// what it is elsewhere, or as an unknown object. An embedded file (or a
+// part of the form) the DSS, /Info or /Metadata also names is one still,
+// and what /Info and /Metadata reach is metadata only when it is a plain
+// value or an XMP stream, not an action they also name. And whatever
+// the analysis made of an update, an embedded file listed under a name a
+// signed revision held another file under is "attachment-modified",
+// never allowed. Then:
 //
 //   - A reference in the signed revision to an object it does not hold
 //     (missing, free, of another generation, unreadable) is a defect of
@@ -215,11 +233,13 @@
 //
 // # Levels
 //
-// B-B: a CAdES signature; B-T: with a signature timestamp; B-LT: with, in
-// the DSS, revocation data for every certificate of the signer's path but
-// the trust anchor; B-LTA: B-LT with a document timestamp after the
-// signature. The level says what the document holds, not whether it
-// validated.
+// B-B: a CAdES signature; B-T: with a signature timestamp, or a document
+// timestamp after it that gives proof of existence (one that failed, or
+// whose TSA is not trusted, proves nothing and raises no level); B-LT:
+// with, in the DSS, revocation data for every certificate of the signer's
+// path but the trust anchor; B-LTA: B-LT with a document timestamp after
+// the signature. Otherwise the level says what the document holds, not
+// whether it validated.
 //
 // # Bounds
 //

@@ -1,11 +1,12 @@
 package verify
 
-// coveredByDocTimestamp reports whether a document timestamp that decodes
-// comes after s, valid or not, as levels are told whatever validation
-// says.
+// coveredByDocTimestamp reports whether a document timestamp after s
+// gives proof of existence (valid, its TSA trusted and in time): only such
+// a one does what a signature timestamp does (EN 319 142-1 §5.3). One that
+// failed, or whose TSA is not trusted, proves nothing and raises no level.
 func (v *verifier) coveredByDocTimestamp(s *sigCtx) bool {
 	for _, o := range v.sigs {
-		if o.parsed && o.res.Kind == KindDocumentTimestamp && o.end > s.end && o.token != nil {
+		if o.parsed && o.res.Kind == KindDocumentTimestamp && o.end > s.end && o.givesPOE {
 			return true
 		}
 	}
@@ -15,7 +16,7 @@ func (v *verifier) coveredByDocTimestamp(s *sigCtx) bool {
 // detectLevel sets the PAdES baseline level (EN 319 142-1 §6) from what
 // the signature and the document hold, whether or not it validated:
 // B-B a CAdES signature; B-T with a signature timestamp or a document
-// timestamp after it; B-LT with, in
+// timestamp after it that gives proof of existence; B-LT with, in
 // the DSS, revocation data for every certificate of the signer's path but
 // the trust anchor; B-LTA with a document timestamp after it.
 func (v *verifier) detectLevel(s *sigCtx) {

@@ -122,35 +122,45 @@ func (d *differ) roleMap() *roleMap {
 	return rm
 }
 
+// readDSS marks the DSS's typed structure (ISO 32000-2 §12.8.4.3): the
+// DSS dictionary, its /Certs /OCSPs /CRLs arrays and the streams they
+// list, the /VRI dictionary, each VRI dictionary and its /Cert /OCSP /CRL
+// arrays with their streams and its /TS stream. Nothing else it reaches
+// is validation data: an object a hostile DSS names under another key
+// (an embedded file, a page's content) keeps the role it has elsewhere.
 func (rm *roleMap) readDSS(r *pdf.Reader, o pdf.Object) {
-	var mark func(o pdf.Object, depth int)
-	mark = func(o pdf.Object, depth int) {
-		if depth > 4 || !rm.spend() {
-			return
-		}
-		if n := refNum(o); n != 0 {
-			if rm.dss[n] {
-				return
-			}
+	mark := func(o pdf.Object) {
+		if n := refNum(o); n != 0 && rm.spend() {
 			rm.dss[n] = true
 		}
-		v, err := r.Resolve(o)
-		if err != nil {
-			return
-		}
-		switch x := v.(type) {
-		case pdf.Dict:
-			for _, e := range x {
-				mark(e, depth+1)
-			}
-		case pdf.Array:
-			for _, e := range x {
-				mark(e, depth+1)
-			}
+	}
+	list := func(o pdf.Object) {
+		mark(o)
+		arr, _ := r.Array(o)
+		for _, x := range arr {
+			mark(x)
 		}
 	}
-	if o != nil {
-		mark(o, 0)
+	dss, _ := r.Dict(o)
+	if dss == nil {
+		return
+	}
+	mark(o)
+	for _, k := range []pdf.Name{"Certs", "OCSPs", "CRLs"} {
+		list(dss[k])
+	}
+	mark(dss["VRI"])
+	vri, _ := r.Dict(dss["VRI"])
+	for _, e := range vri {
+		if !rm.spend() {
+			return
+		}
+		mark(e)
+		vd, _ := r.Dict(e)
+		for _, k := range []pdf.Name{"Cert", "OCSP", "CRL"} {
+			list(vd[k])
+		}
+		mark(vd["TS"])
 	}
 }
 
@@ -468,15 +478,24 @@ func (rm *roleMap) walkReach(v *verifier, r *pdf.Reader, cat pdf.Dict, catRef pd
 	for i, pd := range pages {
 		w.follow(pd["Annots"], reach{areaAnnot, i})
 	}
+	// Then the embedded files, before the DSS, the metadata and the
+	// structure, which a hostile revision may make reach them too.
+	if names, _ := r.Dict(cat["Names"]); names != nil {
+		w.follow(names["EmbeddedFiles"], reach{areaAttachment, -1})
+	}
+	w.follow(cat["AF"], reach{areaAttachment, -1})
+	// Then what the catalog runs and names (the open action, document
+	// actions, the name trees: JavaScript, destinations, templates), so
+	// that a DSS, metadata or structure key naming one of them does not
+	// make it validation data, metadata or tagging.
+	for _, k := range []pdf.Name{"OpenAction", "AA", "Names"} {
+		w.follow(cat[k], reach{areaOther, -1})
+	}
 	// Then the rest of the catalog.
 	w.follow(cat["DSS"], reach{areaDSS, -1})
 	w.follow(cat["Metadata"], reach{areaMeta, -1})
 	w.follow(r.Trailer()["Info"], reach{areaMeta, -1})
 	w.follow(cat["StructTreeRoot"], reach{areaStructure, -1})
-	if names, _ := r.Dict(cat["Names"]); names != nil {
-		w.follow(names["EmbeddedFiles"], reach{areaAttachment, -1})
-	}
-	w.follow(cat["AF"], reach{areaAttachment, -1})
 	for k, o := range cat {
 		if k != "Pages" {
 			w.follow(o, reach{areaOther, -1})

@@ -277,11 +277,14 @@ func (v *verifier) run() error {
 		}
 	}
 	v.revisionDigests()
+	// Before the results are copied into the report: a replaced
+	// embedded file the change analysis missed fails the signatures
+	// whose revisions held it.
+	v.attachments()
 	for _, s := range v.sigs {
 		s.finish()
 		v.report.Signatures = append(v.report.Signatures, *s.res)
 	}
-	v.attachments()
 	v.summarize()
 	return nil
 }
