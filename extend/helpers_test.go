@@ -8,9 +8,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/pem"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"esign/devstack"
 	"esign/extend"
 	"esign/hsm/hsmtest"
+	"esign/internal/extverify"
 	"esign/internal/testenv"
 	"esign/signer"
 	"esign/verify"
@@ -121,49 +120,7 @@ func (f *fixture) pdfsigSign(t *testing.T, in []byte, field string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	put := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	pk, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPath := put("key.pem", "PRIVATE KEY", pk)
-	certPath := put("cert.pem", "CERTIFICATE", cert.Raw)
-	chainPath := put("chain.pem", "CERTIFICATE", f.env.PKI.Issuing.Raw)
-	p12, db := filepath.Join(dir, "signer.p12"), filepath.Join(dir, "nss")
-	if err := os.Mkdir(db, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	// Throwaway passwords of a throwaway test key.
-	runCmd(t, "openssl", "pkcs12", "-export", "-inkey", keyPath, "-in", certPath, "-certfile", chainPath,
-		"-name", "signer", "-passout", "pass:test", "-out", p12)
-	runCmd(t, "certutil", "-N", "-d", "sql:"+db, "--empty-password")
-	runCmd(t, "pk12util", "-i", p12, "-d", "sql:"+db, "-W", "test")
-	src, dst := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
-	if err := os.WriteFile(src, in, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	runCmd(t, "pdfsig", "-add-signature", "-nssdir", "sql:"+db, "-nick", "signer", "-new-signature-field-name", field,
-		"-reason", "ทดสอบ", src, dst)
-	out, err := os.ReadFile(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func runCmd(t *testing.T, name string, args ...string) {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", name, err, out)
-	}
+	return extverify.NewPDFSigSigner(t, key, cert, f.env.PKI.Issuing).Sign(t, in, field)
 }
 
 // digest is the hash of data, for openssl ts -verify.

@@ -5,26 +5,18 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/pem"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"esign/devpki"
+	"esign/internal/extverify"
 	"esign/signer"
 	"esign/verify"
 )
 
-// pdfsigSigner is an NSS database holding a software key and a
-// certificate from the dev CA, for poppler's pdfsig to sign with.
-type pdfsigSigner struct {
-	db   string
-	cert *x509.Certificate
-}
-
-func newPDFSigSigner(t *testing.T, f *fixture, cn string) *pdfsigSigner {
+// newPDFSigSigner makes a software key with a certificate from the dev CA,
+// for poppler's pdfsig to sign with.
+func newPDFSigSigner(t *testing.T, f *fixture, cn string) *extverify.PDFSigSigner {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -44,53 +36,7 @@ func newPDFSigSigner(t *testing.T, f *fixture, cn string) *pdfsigSigner {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	write := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	keyPath := write("key.pem", "PRIVATE KEY", must(x509.MarshalPKCS8PrivateKey(key)))
-	certPath := write("cert.pem", "CERTIFICATE", cert.Raw)
-	chainPath := write("chain.pem", "CERTIFICATE", f.env.PKI.Issuing.Raw)
-	p12 := filepath.Join(dir, "signer.p12")
-	db := filepath.Join(dir, "nss")
-	if err := os.Mkdir(db, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	// Throwaway passwords of a throwaway test key.
-	runCmd(t, "openssl", "pkcs12", "-export", "-inkey", keyPath, "-in", certPath, "-certfile", chainPath,
-		"-name", "signer", "-passout", "pass:test", "-out", p12)
-	runCmd(t, "certutil", "-N", "-d", "sql:"+db, "--empty-password")
-	runCmd(t, "pk12util", "-i", p12, "-d", "sql:"+db, "-W", "test")
-	return &pdfsigSigner{db: "sql:" + db, cert: cert}
-}
-
-// sign adds a signature in a new field with pdfsig -add-signature.
-func (p *pdfsigSigner) sign(t *testing.T, in []byte, field string) []byte {
-	t.Helper()
-	dir := t.TempDir()
-	src, dst := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
-	if err := os.WriteFile(src, in, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	runCmd(t, "pdfsig", "-add-signature", "-nssdir", p.db, "-nick", "signer", "-new-signature-field-name", field,
-		"-reason", "ทดสอบ", src, dst)
-	out, err := os.ReadFile(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
-func runCmd(t *testing.T, name string, args ...string) {
-	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", name, err, out)
-	}
+	return extverify.NewPDFSigSigner(t, key, cert, f.env.PKI.Issuing)
 }
 
 func must[T any](v T, err error) T {
@@ -106,9 +52,9 @@ func TestOtherTool(t *testing.T) {
 	f := newFixture(t)
 	ps := newPDFSigSigner(t, f, "นายป๊อปเปลอร์ ลงนาม")
 	in := corpus(t, "memo-ghostscript.pdf")
-	alone := ps.sign(t, in, "PopplerSig")
+	alone := ps.Sign(t, in, "PopplerSig")
 	ours := sign(t, f.env.Signer, in, f.env.Creds["dev-director"], signer.Options{Level: signer.LevelLT})
-	after := ps.sign(t, ours, "PopplerSig")
+	after := ps.Sign(t, ours, "PopplerSig")
 
 	t.Run("alone online", func(t *testing.T) {
 		rep := run(t, alone, f.online())
@@ -150,7 +96,7 @@ func TestDocMDP(t *testing.T) {
 	}
 	p1, p2 := certify(1), certify(2)
 	// Our signer refuses to sign a P=1 document; poppler does not check.
-	p1Signed := ps.sign(t, p1, "Later")
+	p1Signed := ps.Sign(t, p1, "Later")
 	p2Signed := sign(t, f.env.Signer, p2, f.env.Creds["dev-director"], signer.Options{Level: signer.LevelLT})
 	p1DSS := appendUpdate(t, p1, nil)
 

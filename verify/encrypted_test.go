@@ -168,7 +168,7 @@ func TestEncryptedOtherTool(t *testing.T) {
 		}
 		t.Run(e.Name, func(t *testing.T) {
 			enc := pdftest.QPDF(t, plain, e)
-			theirs := ps.sign(t, enc, "PopplerSig")
+			theirs := ps.Sign(t, enc, "PopplerSig")
 			rep := run(t, theirs, f.online())
 			checkDoc(t, rep, verify.TotalPassed, 1)
 			checkSig(t, rep, 0, want{indication: verify.TotalPassed, level: verify.LevelNotETSI, covers: boolp(true)})
@@ -179,7 +179,7 @@ func TestEncryptedOtherTool(t *testing.T) {
 			// And poppler's encrypted update after our B-LT with its DSS:
 			// the change analysis compares decrypted objects.
 			ours := sign(t, f.env.Signer, enc, f.env.Creds["dev-director"], signer.Options{Level: signer.LevelLT, Certify: 2})
-			after := ps.sign(t, ours, "PopplerSig")
+			after := ps.Sign(t, ours, "PopplerSig")
 			rep = run(t, after, f.online())
 			checkDoc(t, rep, verify.TotalPassed, 2)
 			checkSig(t, rep, 0, want{indication: verify.TotalPassed, level: verify.LevelLT, covers: boolp(false), cert: "2"})

@@ -320,3 +320,62 @@ func readPEM(t testing.TB, path string) []*x509.Certificate {
 	}
 	return out
 }
+
+// PDFSigSigner is an NSS database holding one software key, its
+// certificate and issuing chain, for poppler's pdfsig -add-signature: an
+// adbe.pkcs7.detached signature made by a tool we did not write.
+type PDFSigSigner struct {
+	NSSDir string // "sql:DIR"
+	Cert   *x509.Certificate
+}
+
+// NewPDFSigSigner puts key and cert, with chain (issuers, root optional),
+// into a fresh NSS database under the nickname "signer".
+func NewPDFSigSigner(t testing.TB, key crypto.PrivateKey, cert *x509.Certificate, chain ...*x509.Certificate) *PDFSigSigner {
+	t.Helper()
+	dir := t.TempDir()
+	pk, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPath := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	certPath, chainPath := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "chain.pem")
+	WritePEM(t, certPath, cert)
+	WritePEM(t, chainPath, chain...)
+	p12, db := filepath.Join(dir, "signer.p12"), filepath.Join(dir, "nss")
+	if err := os.Mkdir(db, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// Throwaway passwords of a throwaway test key.
+	args := []string{"pkcs12", "-export", "-inkey", keyPath, "-in", certPath, "-name", "signer", "-passout", "pass:test", "-out", p12}
+	if len(chain) > 0 {
+		args = append(args, "-certfile", chainPath)
+	}
+	run(t, "openssl", args...)
+	run(t, "certutil", "-N", "-d", "sql:"+db, "--empty-password")
+	run(t, "pk12util", "-i", p12, "-d", "sql:"+db, "-W", "test")
+	return &PDFSigSigner{NSSDir: "sql:" + db, Cert: cert}
+}
+
+// Sign adds a signature in a new field named field with pdfsig, passing
+// extra arguments on (such as -upw for an encrypted input), and returns
+// the signed file.
+func (p *PDFSigSigner) Sign(t testing.TB, in []byte, field string, extra ...string) []byte {
+	t.Helper()
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "in.pdf"), filepath.Join(dir, "out.pdf")
+	if err := os.WriteFile(src, in, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"-add-signature", "-nssdir", p.NSSDir, "-nick", "signer", "-new-signature-field-name", field,
+		"-reason", "ทดสอบ"}, extra...)
+	run(t, "pdfsig", append(args, src, dst)...)
+	out, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
