@@ -204,6 +204,21 @@ func bearer(h string) (string, bool) {
 // MaxSmallBody.
 func (s *Server) body(c *gin.Context) ([]byte, error) { return s.readBody(c, s.cfg.MaxSmallBody) }
 
+// parseBody reads a small request body and parses it with parse. When
+// either fails it has answered the error, and says so with false.
+func parseBody[T any](s *Server, c *gin.Context, parse func([]byte) (T, error)) (T, bool) {
+	var req T
+	b, err := s.body(c)
+	if err == nil {
+		req, err = parse(b)
+	}
+	if err != nil {
+		fail(c, err)
+		return req, false
+	}
+	return req, true
+}
+
 // readBody reads the request body up to limit bytes; past it the answer
 // is 413.
 func (s *Server) readBody(c *gin.Context, limit int64) ([]byte, error) {

@@ -120,14 +120,8 @@ func (s *Server) revoke(c *gin.Context) {
 func (s *Server) list(v Version) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
-		b, err := s.body(c)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		req, err := ParseList(b)
-		if err != nil {
-			fail(c, err)
+		req, ok := parseBody(s, c, ParseList)
+		if !ok {
 			return
 		}
 		cl := clientOf(c)
@@ -163,14 +157,8 @@ func (s *Server) list(v Version) gin.HandlerFunc {
 
 func (s *Server) credentialInfo(v Version) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		b, err := s.body(c)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		req, err := ParseCredentialInfo(b)
-		if err != nil {
-			fail(c, err)
+		req, ok := parseBody(s, c, ParseCredentialInfo)
+		if !ok {
 			return
 		}
 		cred, key, err := s.credential(c.Request.Context(), clientOf(c), req.CredentialID)
@@ -281,14 +269,8 @@ func (s *Server) authorize(v Version) gin.HandlerFunc {
 		ctx := c.Request.Context()
 		cl := clientOf(c)
 		entry := audit.Entry{RequestID: api.RequestID(c), Client: cl.Name, Action: audit.ActionAuthorize}
-		b, err := s.body(c)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		req, err := ParseAuthorize(v, b)
-		if err != nil {
-			fail(c, err)
+		req, ok := parseBody(s, c, func(b []byte) (*AuthorizeRequest, error) { return ParseAuthorize(v, b) })
+		if !ok {
 			return
 		}
 		cred, err := s.cfg.Store.Authorize(ctx, cl, req.CredentialID)
@@ -393,14 +375,8 @@ func (s *Server) signHash(v Version) gin.HandlerFunc {
 		ctx := c.Request.Context()
 		cl := clientOf(c)
 		entry := audit.Entry{RequestID: api.RequestID(c), Client: cl.Name, Action: audit.ActionSignHash}
-		b, err := s.body(c)
-		if err != nil {
-			fail(c, err)
-			return
-		}
-		req, err := ParseSignHash(v, b)
-		if err != nil {
-			fail(c, err)
+		req, ok := parseBody(s, c, func(b []byte) (*SignHashRequest, error) { return ParseSignHash(v, b) })
+		if !ok {
 			return
 		}
 		cred, key, err := s.credential(ctx, cl, req.CredentialID)
@@ -484,14 +460,8 @@ func (s *Server) timestamp(c *gin.Context) {
 		fail(c, badRequest("this service offers no timestamps"))
 		return
 	}
-	b, err := s.body(c)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	req, err := ParseTimestamp(b)
-	if err != nil {
-		fail(c, err)
+	req, ok := parseBody(s, c, ParseTimestamp)
+	if !ok {
 		return
 	}
 	entry := audit.Entry{RequestID: api.RequestID(c), Client: cl.Name, Action: audit.ActionTimestamp,
