@@ -258,7 +258,7 @@ func SetCredential(c *gin.Context, name string) { c.Set(keyCredential, name) }
 func RequestID(c *gin.Context) string { return requestID(c) }
 
 func (s *Server) authenticate(c *gin.Context) {
-	key, ok := bearerToken(c.GetHeader("Authorization"))
+	key, ok := BearerToken(c.GetHeader("Authorization"))
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="esign"`)
 		abort(c, store.ErrUnauthenticated)
@@ -275,10 +275,10 @@ func (s *Server) authenticate(c *gin.Context) {
 	c.Next()
 }
 
-// bearerToken reads the credentials of an Authorization header of the
+// BearerToken reads the credentials of an Authorization header of the
 // Bearer scheme, whose name is case-insensitive (RFC 9110 §11.1): a
 // client sending "bearer" is as right as one sending "Bearer".
-func bearerToken(h string) (string, bool) {
+func BearerToken(h string) (string, bool) {
 	scheme, token, ok := strings.Cut(strings.TrimSpace(h), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return "", false

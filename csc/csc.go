@@ -170,7 +170,7 @@ func clientOf(c *gin.Context) *store.Client { return c.MustGet(keyClient).(*stor
 // "Authorization: Bearer".
 func (s *Server) authenticate(c *gin.Context) {
 	ctx := c.Request.Context()
-	tok, ok := bearer(c.GetHeader("Authorization"))
+	tok, ok := api.BearerToken(c.GetHeader("Authorization"))
 	if !ok {
 		fail(c, store.ErrUnauthenticated)
 		return
@@ -189,15 +189,6 @@ func (s *Server) authenticate(c *gin.Context) {
 	c.Set(keyClient, cl)
 	api.SetClient(c, cl)
 	c.Next()
-}
-
-func bearer(h string) (string, bool) {
-	scheme, tok, ok := strings.Cut(strings.TrimSpace(h), " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	tok = strings.TrimSpace(tok)
-	return tok, tok != ""
 }
 
 // body reads a request body of a method other than signDoc, up to

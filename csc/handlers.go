@@ -104,7 +104,7 @@ func (s *Server) revoke(c *gin.Context) {
 		return
 	}
 	if in.Token == "" {
-		in.Token, _ = bearer(c.GetHeader("Authorization"))
+		in.Token, _ = api.BearerToken(c.GetHeader("Authorization"))
 	}
 	err = s.cfg.Store.WithTx(ctx, func(tx *store.Tx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM csc_tokens WHERE token_hash = ? AND client = ?", hashSecret(in.Token), clientOf(c).Name)
