@@ -299,14 +299,9 @@ func ParseCredentialInfo(body []byte) (*CredentialInfoRequest, error) {
 	if r.CredentialID == "" {
 		return nil, badRequest("Missing (or invalid type) string parameter credentialID")
 	}
-	switch r.Certificates {
-	case "":
-		r.Certificates = "single"
-	case "none", "single", "chain":
-	default:
-		return nil, badRequest("Invalid parameter certificates (want none, single or chain)")
-	}
-	return r, nil
+	var err error
+	r.Certificates, err = certificatesParam(r.Certificates)
+	return r, err
 }
 
 // ParseList reads credentials/list.
@@ -318,14 +313,9 @@ func ParseList(body []byte) (*ListRequest, error) {
 	if r.MaxResults != nil && *r.MaxResults < 1 {
 		return nil, badRequest("Invalid parameter maxResults")
 	}
-	switch r.Certificates {
-	case "":
-		r.Certificates = "single"
-	case "none", "single", "chain":
-	default:
-		return nil, badRequest("Invalid parameter certificates (want none, single or chain)")
-	}
-	return r, nil
+	var err error
+	r.Certificates, err = certificatesParam(r.Certificates)
+	return r, err
 }
 
 // ParseTimestamp reads signatures/timestamp: the hash, its algorithm
@@ -396,4 +386,16 @@ func ParseSignDoc(body []byte) (*SignDocRequest, error) {
 		}
 	}
 	return r, nil
+}
+
+// certificatesParam checks the "certificates" member of credentials/info
+// and credentials/list: none, single (the default) or chain.
+func certificatesParam(v string) (string, error) {
+	switch v {
+	case "":
+		return "single", nil
+	case "none", "single", "chain":
+		return v, nil
+	}
+	return "", badRequest("Invalid parameter certificates (want none, single or chain)")
 }
