@@ -494,8 +494,13 @@ func checkSignable(r *pdf.Reader, opts Options, c *change) error {
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidPDF, err)
 	}
+	// The fields matter only to certification, to what the file's
+	// permissions allow, and to attachments and marks: a plain approval
+	// of an unencrypted file skips reading them here, as openForm reads
+	// them again to place the signature.
 	var fields []field
-	if acro != nil {
+	needFields := opts.Certify != 0 || r.Security() != nil || len(opts.Attachments) > 0 || len(opts.Overlays) > 0
+	if acro != nil && needFields {
 		if fields, err = formFields(r, acro); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidPDF, err)
 		}
