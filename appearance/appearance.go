@@ -232,7 +232,7 @@ func (t *Thai) Widget(ctx context.Context, u *pdf.Update, info signer.Appearance
 		resources["XObject"] = pdf.Dict{"Im1": imgRef}
 		content = append(imagePlacement(img, d.imageBox), content...)
 	}
-	form, err := flateStream(pdf.Dict{
+	form, err := pdf.FlateStream(pdf.Dict{
 		"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Form"),
 		"BBox":      pdf.Array{pdf.Integer(0), pdf.Integer(0), pdf.Real(w), pdf.Real(h)},
 		"Resources": resources,

@@ -2,7 +2,6 @@ package appearance
 
 import (
 	"bytes"
-	"compress/zlib"
 	"fmt"
 	"image/color"
 	"image/png"
@@ -123,22 +122,5 @@ func imageStream(d pdf.Dict, samples []byte, w, comps int) (*pdf.Stream, error) 
 		"Predictor": pdf.Integer(15), "Colors": pdf.Integer(comps),
 		"BitsPerComponent": pdf.Integer(8), "Columns": pdf.Integer(w),
 	}
-	return flateStream(d, pred)
-}
-
-// flateStream makes a stream of data compressed with FlateDecode.
-func flateStream(d pdf.Dict, data []byte) (*pdf.Stream, error) {
-	var b bytes.Buffer
-	zw, err := zlib.NewWriterLevel(&b, zlib.DefaultCompression)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := zw.Write(data); err != nil {
-		return nil, fmt.Errorf("compress stream: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("compress stream: %w", err)
-	}
-	d["Filter"] = pdf.Name("FlateDecode")
-	return &pdf.Stream{Dict: d, Data: b.Bytes()}, nil
+	return pdf.FlateStream(d, pred)
 }

@@ -136,7 +136,7 @@ func (fu *fontUse) embed(u *pdf.Update) (pdf.Ref, error) {
 	if capHeight == 0 {
 		capHeight = sf.ascent
 	}
-	fontFile, err := flateStream(pdf.Dict{"Length1": pdf.Integer(len(program))}, program)
+	fontFile, err := pdf.FlateStream(pdf.Dict{"Length1": pdf.Integer(len(program))}, program)
 	if err != nil {
 		return pdf.Ref{}, err
 	}
@@ -175,7 +175,7 @@ func (fu *fontUse) embed(u *pdf.Update) (pdf.Ref, error) {
 		// Codes are glyph IDs: no cmap lookup, and the subset keeps IDs.
 		"CIDToGIDMap": pdf.Name("Identity"),
 	})
-	toUnicode, err := flateStream(pdf.Dict{}, fu.toUnicode(gids))
+	toUnicode, err := pdf.FlateStream(pdf.Dict{}, fu.toUnicode(gids))
 	if err != nil {
 		return pdf.Ref{}, err
 	}

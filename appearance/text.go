@@ -45,7 +45,7 @@ func TextForm(u *pdf.Update, f *Font, lines []string, w, h, size float64) (pdf.R
 	if err != nil {
 		return pdf.Ref{}, err
 	}
-	form, err := flateStream(pdf.Dict{
+	form, err := pdf.FlateStream(pdf.Dict{
 		"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Form"),
 		"BBox":      pdf.Array{pdf.Integer(0), pdf.Integer(0), pdf.Real(w), pdf.Real(h)},
 		"Resources": pdf.Dict{"Font": pdf.Dict{"F1": fontRef}},

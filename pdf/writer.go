@@ -2,6 +2,7 @@ package pdf
 
 import (
 	"bytes"
+	"compress/zlib"
 	"fmt"
 	"io"
 	"math"
@@ -420,4 +421,19 @@ func appendPadded(b []byte, v uint64, width int) []byte {
 		b = append(b, '0')
 	}
 	return append(b, d...)
+}
+
+// FlateStream makes a stream of data compressed with FlateDecode
+// (ISO 32000-2 §7.4.4), with d as its dictionary.
+func FlateStream(d Dict, data []byte) (*Stream, error) {
+	var b bytes.Buffer
+	zw := zlib.NewWriter(&b)
+	if _, err := zw.Write(data); err != nil {
+		return nil, fmt.Errorf("pdf: compress stream: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return nil, fmt.Errorf("pdf: compress stream: %w", err)
+	}
+	d["Filter"] = Name("FlateDecode")
+	return &Stream{Dict: d, Data: b.Bytes()}, nil
 }

@@ -177,7 +177,7 @@ func (s *Stamp) Overlay(ctx context.Context, u *pdf.Update) (signer.Placed, erro
 		return signer.Placed{}, fmt.Errorf("QR caption: %w", err)
 	}
 	b = append(b, "/Cap Do\n"...)
-	form, err := flateForm(pdf.Dict{
+	form, err := pdf.FlateStream(pdf.Dict{
 		"Type": pdf.Name("XObject"), "Subtype": pdf.Name("Form"),
 		"BBox":      pdf.Array{pdf.Integer(0), pdf.Integer(0), pdf.Real(w), pdf.Real(h)},
 		"Resources": pdf.Dict{"XObject": pdf.Dict{"Cap": caption}},

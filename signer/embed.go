@@ -1,8 +1,6 @@
 package signer
 
 import (
-	"bytes"
-	"compress/zlib"
 	"context"
 	"crypto/md5"
 	"errors"
@@ -224,7 +222,7 @@ func addAttachments(f *form, atts []Attachment) error {
 // embedFile writes the embedded file stream and its file specification.
 func embedFile(u *pdf.Update, a Attachment) (pdf.Ref, error) {
 	sum := md5.Sum(a.Data) // §7.11.4 Table 45: /CheckSum is MD5
-	st, err := flateStream(pdf.Dict{
+	st, err := pdf.FlateStream(pdf.Dict{
 		"Type":    pdf.Name("EmbeddedFile"),
 		"Subtype": pdf.Name(a.MIME),
 		"Params": pdf.Dict{
@@ -263,18 +261,4 @@ func asciiFileName(name string) []byte {
 		}
 	}
 	return b
-}
-
-// flateStream makes a stream of data compressed with FlateDecode.
-func flateStream(d pdf.Dict, data []byte) (*pdf.Stream, error) {
-	var b bytes.Buffer
-	zw := zlib.NewWriter(&b)
-	if _, err := zw.Write(data); err != nil {
-		return nil, fmt.Errorf("compress stream: %w", err)
-	}
-	if err := zw.Close(); err != nil {
-		return nil, fmt.Errorf("compress stream: %w", err)
-	}
-	d["Filter"] = pdf.Name("FlateDecode")
-	return &pdf.Stream{Dict: d, Data: b.Bytes()}, nil
 }
