@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"esign/outbound"
+	"esign/sigmemo"
 )
 
 var (
@@ -76,6 +77,10 @@ type Fetcher struct {
 	Client *outbound.Client
 	// Now is the clock used to judge freshness. Default: time.Now.
 	Now func() time.Time
+
+	// sigs remembers the certificate and CRL signatures found valid:
+	// every document brings the same chains and CRLs.
+	sigs sigmemo.Cache
 }
 
 // Collect gets revocation data for every certificate of chain (leaf first,
@@ -179,7 +184,7 @@ func (c *collection) tryOCSP(ctx context.Context, u string, cert, issuer *x509.C
 		// x/crypto/ocsp checked the signature with the embedded certificate;
 		// that certificate must be the issuer's delegate.
 		delegate = resp.Certificate
-		if err := delegate.CheckSignatureFrom(issuer); err != nil {
+		if err := c.f.sigs.CertificateFrom(delegate, issuer); err != nil {
 			return false, fmt.Errorf("responder certificate not issued by the issuer: %w", err)
 		}
 		if !slices.Contains(delegate.ExtKeyUsage, x509.ExtKeyUsageOCSPSigning) {
@@ -251,7 +256,7 @@ func (f *Fetcher) checkCRL(der []byte, issuer *x509.Certificate) (*x509.Revocati
 	if !bytes.Equal(crl.RawIssuer, issuer.RawSubject) {
 		return nil, errors.New("CRL issued by another CA")
 	}
-	if err := crl.CheckSignatureFrom(issuer); err != nil {
+	if err := f.sigs.CRLFrom(crl, issuer); err != nil {
 		return nil, fmt.Errorf("CRL signature: %w", err)
 	}
 	for _, ext := range crl.Extensions {
@@ -297,7 +302,7 @@ func (f *Fetcher) completeChain(ctx context.Context, chain []*x509.Certificate) 
 		if len(out) == maxChainLength {
 			return nil, fmt.Errorf("revocation: chain longer than %d certificates", maxChainLength)
 		}
-		issuer := findIssuer(cert, chain)
+		issuer := findIssuer(&f.sigs, cert, chain)
 		if issuer == nil {
 			var err error
 			if issuer, err = f.fetchIssuer(ctx, cert); err != nil {
@@ -313,9 +318,9 @@ func (f *Fetcher) completeChain(ctx context.Context, chain []*x509.Certificate) 
 	}
 }
 
-func findIssuer(cert *x509.Certificate, candidates []*x509.Certificate) *x509.Certificate {
+func findIssuer(sigs *sigmemo.Cache, cert *x509.Certificate, candidates []*x509.Certificate) *x509.Certificate {
 	for _, c := range candidates {
-		if bytes.Equal(cert.RawIssuer, c.RawSubject) && cert.CheckSignatureFrom(c) == nil {
+		if bytes.Equal(cert.RawIssuer, c.RawSubject) && sigs.CertificateFrom(cert, c) == nil {
 			return c
 		}
 	}
@@ -344,7 +349,7 @@ func (f *Fetcher) fetchIssuer(ctx context.Context, cert *x509.Certificate) (*x50
 			failures = append(failures, fmt.Errorf("%s: %w", u, err))
 			continue
 		}
-		if issuer := findIssuer(cert, certs); issuer != nil {
+		if issuer := findIssuer(&f.sigs, cert, certs); issuer != nil {
 			return issuer, nil
 		}
 		failures = append(failures, fmt.Errorf("%s: no certificate there issued %q", u, cert.Subject.String()))

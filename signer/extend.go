@@ -171,7 +171,7 @@ func signatureInfo(r *pdf.Reader, f field, pool []*x509.Certificate) (SignatureI
 	}
 	info.Signer = leaf
 	certs := append(append([]*x509.Certificate{}, p.Certificates...), pool...)
-	info.Chains = append(info.Chains, orderChain(leaf, certs))
+	info.Chains = append(info.Chains, orderChain(nil, leaf, certs))
 	for _, ts := range p.Signer.SignatureTimestamps {
 		tp, err := cades.Parse(ts)
 		if err != nil {
@@ -181,7 +181,7 @@ func signatureInfo(r *pdf.Reader, f field, pool []*x509.Certificate) (SignatureI
 		if err != nil {
 			return info, fmt.Errorf("find the signature timestamp's TSA certificate: %w", err)
 		}
-		info.Chains = append(info.Chains, orderChain(tl, append(append([]*x509.Certificate{}, tp.Certificates...), pool...)))
+		info.Chains = append(info.Chains, orderChain(nil, tl, append(append([]*x509.Certificate{}, tp.Certificates...), pool...)))
 	}
 	return info, nil
 }
@@ -352,7 +352,7 @@ func (s *Signer) Extend(ctx context.Context, in io.ReaderAt, size int64, opts Ex
 			return nil, err
 		}
 		res.TimestampTime = tok.Time
-		if err := s.appendDSS(ctx, in, res, opts.Hash, tokenChain(tok)); err != nil {
+		if err := s.appendDSS(ctx, in, res, opts.Hash, s.tokenChain(tok)); err != nil {
 			return nil, err
 		}
 	}

@@ -25,6 +25,7 @@ import (
 	"esign/cades"
 	"esign/pdf"
 	"esign/revocation"
+	"esign/sigmemo"
 	"esign/tsa"
 )
 
@@ -218,7 +219,8 @@ type Signer struct {
 
 	mu       sync.Mutex
 	profiles map[crypto.Hash]tsaProfile
-	buffers  sync.Pool // *[]byte for hashing the input; saves an allocation per document
+	buffers  sync.Pool     // *[]byte for hashing the input; saves an allocation per document
+	sigs     sigmemo.Cache // certificate signatures checked while ordering chains
 }
 
 // tsaProfile is what an earlier token taught about the TSA: the size of its
@@ -423,7 +425,7 @@ func (s *Signer) extend(ctx context.Context, in io.ReaderAt, res *Result, opts O
 	// A TSA whose certificate changed since the profile was learnt is
 	// covered by a DSS revision after the signature.
 	if !evidenceHas(ev, rev1.token.Certificate) {
-		if err := s.appendDSS(ctx, in, res, opts.Hash, tokenChain(rev1.token)); err != nil {
+		if err := s.appendDSS(ctx, in, res, opts.Hash, s.tokenChain(rev1.token)); err != nil {
 			return err
 		}
 	}
@@ -433,7 +435,7 @@ func (s *Signer) extend(ctx context.Context, in io.ReaderAt, res *Result, opts O
 			return err
 		}
 		// The document timestamp's own validation data, fetched after it.
-		if err := s.appendDSS(ctx, in, res, opts.Hash, tokenChain(tok)); err != nil {
+		if err := s.appendDSS(ctx, in, res, opts.Hash, s.tokenChain(tok)); err != nil {
 			return err
 		}
 	}
@@ -577,7 +579,7 @@ func (s *Signer) collect(ctx context.Context, chain []*x509.Certificate, p tsaPr
 		return nil, revocationError(err)
 	}
 	if p.leaf != nil {
-		tev, err := s.Revocation.Collect(ctx, orderChain(p.leaf, append(append([]*x509.Certificate{}, p.certs...), chain...)))
+		tev, err := s.Revocation.Collect(ctx, orderChain(&s.sigs, p.leaf, append(append([]*x509.Certificate{}, p.certs...), chain...)))
 		if err != nil {
 			return nil, revocationError(err)
 		}
@@ -627,8 +629,9 @@ func evidenceHas(ev *revocation.Evidence, c *x509.Certificate) bool {
 	return false
 }
 
-// orderChain builds leaf..root from the certificates at hand.
-func orderChain(leaf *x509.Certificate, pool []*x509.Certificate) []*x509.Certificate {
+// orderChain builds leaf..root from the certificates at hand, checking
+// signatures through sigs (nil: every time).
+func orderChain(sigs *sigmemo.Cache, leaf *x509.Certificate, pool []*x509.Certificate) []*x509.Certificate {
 	chain := []*x509.Certificate{leaf}
 	cur := leaf
 	for len(chain) < 10 {
@@ -637,7 +640,7 @@ func orderChain(leaf *x509.Certificate, pool []*x509.Certificate) []*x509.Certif
 		}
 		var next *x509.Certificate
 		for _, c := range pool {
-			if bytes.Equal(c.RawSubject, cur.RawIssuer) && cur.CheckSignatureFrom(c) == nil {
+			if bytes.Equal(c.RawSubject, cur.RawIssuer) && sigs.CertificateFrom(cur, c) == nil {
 				next = c
 				break
 			}
@@ -651,8 +654,8 @@ func orderChain(leaf *x509.Certificate, pool []*x509.Certificate) []*x509.Certif
 	return chain
 }
 
-func tokenChain(tok *tsa.Token) []*x509.Certificate {
-	return orderChain(tok.Certificate, tok.Certificates)
+func (s *Signer) tokenChain(tok *tsa.Token) []*x509.Certificate {
+	return orderChain(&s.sigs, tok.Certificate, tok.Certificates)
 }
 
 // digestFile hashes the input once; each revision clones the state. The

@@ -54,6 +54,8 @@ type Client struct {
 	// Roots, when set, must anchor the TSA certificate chain, checked at the
 	// token's genTime. Default: the chain is not checked.
 	Roots *x509.CertPool
+
+	chains chainMemo // chains found valid under Roots
 }
 
 // Timestamp asks the TSA to time-stamp digest, a hash made with hash, and
@@ -196,7 +198,7 @@ func (c *Client) checkResponse(der, digest []byte, hash crypto.Hash, nonce *big.
 		return nil, fmt.Errorf("token policy %v, requested %v", tok.Policy, c.Policy)
 	}
 	if c.Roots != nil {
-		if _, err := tok.VerifyChain(c.Roots, nil); err != nil {
+		if err := c.chains.verify(tok, c.Roots); err != nil {
 			return nil, err
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -130,9 +131,11 @@ func benchBatchSign(b *testing.B, n int, signer, level string) {
 	sg := startReplica(b, bin, dataDir, freeAddr(b), freeAddr(b))
 	ready := time.Now()
 	cpu0 := procCPU(b, sg.cmd.Process.Pid)
+	stopProfile := perfRecord(b, sg.cmd.Process.Pid)
 	bc.base = sg.base
 	st := bc.waitDone(b, id, 30*time.Minute)
 	b.StopTimer()
+	stopProfile()
 	cpu := procCPU(b, sg.cmd.Process.Pid) - cpu0
 	peak := procKiB(b, sg.cmd.Process.Pid, "VmHWM")
 	docs := bc.signed(b, id)
@@ -297,6 +300,27 @@ func procCPU(b *testing.B, pid int) time.Duration {
 		b.Fatalf("/proc/%d/stat: %s", pid, stat)
 	}
 	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// perfRecord, when BATCH_BENCH_PERF names a file, records the signing
+// replica with perf(1) into it until the returned function is called,
+// for "perf report -i FILE": where a replica's time goes, the HSM's C
+// code included, which Go's profiler does not see.
+func perfRecord(b *testing.B, pid int) (stop func()) {
+	b.Helper()
+	out := os.Getenv("BATCH_BENCH_PERF")
+	if out == "" {
+		return func() {}
+	}
+	cmd := exec.Command("perf", "record", "-g", "-F", "999", "-o", out, "-p", strconv.Itoa(pid))
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatalf("BATCH_BENCH_PERF: %v", err)
+	}
+	return func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		_ = cmd.Wait()
+	}
 }
 
 // endedSpan returns the first and last ended_at after since.
