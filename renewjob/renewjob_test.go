@@ -139,6 +139,17 @@ func (f *fixture) signBatch(t *testing.T, e *batch.Engine, n int) (string, map[s
 	return st.ID, inputs
 }
 
+// signedBatch is signBatch, returning once the batch is done.
+func (f *fixture) signedBatch(t *testing.T, e *batch.Engine, n int) (string, map[string][]byte) {
+	t.Helper()
+	id, inputs := f.signBatch(t, e, n)
+	waitFor(t, "batch signed", func() bool {
+		st, err := e.Status(context.Background(), f.client, id)
+		return err == nil && st.State == "done"
+	})
+	return id, inputs
+}
+
 // waitFor polls until cond holds; the deadline only catches a hang.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -285,11 +296,7 @@ func TestConcurrentRuns(t *testing.T) {
 			f := newFixture(t, backend)
 			ctx := context.Background()
 			a := f.engine(t)
-			id, inputs := f.signBatch(t, a, 3)
-			waitFor(t, "batch signed", func() bool {
-				st, err := a.Status(ctx, f.client, id)
-				return err == nil && st.State == "done"
-			})
+			id, inputs := f.signedBatch(t, a, 3)
 			b := f.engine(t)
 			r := f.renewer(t, time.Hour, 100*365*24*time.Hour)
 			var wg sync.WaitGroup
@@ -343,11 +350,7 @@ func TestNotDue(t *testing.T) {
 	f := newFixture(t, store.SQLite)
 	ctx := context.Background()
 	e := f.engine(t)
-	id, inputs := f.signBatch(t, e, 2)
-	waitFor(t, "batch signed", func() bool {
-		st, err := e.Status(ctx, f.client, id)
-		return err == nil && st.State == "done"
-	})
+	_, inputs := f.signedBatch(t, e, 2)
 	r := f.renewer(t, time.Hour, time.Hour)
 	st, err := r.Run(ctx, e)
 	if err != nil || st.NotDue != len(inputs) || st.Renewed != 0 {
@@ -370,11 +373,7 @@ func TestPasswordRequired(t *testing.T) {
 	f := newFixture(t, store.SQLite)
 	ctx := context.Background()
 	e := f.engine(t)
-	id, inputs := f.signBatch(t, e, 2)
-	waitFor(t, "batch signed", func() bool {
-		st, err := e.Status(ctx, f.client, id)
-		return err == nil && st.State == "done"
-	})
+	id, inputs := f.signedBatch(t, e, 2)
 	// doc-0 becomes a signed file that needs its user password.
 	enc := pdftest.QPDF(t, f.pdf, pdftest.Encryption{User: "usr", Owner: "own", Args: []string{"256"}})
 	res, err := f.env.Signer.Sign(ctx, bytes.NewReader(enc), int64(len(enc)), f.env.Creds["dev-registrar"],
