@@ -288,8 +288,17 @@ func (s *Server) record(ctx context.Context, es ...audit.Entry) error {
 // recordFailure writes the failure's audit entry; an error writing it
 // goes to the log beside the request's own.
 func (s *Server) recordFailure(c *gin.Context, e audit.Entry, err error) {
-	e.Result, e.ErrorCode = audit.Failure, classify(err).Code
-	if aerr := s.record(c.Request.Context(), e); aerr != nil {
+	s.recordFailures(c, []audit.Entry{e}, err)
+}
+
+// recordFailures records entries, one request's, as failed with err's
+// code.
+func (s *Server) recordFailures(c *gin.Context, entries []audit.Entry, err error) {
+	code := classify(err).Code
+	for i := range entries {
+		entries[i].Result, entries[i].ErrorCode = audit.Failure, code
+	}
+	if aerr := s.record(c.Request.Context(), entries...); aerr != nil {
 		_ = c.Error(aerr)
 	}
 }

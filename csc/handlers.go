@@ -650,13 +650,10 @@ func (s *Server) docOptions(key signer.Credential, d Document) (signer.Options, 
 // failDocs records entries as failures of err, all in one append, and
 // answers err.
 func (s *Server) failDocs(c *gin.Context, entries []audit.Entry, err error) {
-	code := classify(err).Code
 	for i := range entries {
-		entries[i].Result, entries[i].ErrorCode, entries[i].OutputSHA256 = audit.Failure, code, nil
+		entries[i].OutputSHA256 = nil
 	}
-	if aerr := s.record(c.Request.Context(), entries...); aerr != nil {
-		_ = c.Error(aerr)
-	}
+	s.recordFailures(c, entries, err)
 	fail(c, err)
 }
 

@@ -25,14 +25,17 @@ type Cache struct {
 	ok map[[sha256.Size]byte]struct{}
 }
 
-// CertificateFrom is child.CheckSignatureFrom(parent), remembered.
+// CertificateFrom is child.CheckSignatureFrom(parent), remembered. The
+// whole parent certificate goes into the key, not only its public key:
+// CheckSignatureFrom also asks that the parent may sign certificates,
+// which its extensions say.
 func (c *Cache) CertificateFrom(child, parent *x509.Certificate) error {
-	return c.check(key('C', child.Raw, parent.Raw), func() error { return child.CheckSignatureFrom(parent) })
+	return c.check(Key('C', child.Raw, parent.Raw), func() error { return child.CheckSignatureFrom(parent) })
 }
 
 // CRLFrom is crl.CheckSignatureFrom(issuer), remembered.
 func (c *Cache) CRLFrom(crl *x509.RevocationList, issuer *x509.Certificate) error {
-	return c.check(key('R', crl.Raw, issuer.Raw), func() error { return crl.CheckSignatureFrom(issuer) })
+	return c.check(Key('R', crl.Raw, issuer.Raw), func() error { return crl.CheckSignatureFrom(issuer) })
 }
 
 func (c *Cache) check(k [sha256.Size]byte, verify func() error) error {
@@ -57,20 +60,18 @@ func (c *Cache) check(k [sha256.Size]byte, verify func() error) error {
 	return nil
 }
 
-// key names one check: its kind, the signed object and the signer, each
-// with its length so that no two pairs of inputs run together. The whole
-// parent certificate is hashed, not only its key: CheckSignatureFrom also
-// asks that the parent may sign certificates, which its extensions say.
-func key(kind byte, signed, signer []byte) [sha256.Size]byte {
+// Key hashes kind and parts into one key, each part with its length so
+// that no two lists of parts run together: the key of a memo of checks
+// whose answer the parts fix.
+func Key(kind byte, parts ...[]byte) [sha256.Size]byte {
 	h := sha256.New()
-	var n [9]byte
-	n[0] = kind
-	binary.BigEndian.PutUint64(n[1:], uint64(len(signed)))
-	h.Write(n[:])
-	h.Write(signed)
-	binary.BigEndian.PutUint64(n[1:], uint64(len(signer)))
-	h.Write(n[1:])
-	h.Write(signer)
+	h.Write([]byte{kind})
+	var n [8]byte
+	for _, p := range parts {
+		binary.BigEndian.PutUint64(n[:], uint64(len(p)))
+		h.Write(n[:])
+		h.Write(p)
+	}
 	var k [sha256.Size]byte
 	h.Sum(k[:0])
 	return k

@@ -306,13 +306,14 @@ func (s *Signer) Extend(ctx context.Context, in io.ReaderAt, size int64, opts Ex
 	if len(sigs) == 0 {
 		return nil, ErrNotSigned
 	}
-	if opts.Level == LevelLTA || needsTimestamp(sigs) {
+	needTS := needsTimestamp(sigs)
+	if opts.Level == LevelLTA || needTS {
 		// A document timestamp is a new signature field.
 		if err := checkPermissions(r.Security(), change{newFields: []string{"a document timestamp's signature field"}}); err != nil {
 			return nil, err
 		}
 	}
-	if s.TSA == nil && needsTimestamp(sigs) {
+	if s.TSA == nil && needTS {
 		return nil, fmt.Errorf("%w: a signature without a timestamp needs a TSA to reach B-LT", ErrBadOptions)
 	}
 	baseDigest, base256, err := s.digestFile(ctx, in, size, opts.Hash)
@@ -321,7 +322,7 @@ func (s *Signer) Extend(ctx context.Context, in io.ReaderAt, size int64, opts Ex
 	}
 	res := &Result{BaseSize: size, Level: opts.Level, password: opts.Password}
 	haveData := hasRevocationData(r)
-	if needsTimestamp(sigs) {
+	if needTS {
 		// B-LT and B-LTA build on B-T: a signature with no timestamp of
 		// its own gets a document timestamp first, which EN 319 142-1
 		// §6.3 lets stand for its signature timestamp. The validation

@@ -501,7 +501,8 @@ func checkSignable(r *pdf.Reader, opts Options, c *change) error {
 	// of an unencrypted file skips reading them here, as openForm reads
 	// them again to place the signature.
 	var fields []field
-	needFields := opts.Certify != 0 || r.Security() != nil || len(opts.Attachments) > 0 || len(opts.Overlays) > 0
+	sec := r.Security()
+	needFields := opts.Certify != 0 || sec != nil || len(opts.Attachments) > 0 || len(opts.Overlays) > 0
 	if acro != nil && needFields {
 		if fields, err = formFields(r, acro); err != nil {
 			return fmt.Errorf("%w: %w", ErrInvalidPDF, err)
@@ -511,7 +512,7 @@ func checkSignable(r *pdf.Reader, opts Options, c *change) error {
 		sc := signChange(fields, opts)
 		c = &sc
 	}
-	if err := checkPermissions(r.Security(), *c); err != nil {
+	if err := checkPermissions(sec, *c); err != nil {
 		return err
 	}
 	if opts.Certify != 0 {

@@ -3,9 +3,10 @@ package tsa
 import (
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/binary"
 	"sync"
 	"time"
+
+	"esign/sigmemo"
 )
 
 // chainMemo remembers TSA certificate chains found valid under a set of
@@ -64,16 +65,11 @@ func (m *chainMemo) verify(tok *Token, roots *x509.CertPool) error {
 }
 
 // chainKey names the certificates a token brings: its signer's and the
-// others it carries, in order, each with its length.
+// others it carries, in order.
 func chainKey(tok *Token) [sha256.Size]byte {
-	h := sha256.New()
-	var n [8]byte
-	for _, c := range append([]*x509.Certificate{tok.Certificate}, tok.Certificates...) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(c.Raw)))
-		h.Write(n[:])
-		h.Write(c.Raw)
+	raws := [][]byte{tok.Certificate.Raw}
+	for _, c := range tok.Certificates {
+		raws = append(raws, c.Raw)
 	}
-	var k [sha256.Size]byte
-	h.Sum(k[:0])
-	return k
+	return sigmemo.Key('T', raws...)
 }

@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"crypto/sha256"
 	"crypto/x509"
 	"sync"
 )
@@ -90,25 +89,6 @@ func (c *Cache) putChain(k chainKey, chain []*x509.Certificate) {
 		c.reset()
 	}
 	c.chains[k] = chain
-}
-
-// sigKey names the check "parent's key signed this TBS with this
-// signature"; the signed data and the key fix the answer.
-func sigKey(kind byte, signed, signature, parentSPKI []byte) [32]byte {
-	h := sha256.New()
-	h.Write([]byte{kind})
-	for _, b := range [][]byte{signed, signature, parentSPKI} {
-		var n [8]byte
-		l := len(b)
-		for i := range n {
-			n[i] = byte(l >> (8 * i))
-		}
-		h.Write(n[:])
-		h.Write(b)
-	}
-	var k [32]byte
-	h.Sum(k[:0])
-	return k
 }
 
 // roleMap returns the structure of the signed revision with key, built

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 
 	"esign/cades"
+	"esign/sigmemo"
 )
 
 // maxPoolCertificates bounds the certificates gathered from one document.
@@ -199,7 +200,7 @@ func (v *verifier) buildChain(leaf *x509.Certificate, t time.Time) ([]*x509.Cert
 // checkSig verifies that parent signed child, once per call (and once per
 // Cache).
 func (v *verifier) checkSig(child, parent *x509.Certificate) error {
-	return v.memoSig(sigKey('c', child.RawTBSCertificate, child.Signature, parent.Raw), func() error {
+	return v.memoSig(sigmemo.Key('c', child.RawTBSCertificate, child.Signature, parent.Raw), func() error {
 		return child.CheckSignatureFrom(parent)
 	})
 }
@@ -208,14 +209,14 @@ func (v *verifier) checkSig(child, parent *x509.Certificate) error {
 func (v *verifier) checkOCSPSig(resp *ocsp.Response, signer *x509.Certificate) error {
 	// The algorithm lies outside the signed data: it is part of the key.
 	signed := append([]byte(resp.SignatureAlgorithm.String()+"\x00"), resp.TBSResponseData...)
-	return v.memoSig(sigKey('o', signed, resp.Signature, signer.Raw), func() error {
+	return v.memoSig(sigmemo.Key('o', signed, resp.Signature, signer.Raw), func() error {
 		return resp.CheckSignatureFrom(signer)
 	})
 }
 
 // checkCRLSig verifies that issuer signed crl.
 func (v *verifier) checkCRLSig(crl *x509.RevocationList, issuer *x509.Certificate) error {
-	return v.memoSig(sigKey('r', crl.RawTBSRevocationList, crl.Signature, issuer.Raw), func() error {
+	return v.memoSig(sigmemo.Key('r', crl.RawTBSRevocationList, crl.Signature, issuer.Raw), func() error {
 		return crl.CheckSignatureFrom(issuer)
 	})
 }
