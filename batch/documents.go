@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"time"
 
@@ -249,18 +250,11 @@ func (e *Engine) sameOptions(ctx context.Context, id, ref string, spec DocumentS
 	if err := e.queryRow(ctx, "SELECT options FROM batch_documents WHERE batch_id = ? AND ref = ?", id, ref).Scan(&raw); err != nil {
 		return fmt.Errorf("read batch document: %w", err)
 	}
-	var have storedOptions
-	if raw != "" {
-		if err := json.Unmarshal([]byte(raw), &have); err != nil {
-			return fmt.Errorf("document options: %w", err)
-		}
+	have, err := decodeOptions(raw)
+	if err != nil {
+		return err
 	}
-	same := len(have.Options) == len(spec.Options)
-	for k, v := range spec.Options {
-		if w, ok := have.Options[k]; !ok || w != v {
-			same = false
-		}
-	}
+	same := maps.Equal(have.Options, spec.Options)
 	switch a, h := spec.Attachment, have.Attachment; {
 	case a == nil || h == nil:
 		same = same && a == nil && h == nil
@@ -272,6 +266,18 @@ func (e *Engine) sameOptions(ctx context.Context, id, ref string, spec DocumentS
 		return fmt.Errorf("%w: %q was accepted with other options or another attachment", ErrConflict, ref)
 	}
 	return nil
+}
+
+// decodeOptions reads a document's stored options (none when raw is
+// empty).
+func decodeOptions(raw string) (storedOptions, error) {
+	var o storedOptions
+	if raw != "" {
+		if err := json.Unmarshal([]byte(raw), &o); err != nil {
+			return o, fmt.Errorf("document options: %w", err)
+		}
+	}
+	return o, nil
 }
 
 // repeat answers a document put again under a ref already taken.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -101,11 +100,9 @@ func (e *Engine) signDocument(ctx context.Context, b *row, d *pendingDoc, entry 
 	if cred.Activation != store.ActivationNone && !e.cfg.Now().Before(b.activatedUntil) {
 		return nil, ErrActivationExpired
 	}
-	var own storedOptions
-	if d.options != "" {
-		if err := json.Unmarshal([]byte(d.options), &own); err != nil {
-			return nil, fmt.Errorf("document options: %w", err)
-		}
+	own, err := decodeOptions(d.options)
+	if err != nil {
+		return nil, err
 	}
 	var att *signopts.File
 	if own.Attachment != nil {

@@ -5,12 +5,7 @@ package verify
 // a one does what a signature timestamp does (EN 319 142-1 §5.3). One that
 // failed, or whose TSA is not trusted, proves nothing and raises no level.
 func (v *verifier) coveredByDocTimestamp(s *sigCtx) bool {
-	for _, o := range v.sigs {
-		if o.parsed && o.res.Kind == KindDocumentTimestamp && o.end > s.end && o.givesPOE {
-			return true
-		}
-	}
-	return false
+	return v.coveringTimestamp(s.end) != nil
 }
 
 // detectLevel sets the PAdES baseline level (EN 319 142-1 §6) from what

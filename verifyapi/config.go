@@ -37,11 +37,8 @@ func VerifyConfig(cfg config.Config) (verify.Config, error) {
 		// The development certificates point at the signing server's own
 		// address (service.Open's base URL); that host and port, and
 		// nothing else on the machine.
-		if host, port, err := net.SplitHostPort(cfg.Addr); err == nil {
-			if host == "" {
-				host = "127.0.0.1"
-			}
-			opts.Trusted = append(opts.Trusted, "http://"+net.JoinHostPort(host, port))
+		if _, _, err := net.SplitHostPort(cfg.Addr); err == nil {
+			opts.Trusted = append(opts.Trusted, "http://"+config.Dialable(cfg.Addr))
 		}
 	}
 	roots, err := trustpool.Load(files, cfg.TrustDir)
