@@ -19,7 +19,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -27,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"esign/internal/loopback"
 	"esign/internal/readlimit"
 )
 
@@ -182,7 +182,7 @@ func (c Command) client(cn conn, conc int) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	if u, _ := url.Parse(base); u.Scheme == "http" && !loopback(u.Hostname()) {
+	if u, _ := url.Parse(base); u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 		fmt.Fprintf(c.Stderr, "esign batch: warning: the API key and the documents go unencrypted to %s; use https://\n", u.Host)
 	}
 	keyFile := cn.keyFile
@@ -232,14 +232,6 @@ func checkServer(s string) (string, error) {
 		return "", fmt.Errorf("server %q: no query or fragment", s)
 	}
 	return strings.TrimRight(u.String(), "/"), nil
-}
-
-func loopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // maxSecret bounds a key or activation file.

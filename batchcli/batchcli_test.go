@@ -403,6 +403,7 @@ func TestResume(t *testing.T) {
 			if !strings.Contains(err.Error(), "run the same command again") {
 				t.Errorf("the error does not say how to resume: %v", err)
 			}
+			h.fake.quiesce(t)
 			h.fake.mu.Lock()
 			h.fake.afterUpload, h.fake.afterServe = nil, nil
 			h.fake.mu.Unlock()
@@ -655,7 +656,10 @@ func TestErrors(t *testing.T) {
 	os.WriteFile(otherKeyFile, []byte(otherKey), 0o600)
 	wrongKeyFile := filepath.Join(t.TempDir(), "wrong-key")
 	os.WriteFile(wrongKeyFile, []byte("esk_wrong_SECRET_0000"), 0o600)
-	sign := []string{"sign", "-signer", "dev-registrar", "-level", "B-B"}
+	// -out in a temporary directory: the default, "signed", would be made
+	// in the package's directory by the cases that get past the flags.
+	out := filepath.Join(t.TempDir(), "signed")
+	sign := []string{"sign", "-signer", "dev-registrar", "-level", "B-B", "-out", out}
 	cases := []struct {
 		name string
 		args []string
@@ -680,7 +684,7 @@ func TestErrors(t *testing.T) {
 		{"not http", append(slices.Clone(sign), in), map[string]string{"ESIGN_SERVER": "ftp://127.0.0.1"}, "http:// or https://"},
 		{"out holds the inputs", append(slices.Clone(sign), "-out", in, in), nil, "holds input PDFs"},
 		{"wrong key", append(slices.Clone(sign), in), map[string]string{"ESIGN_API_KEY_FILE": wrongKeyFile}, "unauthenticated: missing or unknown API key (HTTP 401)"},
-		{"activation refused", []string{"sign", "-signer", "dev-director", "-level", "B-B", in}, nil, "activation_failed"},
+		{"activation refused", []string{"sign", "-signer", "dev-director", "-level", "B-B", "-out", out, in}, nil, "activation_failed"},
 		{"another client's batch", []string{"status", "BATCH"}, map[string]string{"ESIGN_API_KEY_FILE": otherKeyFile}, "not_found: no such batch (HTTP 404)"},
 		{"unknown batch", []string{"cancel", "01JNOPE"}, nil, "not_found"},
 	}

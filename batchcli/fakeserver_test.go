@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -54,6 +55,10 @@ type fakeServer struct {
 	afterServe  func(n int) // called with the number of PDFs served
 	nUploads    int
 	nServed     int
+
+	// conns is each connection's state, for quiesce.
+	connMu sync.Mutex
+	conns  map[net.Conn]http.ConnState
 }
 
 type fakeBatch struct {
@@ -99,9 +104,47 @@ func newFakeServer(t *testing.T) *fakeServer {
 	mux.HandleFunc("GET /api/v1/batches/{id}/documents", f.auth(f.batch(f.list)))
 	mux.HandleFunc("PUT /api/v1/batches/{id}/documents/{ref}", f.auth(f.put))
 	mux.HandleFunc("GET /api/v1/batches/{id}/documents/{ref}", f.auth(f.batch(f.get)))
-	f.Server = httptest.NewServer(mux)
+	f.conns = map[net.Conn]http.ConnState{}
+	f.Server = httptest.NewUnstartedServer(mux)
+	f.Server.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		f.connMu.Lock()
+		defer f.connMu.Unlock()
+		if st == http.StateClosed || st == http.StateHijacked {
+			delete(f.conns, c)
+			return
+		}
+		f.conns[c] = st
+	}
+	f.Server.Start()
 	t.Cleanup(f.Close)
 	return f
+}
+
+// quiesce waits until no connection is in a request: a request of an
+// interrupted run, whose client has gone, may otherwise be answered after
+// the next run has listed the batch, and be counted twice. (New
+// connections do not count: a client's transport may dial one it never
+// uses.)
+func (f *fakeServer) quiesce(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f.connMu.Lock()
+		busy := 0
+		for _, st := range f.conns {
+			if st == http.StateActive {
+				busy++
+			}
+		}
+		f.connMu.Unlock()
+		if busy == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still busy", busy)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func fail(w http.ResponseWriter, status int, code, msg string) {

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -21,6 +20,7 @@ import (
 
 	"esign/activation"
 	"esign/csc"
+	"esign/internal/loopback"
 	"esign/internal/readlimit"
 	"esign/outbound"
 	"esign/signer"
@@ -61,23 +61,13 @@ func (r Remote) Validate() error {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 		return fmt.Errorf("%w: CSC URL must be an https address without credentials", store.ErrInvalid)
 	}
-	if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+	if u.Scheme == "http" && !loopback.Host(u.Hostname()) {
 		return fmt.Errorf("%w: CSC URL must be https: the API key and the signers' PINs would travel in clear (http only to a loopback address)", store.ErrInvalid)
 	}
 	if r.Credential == "" || r.KeyFile == "" || len(r.Credential) > 250 {
 		return fmt.Errorf("%w: the remote credential (at most 250 bytes) and the key file are required", store.ErrInvalid)
 	}
 	return nil
-}
-
-// isLoopback reports whether host (a URL's host name, without port) is
-// this machine: localhost, or a loopback IP address.
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // Register records that credential's key is remote. The credential
